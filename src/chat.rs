@@ -1,0 +1,160 @@
+//! The chat's rules, shared by HTTP and WebSocket: each use case is written once here.
+//!
+//! Inputs arrive already parsed into domain ids; this layer checks content, decides what
+//! each store outcome means for the caller, and returns `ApiError` (WebSocket sends its
+//! `Display` as the error frame's `detail`).
+
+use crate::domain::{ChatId, ChatRoom, Draft, Message, MessageKind, Metadata, Timestamp, User, UserId, time};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{Access, JoinMode, Joined, Left, Sent};
+use crate::ws::hub::Delivery;
+
+/// A text message a client wants to send.
+pub struct TextInput {
+    pub chat_id: ChatId,
+    pub content: String,
+    pub metadata: Metadata,
+    pub reply_to: Option<String>,
+}
+
+/// CONTRACT: `content` is 1 to `MAX_CONTENT_LENGTH` characters (4096 by default).
+fn check_content(state: &AppState, content: &str) -> Result<(), ApiError> {
+    let max = state.settings.max_content_chars;
+    if content.is_empty() {
+        return Err(ApiError::BadRequest("content must not be empty".into()));
+    }
+    if content.len() > max && content.chars().count() > max {
+        return Err(ApiError::BadRequest(format!(
+            "content is too long: at most {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn private_room(chat: &ChatId) -> ApiError {
+    ApiError::Forbidden(format!("Chat {chat} is private and you are not a participant"))
+}
+
+/// Stores a text (joining a public room first if needed) and delivers it, echo included.
+pub async fn send_text(state: &AppState, user: &UserId, input: TextInput) -> Result<Message, ApiError> {
+    check_content(state, &input.content)?;
+    let draft = Draft {
+        chat_id: input.chat_id.clone(),
+        user_id: user.clone(),
+        content: input.content,
+        kind: MessageKind::Text,
+        metadata: input.metadata,
+        reply_to: input.reply_to,
+    };
+    match state.store.send(draft).await? {
+        Sent::Private => Err(private_room(&input.chat_id)),
+        Sent::Stored(message) => Ok(message),
+    }
+}
+
+/// Delivers a typing event to the room's other participants; never stored.
+pub async fn typing(state: &AppState, user: &UserId, chat: &ChatId, content: &str) -> Result<(), ApiError> {
+    if content != "typing" && content != "stopped" {
+        return Err(ApiError::BadRequest(
+            "typing content must be \"typing\" or \"stopped\"".into(),
+        ));
+    }
+    if state.store.access(chat, user).await? != Access::Member {
+        return Err(ApiError::Forbidden(format!(
+            "You are not a participant of chat {chat}"
+        )));
+    }
+    let event = Draft {
+        chat_id: chat.clone(),
+        user_id: user.clone(),
+        content: content.to_string(),
+        kind: MessageKind::Typing,
+        metadata: Metadata::new(),
+        reply_to: None,
+    }
+    .stamp(time::now());
+    state.bus.publish(Delivery {
+        chat_id: chat.clone(),
+        frame: crate::ws::frames::frame_of(&event),
+        skip: Some(user.clone()),
+        membership: None,
+    });
+    Ok(())
+}
+
+/// A client joins a room (created public if absent); joining again does nothing.
+pub async fn join(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(), ApiError> {
+    match state.store.join(chat, user, JoinMode::Member).await? {
+        Joined::Private => Err(private_room(chat)),
+        Joined::NoRoom | Joined::Already | Joined::Now(_) => Ok(()),
+    }
+}
+
+/// A client leaves a room it is in.
+pub async fn leave(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(), ApiError> {
+    match state.store.leave(chat, user).await? {
+        Left::Now(_) => Ok(()),
+        Left::NoRoom | Left::NotMember => Err(ApiError::BadRequest(format!(
+            "You are not a participant of chat {chat}"
+        ))),
+    }
+}
+
+/// `POST /chat/{id}/participants`: adds a user (created if absent) to an existing room.
+pub async fn add_participant(state: &AppState, chat: &ChatId, user: &UserId) -> Result<ChatRoom, ApiError> {
+    match state.store.join(chat, user, JoinMode::Admin).await? {
+        Joined::NoRoom => Err(ApiError::NotFound("Chat not found")),
+        _ => get_room(state, chat).await,
+    }
+}
+
+/// `DELETE /chat/{id}/participants/{user}`.
+pub async fn remove_participant(
+    state: &AppState,
+    chat: &ChatId,
+    user: &UserId,
+) -> Result<ChatRoom, ApiError> {
+    match state.store.leave(chat, user).await? {
+        Left::NoRoom => Err(ApiError::NotFound("Chat not found")),
+        Left::NotMember => Err(ApiError::NotFound("User is not a participant of this chat")),
+        Left::Now(_) => get_room(state, chat).await,
+    }
+}
+
+pub async fn get_room(state: &AppState, chat: &ChatId) -> Result<ChatRoom, ApiError> {
+    state
+        .store
+        .get_room(chat)
+        .await?
+        .ok_or(ApiError::NotFound("Chat not found"))
+}
+
+pub async fn get_user(state: &AppState, user: &UserId) -> Result<User, ApiError> {
+    state
+        .store
+        .get_user(user)
+        .await?
+        .ok_or(ApiError::NotFound("User not found"))
+}
+
+pub async fn history(
+    state: &AppState,
+    chat: &ChatId,
+    limit: usize,
+    before: Option<Timestamp>,
+) -> Result<Vec<Message>, ApiError> {
+    state
+        .store
+        .history(chat, limit, before)
+        .await?
+        .ok_or(ApiError::NotFound("Chat not found"))
+}
+
+pub async fn user_rooms(state: &AppState, user: &UserId) -> Result<Vec<ChatRoom>, ApiError> {
+    state
+        .store
+        .user_rooms(user)
+        .await?
+        .ok_or(ApiError::NotFound("User not found"))
+}

@@ -1,0 +1,259 @@
+//! Configuration: environment variables (and `.env`) → validated `Settings`.
+//!
+//! Every variable is read as text and checked here, so a bad value stops the server with a
+//! message naming the variable (CONTRACT: Configuration). Nothing else reads the environment.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use envconfig::Envconfig;
+
+/// The raw variables, as text, with the contract's defaults.
+#[derive(Envconfig, Debug)]
+pub struct Config {
+    #[envconfig(from = "HOST", default = "127.0.0.1")]
+    pub host: String,
+    #[envconfig(from = "PORT", default = "8000")]
+    pub port: String,
+    #[envconfig(from = "STORE", default = "memory")]
+    pub store: String,
+    #[envconfig(from = "REDIS_HOST", default = "localhost")]
+    pub redis_host: String,
+    #[envconfig(from = "REDIS_PORT", default = "6379")]
+    pub redis_port: String,
+    #[envconfig(from = "REDIS_DB", default = "0")]
+    pub redis_db: String,
+    #[envconfig(from = "REDIS_PASSWORD")]
+    pub redis_password: Option<String>,
+    #[envconfig(from = "REDIS_TIMEOUT_SECONDS", default = "5")]
+    pub redis_timeout_seconds: String,
+    #[envconfig(from = "MAX_MESSAGES_PER_ROOM", default = "1000")]
+    pub max_messages_per_room: String,
+    #[envconfig(from = "MAX_CONTENT_LENGTH", default = "4096")]
+    pub max_content_length: String,
+    #[envconfig(from = "MAX_FRAME_BYTES", default = "65536")]
+    pub max_frame_bytes: String,
+    #[envconfig(from = "WS_TIMEOUT_SECONDS", default = "5")]
+    pub ws_timeout_seconds: String,
+    #[envconfig(from = "WS_OUTBOX_FRAMES", default = "256")]
+    pub ws_outbox_frames: String,
+    #[envconfig(from = "CORS_ORIGINS", default = "*")]
+    pub cors_origins: String,
+    #[envconfig(from = "AUTH_SECRET")]
+    pub auth_secret: Option<String>,
+    #[envconfig(from = "RATE_LIMIT_PER_SECOND", default = "20")]
+    pub rate_limit_per_second: String,
+    #[envconfig(from = "RATE_LIMIT_BURST", default = "40")]
+    pub rate_limit_burst: String,
+}
+
+/// Which store backs the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// Embedded, in-process; the default.
+    Memory,
+}
+
+/// Which origins CORS admits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    Any,
+    List(Vec<String>),
+}
+
+/// Validated settings: every value typed and in range.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    pub store: StoreKind,
+    pub redis_timeout: Duration,
+    pub max_messages_per_room: usize,
+    pub max_content_chars: usize,
+    pub max_frame_bytes: usize,
+    pub ws_timeout: Duration,
+    pub ws_outbox_frames: usize,
+    pub cors_origins: CorsOrigins,
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+}
+
+/// A variable that failed validation; `Display` names it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var}={value:?}: {why}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub value: String,
+    pub why: String,
+}
+
+fn int<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
+    var: &'static str,
+    value: &str,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError> {
+    match value.trim().parse::<T>() {
+        Ok(v) if v >= min && v <= max => Ok(v),
+        _ => Err(ConfigError {
+            var,
+            value: value.into(),
+            why: format!("expected an integer from {min} to {max}"),
+        }),
+    }
+}
+
+fn seconds(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    match value.trim().parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 3600.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(ConfigError {
+            var,
+            value: value.into(),
+            why: "expected a number of seconds above 0 and at most 3600".into(),
+        }),
+    }
+}
+
+fn fail(var: &'static str, value: &str, why: &str) -> ConfigError {
+    ConfigError {
+        var,
+        value: value.into(),
+        why: why.into(),
+    }
+}
+
+impl Config {
+    /// Checks every variable and builds `Settings`.
+    pub fn validate(self) -> Result<Settings, ConfigError> {
+        if self.host.trim().is_empty() {
+            return Err(fail("HOST", &self.host, "expected a host name or IP address"));
+        }
+        let store = match self.store.trim() {
+            "memory" => StoreKind::Memory,
+            "redis" => {
+                return Err(fail(
+                    "STORE",
+                    &self.store,
+                    "the Redis store is not built yet in this release; use STORE=memory",
+                ));
+            }
+            _ => return Err(fail("STORE", &self.store, "expected memory or redis")),
+        };
+        if let Some(secret) = &self.auth_secret
+            && !secret.is_empty()
+        {
+            return Err(fail(
+                "AUTH_SECRET",
+                "<hidden>",
+                "token authentication is not built yet in this release; unset it",
+            ));
+        }
+        // Checked now, used by the Redis store: a typo should not wait for STORE=redis.
+        int::<u16>("REDIS_PORT", &self.redis_port, 1, u16::MAX)?;
+        int::<u32>("REDIS_DB", &self.redis_db, 0, 15)?;
+        let cors_origins = parse_cors(&self.cors_origins)?;
+        Ok(Settings {
+            host: self.host.trim().to_string(),
+            port: int("PORT", &self.port, 0, u16::MAX)?,
+            store,
+            redis_timeout: seconds("REDIS_TIMEOUT_SECONDS", &self.redis_timeout_seconds)?,
+            max_messages_per_room: int("MAX_MESSAGES_PER_ROOM", &self.max_messages_per_room, 1, 1_000_000)?,
+            max_content_chars: int("MAX_CONTENT_LENGTH", &self.max_content_length, 1, 1_000_000)?,
+            max_frame_bytes: int("MAX_FRAME_BYTES", &self.max_frame_bytes, 1024, 16 << 20)?,
+            ws_timeout: seconds("WS_TIMEOUT_SECONDS", &self.ws_timeout_seconds)?,
+            ws_outbox_frames: int("WS_OUTBOX_FRAMES", &self.ws_outbox_frames, 1, 65_536)?,
+            cors_origins,
+            rate_limit_per_second: int("RATE_LIMIT_PER_SECOND", &self.rate_limit_per_second, 0, 1_000_000)?,
+            rate_limit_burst: int("RATE_LIMIT_BURST", &self.rate_limit_burst, 1, 1_000_000)?,
+        })
+    }
+}
+
+fn parse_cors(value: &str) -> Result<CorsOrigins, ConfigError> {
+    if value.trim() == "*" {
+        return Ok(CorsOrigins::Any);
+    }
+    let list: Vec<String> = value
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_string())
+        .filter(|o| !o.is_empty())
+        .collect();
+    if list.is_empty() || list.iter().any(|o| !o.starts_with("http")) {
+        return Err(fail(
+            "CORS_ORIGINS",
+            value,
+            "expected * or a comma-separated list of origins such as https://app.example.com",
+        ));
+    }
+    Ok(CorsOrigins::List(list))
+}
+
+impl Settings {
+    /// Settings from an explicit map (tests, tools): the same validation as the environment.
+    pub fn from_map(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
+        Config::init_from_hashmap(&vars)
+            .map_err(|e| fail("environment", "", &e.to_string()))?
+            .validate()
+    }
+
+    /// Settings from the process environment (after `.env` has been loaded).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Config::init_from_env()
+            .map_err(|e| fail("environment", "", &e.to_string()))?
+            .validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_map(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let s = with(&[]).unwrap();
+        assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 8000));
+        assert_eq!(s.store, StoreKind::Memory);
+        assert_eq!(s.max_messages_per_room, 1000);
+        assert_eq!(s.ws_timeout, Duration::from_secs(5));
+        assert_eq!(s.redis_timeout, Duration::from_secs(5));
+        assert_eq!(s.cors_origins, CorsOrigins::Any);
+        assert_eq!((s.rate_limit_per_second, s.rate_limit_burst), (20, 40));
+        assert_eq!((s.max_content_chars, s.max_frame_bytes), (4096, 65536));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("PORT", "eighty"),
+            ("MAX_MESSAGES_PER_ROOM", "0"),
+            ("REDIS_TIMEOUT_SECONDS", "-1"),
+            ("STORE", "postgres"),
+            ("STORE", "redis"),
+            ("CORS_ORIGINS", "example.com"),
+            ("REDIS_DB", "99"),
+            ("AUTH_SECRET", "s3cret"),
+        ] {
+            let err = with(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(err.to_string().contains(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn cors_list_is_trimmed() {
+        let s = with(&[("CORS_ORIGINS", "https://a.example, http://b.example/")]).unwrap();
+        assert_eq!(
+            s.cors_origins,
+            CorsOrigins::List(vec!["https://a.example".into(), "http://b.example".into()])
+        );
+    }
+}

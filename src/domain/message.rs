@@ -1,0 +1,120 @@
+//! Messages: what is stored in a room's history and sent to every connection.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::ids::{ChatId, UserId};
+use super::time::{Timestamp, serde_ts};
+
+/// Free-form JSON object (default `{}`).
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
+
+/// The kind of a message. `typing` is delivered live and never stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    Text,
+    System,
+    Typing,
+}
+
+/// A stored message, exactly as history returns it and WebSocket delivers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0192f0c1-7d3e-7b7a-9c1d-2f4e6a8b0c12", "chat_id": "chat1", "user_id": "user1",
+    "content": "Hello, world!", "type": "text", "timestamp": "2024-01-01T00:00:00.000000Z",
+    "metadata": {}, "reply_to": null
+}))]
+pub struct Message {
+    /// Server-assigned UUID v7.
+    pub id: Uuid,
+    /// The room.
+    #[schema(value_type = String, example = "chat1")]
+    pub chat_id: ChatId,
+    /// The author; `system` for join and leave notices.
+    #[schema(value_type = String, example = "user1")]
+    pub user_id: UserId,
+    /// The text (for `typing`: `typing` or `stopped`).
+    #[schema(example = "Hello, world!")]
+    pub content: String,
+    /// `text`, `system` or `typing`.
+    #[serde(rename = "type")]
+    pub kind: MessageKind,
+    /// When the server stored it: RFC 3339, UTC, microseconds; strictly increasing per room.
+    #[serde(with = "serde_ts")]
+    #[schema(value_type = String, format = DateTime, example = "2024-01-01T00:00:00.000000Z")]
+    pub timestamp: Timestamp,
+    /// Free-form JSON object supplied by the sender.
+    #[schema(value_type = Object, example = json!({}))]
+    pub metadata: Metadata,
+    /// Id of the message this one answers, if any.
+    #[schema(example = json!(null))]
+    pub reply_to: Option<String>,
+}
+
+/// A message before the store gives it an id and a timestamp.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub chat_id: ChatId,
+    pub user_id: UserId,
+    pub content: String,
+    pub kind: MessageKind,
+    pub metadata: Metadata,
+    pub reply_to: Option<String>,
+}
+
+impl Draft {
+    /// The system notice stored when `user` joins (`true`) or leaves (`false`) `chat`.
+    /// CONTRACT: `"user1 joined the chat"` / `"user1 left the chat"`, author `system`.
+    pub fn membership(chat: &ChatId, user: &UserId, joined: bool) -> Self {
+        let verb = if joined { "joined" } else { "left" };
+        Self {
+            chat_id: chat.clone(),
+            user_id: UserId::system(),
+            content: format!("{user} {verb} the chat"),
+            kind: MessageKind::System,
+            metadata: Metadata::new(),
+            reply_to: None,
+        }
+    }
+
+    /// Stamps the draft with a fresh UUID v7 and `timestamp`.
+    pub fn stamp(self, timestamp: Timestamp) -> Message {
+        Message {
+            id: Uuid::now_v7(),
+            chat_id: self.chat_id,
+            user_id: self.user_id,
+            content: self.content,
+            kind: self.kind,
+            timestamp,
+            metadata: self.metadata,
+            reply_to: self.reply_to,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::time;
+
+    #[test]
+    fn serialises_with_the_seed_field_names() {
+        let chat = ChatId::parse("chat1").unwrap();
+        let user = UserId::parse("user1").unwrap();
+        let ts = time::parse("2024-01-01T00:00:00Z").unwrap();
+        let m = Draft::membership(&chat, &user, true).stamp(ts);
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["type"], "system");
+        assert_eq!(v["user_id"], "system");
+        assert_eq!(v["content"], "user1 joined the chat");
+        assert_eq!(v["timestamp"], "2024-01-01T00:00:00.000000Z");
+        assert_eq!(v["metadata"], serde_json::json!({}));
+        assert_eq!(v["reply_to"], serde_json::Value::Null);
+        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys.len(), 8);
+        let back: Message = serde_json::from_value(v).unwrap();
+        assert_eq!(back, m);
+    }
+}

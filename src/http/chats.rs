@@ -1,0 +1,187 @@
+//! Room endpoints: history, details, creation, participants.
+
+use std::collections::HashMap;
+
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::{Response, json, with_status};
+use warp::{Filter, Reply};
+
+use super::filters::{json_body, with_state};
+use crate::chat;
+use crate::domain::{ChatId, ChatRoom, Message, NewChat, UserId, time};
+use crate::error::{ApiError, Detail};
+use crate::state::AppState;
+
+/// `limit` bounds (CONTRACT: 1..=1000, default 50).
+pub const MAX_LIMIT: usize = 1000;
+pub const DEFAULT_LIMIT: usize = 50;
+
+/// Body of `POST /chat/{chat_id}/participants`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"user_id": "user2"}))]
+pub struct AddParticipant {
+    /// The user to add (created if absent).
+    #[schema(example = "user2")]
+    pub user_id: String,
+}
+
+pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
+    let history = warp::path!("chat" / String / "messages")
+        .and(warp::get())
+        .and(warp::query::<HashMap<String, String>>())
+        .and(with_state(s.clone()))
+        .then(get_messages);
+    let details = warp::path!("chat" / String)
+        .and(warp::get())
+        .and(with_state(s.clone()))
+        .then(get_chat);
+    let create = warp::path!("chat")
+        .and(warp::post())
+        .and(json_body())
+        .and(with_state(s.clone()))
+        .then(create_chat);
+    let add = warp::path!("chat" / String / "participants")
+        .and(warp::post())
+        .and(json_body())
+        .and(with_state(s.clone()))
+        .then(add_participant);
+    let remove = warp::path!("chat" / String / "participants" / String)
+        .and(warp::delete())
+        .and(with_state(s))
+        .then(remove_participant);
+    history
+        .map(Reply::into_response)
+        .or(details.map(Reply::into_response))
+        .unify()
+        .or(create.map(Reply::into_response))
+        .unify()
+        .or(add.map(Reply::into_response))
+        .unify()
+        .or(remove.map(Reply::into_response))
+        .unify()
+        .boxed()
+}
+
+fn parse_limit(q: &HashMap<String, String>) -> Result<usize, ApiError> {
+    match q.get("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("Invalid limit: must be an integer from 1 to {MAX_LIMIT}"))
+            }),
+    }
+}
+
+fn parse_before(q: &HashMap<String, String>) -> Result<Option<time::Timestamp>, ApiError> {
+    q.get("before")
+        .map(|v| {
+            time::parse(v).ok_or_else(|| {
+                ApiError::BadRequest(
+                    "Invalid before: expected an ISO 8601 timestamp such as 2024-01-01T00:00:00 or 2024-01-01T00:00:00.000000Z".into(),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// Get chat history
+///
+/// The `limit` newest messages older than `before` (or the newest), oldest first. To walk the
+/// whole history backwards, pass the oldest `timestamp` of the page you have as `before`.
+#[utoipa::path(get, path = "/chat/{chat_id}/messages", tag = "chats", operation_id = "get_chat_messages",
+    params(
+        ("chat_id" = String, Path, description = "Room id", example = "chat1"),
+        ("limit" = Option<u32>, Query, description = "How many messages, 1 to 1000 (default 50)", minimum = 1, maximum = 1000, example = 50),
+        ("before" = Option<String>, Query, description = "Only messages strictly older than this ISO 8601 time (naive = UTC)", example = "2024-01-01T00:00:00"),
+    ),
+    responses(
+        (status = 200, description = "Messages, oldest first", body = Vec<Message>),
+        (status = 400, description = "Invalid chat_id, limit or before", body = Detail, example = json!({"detail": "Invalid request data"})),
+        (status = 404, description = "Unknown chat", body = Detail, example = json!({"detail": "Chat not found"})),
+    ))]
+pub async fn get_messages(
+    chat_id: String,
+    q: HashMap<String, String>,
+    s: AppState,
+) -> Result<Response, ApiError> {
+    let chat = ChatId::parse(&chat_id)?;
+    let (limit, before) = (parse_limit(&q)?, parse_before(&q)?);
+    Ok(json(&chat::history(&s, &chat, limit, before).await?).into_response())
+}
+
+/// Get chat room details
+#[utoipa::path(get, path = "/chat/{chat_id}", tag = "chats", operation_id = "get_chat",
+    params(("chat_id" = String, Path, description = "Room id", example = "chat1")),
+    responses(
+        (status = 200, description = "The room", body = ChatRoom),
+        (status = 400, description = "Invalid chat_id", body = Detail, example = json!({"detail": "Invalid request data"})),
+        (status = 404, description = "Unknown chat", body = Detail, example = json!({"detail": "Chat not found"})),
+    ))]
+pub async fn get_chat(chat_id: String, s: AppState) -> Result<Response, ApiError> {
+    let chat = ChatId::parse(&chat_id)?;
+    Ok(json(&chat::get_room(&s, &chat).await?).into_response())
+}
+
+/// Create a chat room
+#[utoipa::path(post, path = "/chat", tag = "chats", operation_id = "create_chat", request_body = NewChat,
+    responses(
+        (status = 201, description = "Created", body = ChatRoom),
+        (status = 400, description = "Invalid body", body = Detail, example = json!({"detail": "Invalid name: must be 1 to 200 characters, not blank"})),
+        (status = 409, description = "The id is taken", body = Detail, example = json!({"detail": "Chat already exists"})),
+        (status = 413, description = "Body over 64 KiB", body = Detail, example = json!({"detail": "Request body too large"})),
+    ))]
+pub async fn create_chat(body: NewChat, s: AppState) -> Result<Response, ApiError> {
+    let spec = body.validate().map_err(ApiError::BadRequest)?;
+    let room = s
+        .store
+        .create_room(spec)
+        .await?
+        .ok_or(ApiError::Conflict("Chat already exists"))?;
+    Ok(with_status(json(&room), StatusCode::CREATED).into_response())
+}
+
+/// Add a participant
+///
+/// Adds the user (created if absent) and stores and delivers `"{user_id} joined the chat"`.
+/// Adding a participant again changes nothing. Works on private rooms too.
+#[utoipa::path(post, path = "/chat/{chat_id}/participants", tag = "chats", operation_id = "add_participant",
+    params(("chat_id" = String, Path, description = "Room id", example = "chat1")),
+    request_body = AddParticipant,
+    responses(
+        (status = 200, description = "The room, with the participant", body = ChatRoom),
+        (status = 400, description = "Invalid id or body", body = Detail, example = json!({"detail": "Invalid request data"})),
+        (status = 404, description = "Unknown chat", body = Detail, example = json!({"detail": "Chat not found"})),
+    ))]
+pub async fn add_participant(
+    chat_id: String,
+    body: AddParticipant,
+    s: AppState,
+) -> Result<Response, ApiError> {
+    let chat = ChatId::parse(&chat_id)?;
+    let user = UserId::parse_client(&body.user_id)?;
+    Ok(json(&chat::add_participant(&s, &chat, &user).await?).into_response())
+}
+
+/// Remove a participant
+///
+/// Stores and delivers `"{user_id} left the chat"`; the leaver receives nothing more from the room.
+#[utoipa::path(delete, path = "/chat/{chat_id}/participants/{user_id}", tag = "chats", operation_id = "remove_participant",
+    params(
+        ("chat_id" = String, Path, description = "Room id", example = "chat1"),
+        ("user_id" = String, Path, description = "User id", example = "user2"),
+    ),
+    responses(
+        (status = 200, description = "The room, without the participant", body = ChatRoom),
+        (status = 400, description = "Invalid id", body = Detail, example = json!({"detail": "Invalid request data"})),
+        (status = 404, description = "Unknown chat, or the user is not a participant", body = Detail, example = json!({"detail": "User is not a participant of this chat"})),
+    ))]
+pub async fn remove_participant(chat_id: String, user_id: String, s: AppState) -> Result<Response, ApiError> {
+    let chat = ChatId::parse(&chat_id)?;
+    let user = UserId::parse_client(&user_id)?;
+    Ok(json(&chat::remove_participant(&s, &chat, &user).await?).into_response())
+}

@@ -1,0 +1,95 @@
+//! Shared filters: state injection, JSON bodies with precise 400s, CORS, and the 405 fallback.
+
+use std::convert::Infallible;
+
+use serde::de::DeserializeOwned;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use crate::config::{CorsOrigins, Settings};
+use crate::error::{ApiError, Rejected};
+use crate::state::AppState;
+
+/// Request bodies larger than this are a 413 (CONTRACT: 64 KiB).
+pub const MAX_BODY_BYTES: u64 = 64 * 1024;
+
+/// Hands a clone of the state to a handler.
+pub fn with_state(s: AppState) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
+    warp::any().map(move || s.clone())
+}
+
+/// A JSON body of type `T`: over 64 KiB is a 413, malformed or invalid JSON a 400 that says why.
+pub fn json_body<T: DeserializeOwned + Send>() -> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone
+{
+    warp::body::content_length_limit(MAX_BODY_BYTES)
+        .and(warp::body::bytes())
+        .and_then(|bytes: bytes::Bytes| async move {
+            serde_json::from_slice::<T>(&bytes).map_err(|e| {
+                warp::reject::custom(Rejected(ApiError::BadRequest(format!(
+                    "Invalid request data: {e}"
+                ))))
+            })
+        })
+}
+
+/// CORS as configured: any origin by default, or the listed ones.
+pub fn cors(settings: &Settings) -> warp::cors::Builder {
+    let builder = warp::cors()
+        .allow_methods(["GET", "POST", "DELETE", "OPTIONS"])
+        .allow_headers(["content-type", "authorization"])
+        .max_age(600);
+    match &settings.cors_origins {
+        CorsOrigins::Any => builder.allow_any_origin(),
+        CorsOrigins::List(list) => builder.allow_origins(list.iter().map(String::as_str)),
+    }
+}
+
+/// The methods each known path answers, for 405 and its `Allow` header.
+fn allowed_methods(path: &str) -> Option<&'static str> {
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if segs.iter().any(|s| s.is_empty()) {
+        return None;
+    }
+    match segs.as_slice() {
+        ["chat"] | ["user"] | ["chat", _, "participants"] => Some("POST"),
+        ["chat", _, "participants", _] => Some("DELETE"),
+        ["chat", _] | ["chat", _, "messages"] | ["user", _] | ["user", _, "chats"] | ["ws", _] => Some("GET"),
+        ["health"] | ["ready"] | ["openapi.json"] | ["docs", ..] => Some("GET"),
+        _ => None,
+    }
+}
+
+/// Last in the route list: a known path reached with the wrong method is a 405 with `Allow`;
+/// anything else stays a 404.
+pub fn method_not_allowed() -> BoxedFilter<(Response,)> {
+    warp::path::full()
+        .and(warp::method())
+        .and_then(
+            |path: warp::path::FullPath, method: warp::http::Method| async move {
+                match allowed_methods(path.as_str()) {
+                    // An allowed method that still got here was refused for another reason
+                    // (bad upgrade, bad body): let that rejection speak.
+                    Some(allow) if !allow.split(", ").any(|m| m == method.as_str()) => {
+                        Ok(ApiError::MethodNotAllowed(allow).into_response())
+                    }
+                    _ => Err(warp::reject::not_found()),
+                }
+            },
+        )
+        .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_methods;
+
+    #[test]
+    fn allow_lists() {
+        assert_eq!(allowed_methods("/chat"), Some("POST"));
+        assert_eq!(allowed_methods("/chat/c1/participants/u1"), Some("DELETE"));
+        assert_eq!(allowed_methods("/user/u1/chats"), Some("GET"));
+        assert_eq!(allowed_methods("/chat/"), None);
+        assert_eq!(allowed_methods("/nope"), None);
+    }
+}

@@ -1,0 +1,81 @@
+//! User endpoints: details, creation, the user's rooms.
+
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::{Response, json, with_status};
+use warp::{Filter, Reply};
+
+use super::filters::{json_body, with_state};
+use crate::chat;
+use crate::domain::{ChatRoom, NewUser, User, UserId};
+use crate::error::{ApiError, Detail};
+use crate::state::AppState;
+
+pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
+    let details = warp::path!("user" / String)
+        .and(warp::get())
+        .and(with_state(s.clone()))
+        .then(get_user);
+    let create = warp::path!("user")
+        .and(warp::post())
+        .and(json_body())
+        .and(with_state(s.clone()))
+        .then(create_user);
+    let chats = warp::path!("user" / String / "chats")
+        .and(warp::get())
+        .and(with_state(s))
+        .then(get_user_chats);
+    details
+        .map(Reply::into_response)
+        .or(create.map(Reply::into_response))
+        .unify()
+        .or(chats.map(Reply::into_response))
+        .unify()
+        .boxed()
+}
+
+/// Get user details
+///
+/// `is_active` is true while the user has a live WebSocket; `last_seen` is when the last one closed.
+#[utoipa::path(get, path = "/user/{user_id}", tag = "users", operation_id = "get_user",
+    params(("user_id" = String, Path, description = "User id", example = "user1")),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 400, description = "Invalid user_id", body = Detail, example = json!({"detail": "Invalid request data"})),
+        (status = 404, description = "Unknown user", body = Detail, example = json!({"detail": "User not found"})),
+    ))]
+pub async fn get_user(user_id: String, s: AppState) -> Result<Response, ApiError> {
+    let user = UserId::parse(&user_id)?;
+    Ok(json(&chat::get_user(&s, &user).await?).into_response())
+}
+
+/// Create a user
+#[utoipa::path(post, path = "/user", tag = "users", operation_id = "create_user", request_body = NewUser,
+    responses(
+        (status = 201, description = "Created", body = User),
+        (status = 400, description = "Invalid body", body = Detail, example = json!({"detail": "Invalid username: must be 1 to 128 characters, not blank"})),
+        (status = 409, description = "The id is taken", body = Detail, example = json!({"detail": "User already exists"})),
+        (status = 413, description = "Body over 64 KiB", body = Detail, example = json!({"detail": "Request body too large"})),
+    ))]
+pub async fn create_user(body: NewUser, s: AppState) -> Result<Response, ApiError> {
+    let spec = body.validate().map_err(ApiError::BadRequest)?;
+    let user = s
+        .store
+        .create_user(spec)
+        .await?
+        .ok_or(ApiError::Conflict("User already exists"))?;
+    Ok(with_status(json(&user), StatusCode::CREATED).into_response())
+}
+
+/// List a user's rooms
+#[utoipa::path(get, path = "/user/{user_id}/chats", tag = "users", operation_id = "get_user_chats",
+    params(("user_id" = String, Path, description = "User id", example = "user1")),
+    responses(
+        (status = 200, description = "The rooms the user takes part in, sorted by id", body = Vec<ChatRoom>),
+        (status = 400, description = "Invalid user_id", body = Detail, example = json!({"detail": "Invalid request data"})),
+        (status = 404, description = "Unknown user", body = Detail, example = json!({"detail": "User not found"})),
+    ))]
+pub async fn get_user_chats(user_id: String, s: AppState) -> Result<Response, ApiError> {
+    let user = UserId::parse(&user_id)?;
+    Ok(json(&chat::user_rooms(&s, &user).await?).into_response())
+}

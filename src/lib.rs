@@ -1,0 +1,74 @@
+//! A real-time chat API server: rooms, live messages, typing and presence over WebSocket,
+//! history and rooms over HTTP, described by OpenAPI.
+//!
+//! Layout (each module one job):
+//! - `config`: environment → validated `Settings`.
+//! - `domain`: ids, times, messages, rooms, users; pure.
+//! - `chat`: the rules, shared by HTTP and WebSocket.
+//! - `store`: storage behind one interface (in-memory today).
+//! - `bus`: fan-out of stored messages and typing events to the hubs.
+//! - `ws`: frames, the hub of local connections, one session per connection.
+//! - `http`: routes per resource, OpenAPI and Swagger UI.
+//! - `error`: the one place `{"detail"}` errors are built.
+//!
+//! `run` is the entry point: `main` calls it with the configured address, tests with port 0.
+
+pub mod bus;
+pub mod chat;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod ws;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bus::Bus;
+use crate::config::{Settings, StoreKind};
+use crate::state::AppState;
+use crate::store::{MemoryStore, Store};
+use crate::ws::hub::Hub;
+
+/// Serves on `listener` until `shutdown` completes, then drains: every WebSocket gets a 1001
+/// close, in-flight requests finish, presence is written, and only then does `run` return.
+pub async fn run(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let hub = Hub::default();
+    let bus = Bus::Local(hub.clone());
+    let store = match settings.store {
+        StoreKind::Memory => Store::Memory(MemoryStore::new(settings.max_messages_per_room, bus.clone())),
+    };
+    let state = AppState {
+        settings: Arc::new(settings),
+        store,
+        bus,
+        hub,
+        shutdown: CancellationToken::new(),
+        tasks: TaskTracker::new(),
+    };
+    let token = state.shutdown.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing connections");
+        token.cancel();
+    };
+    warp::serve(http::routes(state.clone()))
+        .incoming(listener)
+        .graceful(signal)
+        .run()
+        .await;
+    state.tasks.close();
+    state.tasks.wait().await;
+    tracing::info!("stopped");
+}

@@ -1,0 +1,54 @@
+//! The `chat-server` binary: load `.env`, read settings, bind, serve until Ctrl-C or SIGTERM.
+
+use std::process::ExitCode;
+
+use chat_server::config::Settings;
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // A missing .env is normal; the environment wins over the file.
+    let _ = dotenvy::dotenv();
+    chat_server::telemetry::init();
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match TcpListener::bind((settings.host.as_str(), settings.port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot listen on {}:{}: {e}", settings.host, settings.port);
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, store = ?settings.store, "listening");
+    }
+    chat_server::run(listener, settings, shutdown_signal()).await;
+    ExitCode::SUCCESS
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,137 @@
+//! Storage behind one interface: an enum whose variants delegate, so filter types stay concrete.
+//!
+//! Each operation that changes a room's history (join, leave, send) is one atomic step in the
+//! store: the membership check, the change, the stored message and its publication happen
+//! together, so every reader and every connection sees one order. The store returns domain
+//! types and `StoreError`, never HTTP types.
+
+pub mod memory;
+
+use crate::domain::{ChatId, ChatRoom, Draft, Message, RoomSpec, Timestamp, User, UserId, UserSpec};
+pub use memory::MemoryStore;
+
+/// Why the store could not answer (Redis down or too slow). Memory never fails.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How a join treats a missing or private room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinMode {
+    /// A WebSocket frame: create a missing room (public), refuse a private one.
+    Member,
+    /// `POST /chat/{id}/participants`: the room must exist; private rooms are allowed.
+    Admin,
+}
+
+/// What a join did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Joined {
+    NoRoom,
+    Private,
+    Already,
+    /// Newly joined; the stored and delivered system message.
+    Now(Message),
+}
+
+/// What a leave did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Left {
+    NoRoom,
+    NotMember,
+    Now(Message),
+}
+
+/// What sending a text did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sent {
+    /// The room is private and the sender is not in it.
+    Private,
+    /// Stored and delivered (after the join notice, if the sender was new to the room).
+    Stored(Message),
+}
+
+/// The sender's standing in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    NoRoom,
+    Member,
+    Outsider { private: bool },
+}
+
+/// The configured store.
+#[derive(Clone)]
+pub enum Store {
+    Memory(MemoryStore),
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Store::Memory($s) => $call,
+        }
+    };
+}
+
+impl Store {
+    /// Creates a user; `None` if the id exists.
+    pub async fn create_user(&self, spec: UserSpec) -> StoreResult<Option<User>> {
+        delegate!(self, s => s.create_user(spec))
+    }
+    pub async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        delegate!(self, s => s.get_user(id))
+    }
+    /// Creates the user if absent, counts one more live connection, marks it active, and
+    /// returns the rooms it takes part in.
+    pub async fn connect(&self, id: &UserId) -> StoreResult<Vec<ChatId>> {
+        delegate!(self, s => s.connect(id))
+    }
+    /// Counts one connection less; the last one sets `is_active` false and `last_seen`.
+    pub async fn disconnect(&self, id: &UserId) -> StoreResult<()> {
+        delegate!(self, s => s.disconnect(id))
+    }
+    /// Creates a room (and its missing participant users); `None` if the id exists.
+    pub async fn create_room(&self, spec: RoomSpec) -> StoreResult<Option<ChatRoom>> {
+        delegate!(self, s => s.create_room(spec))
+    }
+    pub async fn get_room(&self, id: &ChatId) -> StoreResult<Option<ChatRoom>> {
+        delegate!(self, s => s.get_room(id))
+    }
+    pub async fn access(&self, chat: &ChatId, user: &UserId) -> StoreResult<Access> {
+        delegate!(self, s => s.access(chat, user))
+    }
+    /// Atomically: membership check, add, store and publish the join notice.
+    pub async fn join(&self, chat: &ChatId, user: &UserId, mode: JoinMode) -> StoreResult<Joined> {
+        delegate!(self, s => s.join(chat, user, mode))
+    }
+    /// Atomically: remove, store and publish the leave notice.
+    pub async fn leave(&self, chat: &ChatId, user: &UserId) -> StoreResult<Left> {
+        delegate!(self, s => s.leave(chat, user))
+    }
+    /// Atomically: create the room if absent, join a public room first, store, trim, publish.
+    pub async fn send(&self, draft: Draft) -> StoreResult<Sent> {
+        delegate!(self, s => s.send(draft))
+    }
+    /// The `limit` newest messages older than `before`, oldest first; `None` for no room.
+    pub async fn history(
+        &self,
+        chat: &ChatId,
+        limit: usize,
+        before: Option<Timestamp>,
+    ) -> StoreResult<Option<Vec<Message>>> {
+        delegate!(self, s => s.history(chat, limit, before))
+    }
+    /// The rooms a user takes part in, sorted by id; `None` for no user.
+    pub async fn user_rooms(&self, id: &UserId) -> StoreResult<Option<Vec<ChatRoom>>> {
+        delegate!(self, s => s.user_rooms(id))
+    }
+    /// Whether the store answers (readiness).
+    pub async fn ping(&self) -> StoreResult<()> {
+        delegate!(self, _s => Ok(()))
+    }
+}

@@ -1,0 +1,181 @@
+//! WebSocket frames: what clients send, what the server sends, and the decoder between them.
+//!
+//! Decoding never fails silently: every refusal is a `detail` for an error frame
+//! (CONTRACT: invalid JSON, missing field, unknown type, `system` from a client...).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use warp::ws::Message as WsMessage;
+
+use crate::domain::{Message, Metadata};
+
+/// `text`: store a message and deliver it to the room (the sender gets it back as the ack).
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"type": "text", "content": "Hello, world!", "chat_id": "chat1", "user_id": "user1"}))]
+pub struct TextFrame {
+    /// 1 to 4096 characters (`MAX_CONTENT_LENGTH`).
+    #[schema(example = "Hello, world!")]
+    pub content: String,
+    /// The room; created (public) if it does not exist.
+    #[schema(example = "chat1")]
+    pub chat_id: String,
+    /// Optional; when present it must be the connection's own user id.
+    #[schema(example = "user1")]
+    pub user_id: Option<String>,
+    /// Free-form JSON object, stored with the message.
+    #[schema(value_type = Option<Object>, example = json!({}))]
+    pub metadata: Option<Metadata>,
+    /// Id of the message this one answers.
+    pub reply_to: Option<String>,
+}
+
+/// `typing`: tell the room's other participants you are typing (or stopped); not stored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"type": "typing", "content": "typing", "chat_id": "chat1", "user_id": "user1"}))]
+pub struct TypingFrame {
+    /// `typing` or `stopped`.
+    #[schema(example = "typing")]
+    pub content: String,
+    #[schema(example = "chat1")]
+    pub chat_id: String,
+    /// Optional; when present it must be the connection's own user id.
+    pub user_id: Option<String>,
+}
+
+/// `join` / `leave`: change membership; a `system` message is stored and delivered.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"type": "join", "chat_id": "chat1"}))]
+pub struct RoomFrame {
+    #[schema(example = "chat1")]
+    pub chat_id: String,
+    /// Optional; when present it must be the connection's own user id.
+    pub user_id: Option<String>,
+}
+
+/// A frame a client sends: a JSON text frame with a `type`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ClientFrame {
+    Text(TextFrame),
+    Typing(TypingFrame),
+    Join(RoomFrame),
+    Leave(RoomFrame),
+}
+
+/// The error frame: the connection stays open.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"type": "error", "detail": "content must not be empty"}))]
+pub struct ErrorFrame {
+    /// Always `error`.
+    #[serde(rename = "type")]
+    #[schema(example = "error")]
+    pub kind: ErrorTag,
+    /// What was wrong with the frame.
+    #[schema(example = "content must not be empty")]
+    pub detail: String,
+}
+
+/// The `type` of an error frame.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorTag {
+    Error,
+}
+
+/// A frame the server sends: a message (`text`, `system`, `typing`) or an error.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ServerFrame {
+    Message(Message),
+    Error(ErrorFrame),
+}
+
+/// Serialises a message once, as the frame every recipient shares.
+pub fn frame_of(message: &Message) -> WsMessage {
+    // A `Message` always serialises: strings, a UUID, a timestamp and a JSON map.
+    WsMessage::text(serde_json::to_string(message).unwrap_or_default())
+}
+
+/// The error frame for `detail`.
+pub fn error_frame(detail: impl Into<String>) -> WsMessage {
+    let frame = ErrorFrame {
+        kind: ErrorTag::Error,
+        detail: detail.into(),
+    };
+    WsMessage::text(serde_json::to_string(&frame).unwrap_or_default())
+}
+
+/// Decodes a client's text frame, or says precisely why not.
+pub fn decode(text: &str) -> Result<ClientFrame, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("Invalid JSON: {e}"))?;
+    let Some(obj) = value.as_object() else {
+        return Err("Invalid frame: expected a JSON object with a \"type\"".into());
+    };
+    match obj.get("type") {
+        None => return Err("Invalid frame: missing field `type`".into()),
+        Some(serde_json::Value::String(t)) if t == "system" => {
+            return Err("Clients cannot send system messages".into());
+        }
+        Some(serde_json::Value::String(t)) if !["text", "typing", "join", "leave"].contains(&t.as_str()) => {
+            return Err(format!(
+                "Unknown frame type {t:?}: expected text, typing, join or leave"
+            ));
+        }
+        Some(serde_json::Value::String(_)) => {}
+        Some(_) => return Err("Invalid frame: `type` must be a string".into()),
+    }
+    serde_json::from_value(value).map_err(|e| format!("Invalid frame: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_the_seed_examples() {
+        let f = decode(r#"{"type":"text","content":"Hello, world!","chat_id":"chat1","user_id":"user1"}"#);
+        assert!(
+            matches!(f, Ok(ClientFrame::Text(TextFrame { ref content, .. })) if content == "Hello, world!")
+        );
+        let f = decode(r#"{"type":"typing","content":"typing","chat_id":"uuid","user_id":"uuid"}"#);
+        assert!(matches!(f, Ok(ClientFrame::Typing(_))));
+    }
+
+    #[test]
+    fn refusals_are_precise() {
+        let cases = [
+            (
+                "{",
+                "Invalid JSON: EOF while parsing an object at line 1 column 1",
+            ),
+            ("[1]", "Invalid frame: expected a JSON object with a \"type\""),
+            ("{}", "Invalid frame: missing field `type`"),
+            (r#"{"type":5}"#, "Invalid frame: `type` must be a string"),
+            (
+                r#"{"type":"system","content":"x","chat_id":"c"}"#,
+                "Clients cannot send system messages",
+            ),
+            (
+                r#"{"type":"shout"}"#,
+                "Unknown frame type \"shout\": expected text, typing, join or leave",
+            ),
+            (
+                r#"{"type":"text","chat_id":"c"}"#,
+                "Invalid frame: missing field `content`",
+            ),
+            (
+                r#"{"type":"join","chat_id":7}"#,
+                "Invalid frame: invalid type: integer `7`, expected a string",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(decode(input).unwrap_err(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn error_frame_shape() {
+        let f = error_frame("nope");
+        assert_eq!(f.to_str().unwrap(), r#"{"type":"error","detail":"nope"}"#);
+    }
+}

@@ -1,0 +1,235 @@
+//! The hub: this instance's live connections, which rooms they follow, and delivery to them.
+//!
+//! Local state only, under a `std::sync::Mutex` that is never held across an `.await`.
+//! A delivery carries one serialised frame; each recipient gets a refcounted clone of it
+//! (CONTRACT: serialise once). Each connection has a bounded outbox: a full one marks the
+//! connection slow (its session closes it with 1008) instead of growing or stalling the room.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio_util::sync::CancellationToken;
+use warp::ws::Message as WsMessage;
+
+use crate::domain::{ChatId, UserId};
+
+/// A membership change that travels with the system message announcing it, so every
+/// instance applies it at exactly that point of the room's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Membership {
+    /// Add the user's local connections to the room before delivering.
+    Joined(UserId),
+    /// Remove them after delivering: the leaver sees its own "left" message, nothing after.
+    Left(UserId),
+}
+
+/// One frame for one room's local participants.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub chat_id: ChatId,
+    /// The frame, serialised once.
+    pub frame: WsMessage,
+    /// A user whose connections must not get it (the author of a typing event).
+    pub skip: Option<UserId>,
+    pub membership: Option<Membership>,
+}
+
+/// The sending half a session leaves in the hub.
+#[derive(Debug)]
+pub struct Outbound {
+    pub tx: mpsc::Sender<WsMessage>,
+    /// Cancelled when the outbox overflows: the session then closes with 1008.
+    pub slow: CancellationToken,
+}
+
+#[derive(Default)]
+struct UserConns {
+    conns: Vec<(u64, Outbound)>,
+    rooms: HashSet<ChatId>,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    users: HashMap<UserId, UserConns>,
+    rooms: HashMap<ChatId, HashSet<UserId>>,
+}
+
+/// Cheaply clonable handle to this instance's connections.
+#[derive(Clone, Default)]
+pub struct Hub {
+    state: Arc<Mutex<State>>,
+}
+
+impl Hub {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a connection of `user`; returns its id for `unregister`.
+    pub fn register(&self, user: &UserId, out: Outbound) -> u64 {
+        let mut s = self.lock();
+        s.next_id += 1;
+        let id = s.next_id;
+        s.users.entry(user.clone()).or_default().conns.push((id, out));
+        id
+    }
+
+    /// Makes `user`'s local connections follow `rooms` (on connect, from the store).
+    pub fn follow(&self, user: &UserId, rooms: impl IntoIterator<Item = ChatId>) {
+        let mut s = self.lock();
+        let State {
+            users, rooms: index, ..
+        } = &mut *s;
+        let Some(entry) = users.get_mut(user) else {
+            return;
+        };
+        for room in rooms {
+            index.entry(room.clone()).or_default().insert(user.clone());
+            entry.rooms.insert(room);
+        }
+    }
+
+    /// Removes a connection; returns true when it was the user's last one here.
+    pub fn unregister(&self, user: &UserId, id: u64) -> bool {
+        let mut s = self.lock();
+        let Some(entry) = s.users.get_mut(user) else {
+            return false;
+        };
+        entry.conns.retain(|(c, _)| *c != id);
+        if !entry.conns.is_empty() {
+            return false;
+        }
+        if let Some(entry) = s.users.remove(user) {
+            for room in entry.rooms {
+                s.unfollow(&room, user);
+            }
+        }
+        true
+    }
+
+    /// Delivers one frame to the room's local participants, applying its membership change.
+    pub fn deliver(&self, d: &Delivery) {
+        let mut s = self.lock();
+        if let Some(Membership::Joined(user)) = &d.membership
+            && let Some(entry) = s.users.get_mut(user)
+        {
+            entry.rooms.insert(d.chat_id.clone());
+            s.rooms.entry(d.chat_id.clone()).or_default().insert(user.clone());
+        }
+        if let Some(members) = s.rooms.get(&d.chat_id) {
+            for user in members {
+                if d.skip.as_ref() == Some(user) {
+                    continue;
+                }
+                for (_, out) in s.users.get(user).map_or(&[][..], |e| &e.conns[..]) {
+                    offer(out, &d.frame);
+                }
+            }
+        }
+        if let Some(Membership::Left(user)) = &d.membership {
+            if let Some(entry) = s.users.get_mut(user) {
+                entry.rooms.remove(&d.chat_id);
+            }
+            s.unfollow(&d.chat_id, user);
+        }
+    }
+
+    /// Number of live local connections (for tests and readiness).
+    pub fn connections(&self) -> usize {
+        self.lock().users.values().map(|e| e.conns.len()).sum()
+    }
+}
+
+impl State {
+    fn unfollow(&mut self, room: &ChatId, user: &UserId) {
+        if let Some(members) = self.rooms.get_mut(room) {
+            members.remove(user);
+            if members.is_empty() {
+                self.rooms.remove(room);
+            }
+        }
+    }
+}
+
+/// Queues a frame without waiting; a full outbox marks the connection slow.
+fn offer(out: &Outbound, frame: &WsMessage) {
+    match out.tx.try_send(frame.clone()) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            if !out.slow.is_cancelled() {
+                tracing::warn!("outbox full: closing a slow consumer");
+                out.slow.cancel();
+            }
+        }
+        // The session is ending; it unregisters itself.
+        Err(TrySendError::Closed(_)) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(hub: &Hub, user: &UserId, cap: usize) -> (mpsc::Receiver<WsMessage>, CancellationToken, u64) {
+        let (tx, rx) = mpsc::channel(cap);
+        let slow = CancellationToken::new();
+        let id = hub.register(
+            user,
+            Outbound {
+                tx,
+                slow: slow.clone(),
+            },
+        );
+        (rx, slow, id)
+    }
+
+    fn delivery(chat: &ChatId, text: &str, membership: Option<Membership>) -> Delivery {
+        Delivery {
+            chat_id: chat.clone(),
+            frame: WsMessage::text(text),
+            skip: None,
+            membership,
+        }
+    }
+
+    #[test]
+    fn join_applies_before_and_leave_after_delivery() {
+        let hub = Hub::default();
+        let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
+        let (mut rx, _, id) = conn(&hub, &u, 8);
+        hub.deliver(&delivery(&chat, "before", None));
+        hub.deliver(&delivery(&chat, "joined", Some(Membership::Joined(u.clone()))));
+        hub.deliver(&delivery(&chat, "left", Some(Membership::Left(u.clone()))));
+        hub.deliver(&delivery(&chat, "after", None));
+        assert_eq!(rx.try_recv().unwrap().to_str().unwrap(), "joined");
+        assert_eq!(rx.try_recv().unwrap().to_str().unwrap(), "left");
+        assert!(rx.try_recv().is_err());
+        assert!(hub.unregister(&u, id));
+        assert_eq!(hub.connections(), 0);
+    }
+
+    #[test]
+    fn full_outbox_marks_slow_and_skip_is_honoured() {
+        let hub = Hub::default();
+        let (u, v, chat) = (
+            UserId::parse("u").unwrap(),
+            UserId::parse("v").unwrap(),
+            ChatId::parse("c").unwrap(),
+        );
+        let (_rx, slow, _) = conn(&hub, &u, 1);
+        let (mut rv, _, _) = conn(&hub, &v, 8);
+        hub.follow(&u, [chat.clone()]);
+        hub.follow(&v, [chat.clone()]);
+        hub.deliver(&delivery(&chat, "1", None));
+        assert!(!slow.is_cancelled());
+        hub.deliver(&Delivery {
+            skip: Some(v.clone()),
+            ..delivery(&chat, "2", None)
+        });
+        assert!(slow.is_cancelled());
+        assert_eq!(rv.try_recv().unwrap().to_str().unwrap(), "1");
+        assert!(rv.try_recv().is_err());
+    }
+}

@@ -1,0 +1,83 @@
+//! The WebSocket endpoint `/ws/{user_id}`: upgrade, then one session per connection.
+
+pub mod frames;
+pub mod hub;
+pub mod session;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::ws::Ws;
+use warp::{Filter, Reply};
+
+use crate::domain::UserId;
+use crate::error::{ApiError, Rejected};
+use crate::http::filters::with_state;
+use crate::state::AppState;
+use hub::Outbound;
+use session::Registration;
+
+/// `GET /ws/{user_id}` with an upgrade; a plain GET is a 426.
+pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
+    let upgrade =
+        warp::ws().or_else(|_| async { Err(warp::reject::custom(Rejected(ApiError::UpgradeRequired))) });
+    warp::path!("ws" / String)
+        .and(warp::get())
+        .and(upgrade)
+        .and(with_state(state))
+        .then(connect)
+        .map(Reply::into_response)
+        .boxed()
+}
+
+/// Connects a user to the chat system (WebSocket upgrade)
+///
+/// The user is created if absent, marked active and subscribed to its rooms before the
+/// upgrade completes. Client and server frames are described by the `ClientFrame` and
+/// `ServerFrame` schemas.
+#[utoipa::path(
+    get,
+    path = "/ws/{user_id}",
+    tag = "websocket",
+    operation_id = "connect_websocket",
+    params(("user_id" = String, Path, description = "Your user id (1 to 128 characters of A-Z a-z 0-9 . _ - : @)", example = "user1")),
+    responses(
+        (status = 101, description = "Switching Protocols: the connection now speaks WebSocket; send `ClientFrame`s, receive `ServerFrame`s"),
+        (status = 400, description = "Invalid user_id", body = crate::error::Detail,
+            example = json!({"detail": "Invalid user_id: must be 1 to 128 characters of A-Z a-z 0-9 . _ - : @"})),
+        (status = 426, description = "Not a WebSocket upgrade request", body = crate::error::Detail,
+            example = json!({"detail": "This endpoint speaks WebSocket: send an upgrade request"})),
+    )
+)]
+pub async fn connect(user_id: String, ws: Ws, state: AppState) -> Result<impl Reply, ApiError> {
+    let user = UserId::parse_client(&user_id)?;
+    let (tx, rx) = mpsc::channel(state.settings.ws_outbox_frames);
+    let slow = CancellationToken::new();
+    // Registered before the store reads the user's rooms, so a join racing with this
+    // connect reaches the hub either way (CONTRACT: nothing missed after the handshake).
+    let conn_id = state.hub.register(
+        &user,
+        Outbound {
+            tx,
+            slow: slow.clone(),
+        },
+    );
+    let mut reg = Registration {
+        state: state.clone(),
+        user: user.clone(),
+        conn_id,
+        counted: false,
+    };
+    let rooms = state.store.connect(&user).await?;
+    reg.counted = true;
+    state.hub.follow(&user, rooms);
+    let max = state.settings.max_frame_bytes;
+    Ok(ws
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| {
+            let tasks = reg.state.tasks.clone();
+            tasks.track_future(session::run(socket, reg, rx, slow))
+        }))
+}

@@ -1,0 +1,162 @@
+//! One WebSocket connection: read client frames, write the outbox, close with the right code.
+//!
+//! A single task per connection `select!`s over shutdown, the slow-consumer flag, the outbox
+//! and the next client frame (mini-redis style); no second writer task, to keep each idle
+//! connection small. Clean-up (hub, presence) is the `Registration`'s `Drop`, so it also runs
+//! when the upgrade never completes.
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use warp::ws::{Message as WsMessage, WebSocket};
+
+use super::frames::{self, ClientFrame};
+use crate::chat::{self, TextInput};
+use crate::domain::{ChatId, UserId};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Close codes (CONTRACT: Close codes).
+pub const GOING_AWAY: u16 = 1001;
+pub const POLICY_SLOW_CONSUMER: u16 = 1008;
+pub const MESSAGE_TOO_BIG: u16 = 1009;
+
+/// A connection registered in the hub and counted in presence; dropping it undoes both.
+pub struct Registration {
+    pub state: AppState,
+    pub user: UserId,
+    pub conn_id: u64,
+    /// True once the store counted the connection (so presence must be decremented).
+    pub counted: bool,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.state.hub.unregister(&self.user, self.conn_id);
+        if self.counted {
+            let (store, user) = (self.state.store.clone(), self.user.clone());
+            // Tracked, so graceful shutdown waits until presence is written.
+            self.state.tasks.spawn(async move {
+                if let Err(e) = store.disconnect(&user).await {
+                    tracing::error!(%user, error = %e, "could not record disconnect");
+                }
+            });
+        }
+        tracing::info!(user = %self.user, conn = self.conn_id, "websocket closed");
+    }
+}
+
+/// Runs a connection until the client leaves, it stalls, or the server shuts down.
+pub async fn run(
+    socket: WebSocket,
+    reg: Registration,
+    mut outbox: mpsc::Receiver<WsMessage>,
+    slow: CancellationToken,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let (state, user) = (reg.state.clone(), reg.user.clone());
+    tracing::info!(%user, conn = reg.conn_id, "websocket open");
+    let close: Option<(u16, &str)> = loop {
+        tokio::select! {
+            biased;
+            _ = state.shutdown.cancelled() => break Some((GOING_AWAY, "server shutting down")),
+            _ = slow.cancelled() => break Some((POLICY_SLOW_CONSUMER, "slow consumer: outbox full")),
+            Some(first) = outbox.recv() => {
+                // Batch: queue whatever else is waiting, then flush once.
+                let mut batch = sink.feed(first).await;
+                while let (Ok(()), Ok(next)) = (&batch, outbox.try_recv()) {
+                    batch = sink.feed(next).await;
+                }
+                if batch.is_err() || sink.flush().await.is_err() {
+                    break None;
+                }
+            }
+            incoming = stream.next() => match incoming {
+                None => break None,
+                Some(Err(e)) if too_big(&e) => break Some((MESSAGE_TOO_BIG, "frame too large")),
+                Some(Err(_)) => break None,
+                Some(Ok(msg)) if msg.is_close() => break None,
+                Some(Ok(msg)) => {
+                    if let Some(reply) = answer(&state, &user, &msg).await
+                        && sink.send(reply).await.is_err()
+                    {
+                            break None;
+                    }
+                }
+            },
+        }
+    };
+    if let Some((code, reason)) = close {
+        let _ = sink.send(WsMessage::close_with(code, reason)).await;
+    }
+    let _ = sink.close().await;
+    drop(reg);
+}
+
+fn too_big(e: &warp::Error) -> bool {
+    use std::error::Error;
+    matches!(
+        e.source().and_then(|s| s.downcast_ref::<tungstenite::Error>()),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
+
+/// Handles one client frame; returns the error frame to send back, if any.
+async fn answer(state: &AppState, user: &UserId, msg: &WsMessage) -> Option<WsMessage> {
+    if msg.is_binary() {
+        return Some(frames::error_frame(
+            "Binary frames are not supported: send JSON text frames",
+        ));
+    }
+    let text = msg.to_str().ok()?; // ping and pong: tungstenite answers pings itself
+    let result = match frames::decode(text) {
+        Ok(frame) => handle(state, user, frame).await,
+        Err(detail) => Err(ApiError::BadRequest(detail)),
+    };
+    result.err().map(|e| frames::error_frame(e.to_string()))
+}
+
+/// The connection's own user id, if the frame names one, must match (no impersonation).
+fn check_user(user: &UserId, claimed: Option<&str>) -> Result<(), ApiError> {
+    match claimed {
+        Some(c) if c != user.as_str() => Err(ApiError::Forbidden(format!(
+            "user_id {c:?} does not match this connection's user"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+async fn handle(state: &AppState, user: &UserId, frame: ClientFrame) -> Result<(), ApiError> {
+    match frame {
+        ClientFrame::Text(f) => {
+            check_user(user, f.user_id.as_deref())?;
+            let reply_to = match f.reply_to {
+                Some(r) if !crate::domain::ids::is_valid_id(&r) => {
+                    return Err(ApiError::BadRequest(
+                        "Invalid reply_to: must be a message id (1 to 128 characters of A-Z a-z 0-9 . _ - : @)".into(),
+                    ));
+                }
+                other => other,
+            };
+            let input = TextInput {
+                chat_id: ChatId::parse(&f.chat_id)?,
+                content: f.content,
+                metadata: f.metadata.unwrap_or_default(),
+                reply_to,
+            };
+            chat::send_text(state, user, input).await.map(drop)
+        }
+        ClientFrame::Typing(f) => {
+            check_user(user, f.user_id.as_deref())?;
+            chat::typing(state, user, &ChatId::parse(&f.chat_id)?, &f.content).await
+        }
+        ClientFrame::Join(f) => {
+            check_user(user, f.user_id.as_deref())?;
+            chat::join(state, user, &ChatId::parse(&f.chat_id)?).await
+        }
+        ClientFrame::Leave(f) => {
+            check_user(user, f.user_id.as_deref())?;
+            chat::leave(state, user, &ChatId::parse(&f.chat_id)?).await
+        }
+    }
+}

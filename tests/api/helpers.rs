@@ -1,0 +1,177 @@
+//! Test harness: `TestApp` runs the real server on port 0; `WsClient` speaks real WebSocket.
+//! Every wait is bounded by `TIMEOUT`, so a broken fan-out fails instead of hanging.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chat_server::config::Settings;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// The bound on every wait in the tests.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A running server; dropping it stops it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// A server with the default settings (memory store).
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// A server with some variables set, validated as the environment would be.
+    pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let settings = Settings::from_map(map).expect("valid test settings");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(chat_server::run(listener, settings, async {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            http: reqwest::Client::new(),
+            stop: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends a request and returns the status and the JSON body (`Null` if empty or not JSON).
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
+        let resp = tokio::time::timeout(TIMEOUT, req.send())
+            .await
+            .expect("request timed out")
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(self.http.post(self.url(path)).json(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(self.http.delete(self.url(path))).await
+    }
+
+    /// Opens `/ws/{user}` and waits for the handshake.
+    pub async fn ws(&self, user: &str) -> WsClient {
+        let url = format!("ws://{}/ws/{}", self.addr, user);
+        let (stream, _) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("handshake timed out")
+            .expect("handshake failed");
+        WsClient { stream }
+    }
+
+    /// Stops the server gracefully and waits (bounded) for `run` to return.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            tokio::time::timeout(TIMEOUT, h)
+                .await
+                .expect("server did not stop")
+                .unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A WebSocket client with bounded waits.
+pub struct WsClient {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl WsClient {
+    pub async fn send_json(&mut self, v: Value) {
+        self.send_text(&v.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, s: &str) {
+        tokio::time::timeout(TIMEOUT, self.stream.send(Message::text(s)))
+            .await
+            .expect("send timed out")
+            .expect("send failed");
+    }
+
+    /// The next data frame as JSON (pings and pongs skipped); panics on close or timeout.
+    pub async fn recv_json(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(TIMEOUT, self.stream.next())
+                .await
+                .expect("no frame within the timeout")
+                .expect("stream ended")
+                .expect("websocket error");
+            match msg {
+                Message::Text(t) => return serde_json::from_str(&t).expect("server frame is JSON"),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Waits for the server's close frame and returns its code and reason.
+    pub async fn recv_close(&mut self) -> (u16, String) {
+        loop {
+            let msg = tokio::time::timeout(TIMEOUT, self.stream.next())
+                .await
+                .expect("no close within the timeout");
+            match msg {
+                Some(Ok(Message::Close(Some(f)))) => return (u16::from(f.code), f.reason.to_string()),
+                Some(Ok(Message::Close(None))) => return (u16::from(CloseCode::Status), String::new()),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("error before close frame: {e}"),
+                None => panic!("stream ended without a close frame"),
+            }
+        }
+    }
+
+    /// Proves nothing else is queued for this connection: sends a frame the server answers
+    /// with a known error and asserts that error is the very next frame.
+    pub async fn assert_nothing_pending(&mut self) {
+        self.send_json(serde_json::json!({"type": "join"})).await;
+        let next = self.recv_json().await;
+        assert_eq!(
+            next,
+            serde_json::json!({"type": "error", "detail": "Invalid frame: missing field `chat_id`"}),
+            "an unexpected frame was pending"
+        );
+    }
+
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(TIMEOUT, self.stream.close(None)).await;
+    }
+}
