@@ -18,7 +18,8 @@ use crate::state::AppState;
 
 /// Close codes (CONTRACT: Close codes).
 pub const GOING_AWAY: u16 = 1001;
-pub const POLICY_SLOW_CONSUMER: u16 = 1008;
+/// A slow consumer (outbox full) or a dead peer (no pong within `WS_TIMEOUT_SECONDS`).
+pub const POLICY_VIOLATION: u16 = 1008;
 pub const MESSAGE_TOO_BIG: u16 = 1009;
 
 /// A connection registered in the hub and counted in presence; dropping it undoes both.
@@ -56,11 +57,25 @@ pub async fn run(
     let (mut sink, mut stream) = socket.split();
     let (state, user) = (reg.state.clone(), reg.user.clone());
     tracing::info!(%user, conn = reg.conn_id, "websocket open");
+    // CONTRACT (WS_TIMEOUT_SECONDS): ping every interval; a peer silent for a whole
+    // interval after a ping (no pong, no frame) is dead and is closed.
+    let period = state.settings.ws_timeout;
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut heard = true;
     let close: Option<(u16, &str)> = loop {
         tokio::select! {
             biased;
             _ = state.shutdown.cancelled() => break Some((GOING_AWAY, "server shutting down")),
-            _ = slow.cancelled() => break Some((POLICY_SLOW_CONSUMER, "slow consumer: outbox full")),
+            _ = slow.cancelled() => break Some((POLICY_VIOLATION, "slow consumer: outbox full")),
+            _ = heartbeat.tick() => {
+                if !std::mem::replace(&mut heard, false) {
+                    break Some((POLICY_VIOLATION, "heartbeat timeout: no pong"));
+                }
+                if sink.send(WsMessage::ping(Vec::new())).await.is_err() {
+                    break None;
+                }
+            }
             Some(first) = outbox.recv() => {
                 // Batch: queue whatever else is waiting, then flush once.
                 let mut batch = sink.feed(first).await;
@@ -71,7 +86,7 @@ pub async fn run(
                     break None;
                 }
             }
-            incoming = stream.next() => match incoming {
+            incoming = stream.next() => match incoming.inspect(|_| heard = true) {
                 None => break None,
                 Some(Err(e)) if too_big(&e) => break Some((MESSAGE_TOO_BIG, "frame too large")),
                 Some(Err(_)) => break None,
