@@ -32,6 +32,11 @@ fn check_content(state: &AppState, content: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// CONTRACT (RATE_LIMIT_*): each stored message a user causes costs one cell.
+fn check_rate(state: &AppState, user: &UserId) -> Result<(), ApiError> {
+    state.limits.check(user).map_err(ApiError::TooManyRequests)
+}
+
 fn private_room(chat: &ChatId) -> ApiError {
     ApiError::Forbidden(format!("Chat {chat} is private and you are not a participant"))
 }
@@ -39,6 +44,7 @@ fn private_room(chat: &ChatId) -> ApiError {
 /// Stores a text (joining a public room first if needed) and delivers it, echo included.
 pub async fn send_text(state: &AppState, user: &UserId, input: TextInput) -> Result<Message, ApiError> {
     check_content(state, &input.content)?;
+    check_rate(state, user)?;
     let draft = Draft {
         chat_id: input.chat_id.clone(),
         user_id: user.clone(),
@@ -85,6 +91,7 @@ pub async fn typing(state: &AppState, user: &UserId, chat: &ChatId, content: &st
 
 /// A client joins a room (created public if absent); joining again does nothing.
 pub async fn join(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(), ApiError> {
+    check_rate(state, user)?;
     match state.store.join(chat, user, JoinMode::Member).await? {
         Joined::Private => Err(private_room(chat)),
         Joined::NoRoom | Joined::Already | Joined::Now(_) => Ok(()),
@@ -93,6 +100,7 @@ pub async fn join(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(), 
 
 /// A client leaves a room it is in.
 pub async fn leave(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(), ApiError> {
+    check_rate(state, user)?;
     match state.store.leave(chat, user).await? {
         Left::Now(_) => Ok(()),
         Left::NoRoom | Left::NotMember => Err(ApiError::BadRequest(format!(

@@ -41,6 +41,8 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("This endpoint speaks WebSocket: send an upgrade request")]
     UpgradeRequired,
+    #[error("Rate limit exceeded: retry in {} ms", .0.as_millis().max(1))]
+    TooManyRequests(std::time::Duration),
     #[error("Storage unavailable")]
     Unavailable,
     #[error("Internal server error")]
@@ -58,6 +60,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -97,6 +100,10 @@ impl Reply for ApiError {
             Self::UpgradeRequired => {
                 h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
                 h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+            }
+            Self::TooManyRequests(wait) => {
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                h.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
             }
             _ => {}
         }

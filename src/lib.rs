@@ -19,6 +19,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod state;
 pub mod store;
 pub mod telemetry;
@@ -33,6 +34,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::bus::Bus;
 use crate::config::{Settings, StoreKind};
+use crate::limits::RateLimit;
 use crate::state::AppState;
 use crate::store::{MemoryStore, Store};
 use crate::ws::hub::Hub;
@@ -50,13 +52,15 @@ pub async fn run(
         StoreKind::Memory => Store::Memory(MemoryStore::new(settings.max_messages_per_room, bus.clone())),
     };
     let state = AppState {
-        settings: Arc::new(settings),
         store,
         bus,
         hub,
+        limits: RateLimit::new(settings.rate_limit_per_second, settings.rate_limit_burst),
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
+        settings: Arc::new(settings),
     };
+    state.tasks.spawn(prune_limits(state.clone()));
     let token = state.shutdown.clone();
     let signal = async move {
         shutdown.await;
@@ -71,4 +75,15 @@ pub async fn run(
     state.tasks.close();
     state.tasks.wait().await;
     tracing::info!("stopped");
+}
+
+/// Every minute, drops rate-limit state of users who have been quiet, until shutdown.
+async fn prune_limits(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = every.tick() => state.limits.prune(),
+        }
+    }
 }

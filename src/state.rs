@@ -7,6 +7,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::bus::Bus;
 use crate::config::Settings;
+use crate::limits::RateLimit;
 use crate::store::Store;
 use crate::ws::hub::Hub;
 
@@ -17,6 +18,8 @@ pub struct AppState {
     pub store: Store,
     pub bus: Bus,
     pub hub: Hub,
+    /// Per-user message rate limit.
+    pub limits: RateLimit,
     /// Cancelled when the server shuts down: every session closes with 1001.
     pub shutdown: CancellationToken,
     /// Tracks sessions and their clean-up, so shutdown can wait for them.

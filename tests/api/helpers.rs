@@ -33,9 +33,13 @@ impl TestApp {
         Self::spawn_with(&[]).await
     }
 
-    /// A server with some variables set, validated as the environment would be.
+    /// A server with some variables set, validated as the environment would be. The rate
+    /// limit is off unless a test sets it, so tests that send many messages measure delivery.
     pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        map.entry("RATE_LIMIT_PER_SECOND".into())
+            .or_insert_with(|| "0".into());
         let settings = Settings::from_map(map).expect("valid test settings");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

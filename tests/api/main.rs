@@ -10,3 +10,4 @@ mod ws_delivery;
 mod ws_frames;
 mod ws_heartbeat;
 mod ws_lifecycle;
+mod ws_rate_limit;

@@ -1,0 +1,85 @@
+//! Per-user rate limit (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST) on WebSocket frames.
+
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+fn text(chat: &str, n: usize) -> serde_json::Value {
+    json!({"type": "text", "content": format!("m{n}"), "chat_id": chat})
+}
+
+/// Past the burst, a text gets a rate-limit error frame naming the wait, is not stored, and
+/// the connection stays open; another user is not affected.
+#[tokio::test]
+async fn burst_then_error_frame_and_nothing_stored() {
+    let app = TestApp::spawn_with(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "3")]).await;
+    let mut a = app.ws("alice").await;
+    a.send_json(text("rl", 0)).await;
+    assert_eq!(a.recv_json().await["content"], "alice joined the chat");
+    assert_eq!(a.recv_json().await["content"], "m0");
+    for n in 1..3 {
+        a.send_json(text("rl", n)).await;
+        assert_eq!(a.recv_json().await["content"], format!("m{n}"));
+    }
+    a.send_json(text("rl", 3)).await;
+    let err = a.recv_json().await;
+    assert_eq!(err["type"], "error");
+    let detail = err["detail"].as_str().unwrap();
+    let ms: u64 = detail
+        .strip_prefix("Rate limit exceeded: retry in ")
+        .and_then(|rest| rest.strip_suffix(" ms"))
+        .unwrap_or_else(|| panic!("unexpected detail {detail:?}"))
+        .parse()
+        .unwrap();
+    assert!((1..=1000).contains(&ms), "{ms}");
+    assert_eq!(err.as_object().unwrap().len(), 2);
+
+    let (_, history) = app.get("/chat/rl/messages").await;
+    let contents: Vec<_> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].clone())
+        .collect();
+    assert_eq!(
+        contents,
+        [
+            json!("alice joined the chat"),
+            json!("m0"),
+            json!("m1"),
+            json!("m2")
+        ]
+    );
+
+    let mut b = app.ws("bob").await;
+    b.send_json(text("rl", 9)).await;
+    assert_eq!(b.recv_json().await["content"], "bob joined the chat");
+    assert_eq!(b.recv_json().await["content"], "m9");
+    // Alice, in the room, gets Bob's frames and nothing else.
+    assert_eq!(a.recv_json().await["content"], "bob joined the chat");
+    assert_eq!(a.recv_json().await["content"], "m9");
+    a.assert_nothing_pending().await;
+}
+
+/// Typing events cost nothing: a user at its limit can still signal typing.
+#[tokio::test]
+async fn typing_is_not_rate_limited() {
+    let app = TestApp::spawn_with(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "1")]).await;
+    let mut a = app.ws("alice").await;
+    let mut b = app.ws("bob").await;
+    b.send_json(json!({"type": "join", "chat_id": "t"})).await;
+    assert_eq!(b.recv_json().await["content"], "bob joined the chat");
+    a.send_json(json!({"type": "join", "chat_id": "t"})).await;
+    assert_eq!(a.recv_json().await["content"], "alice joined the chat");
+    assert_eq!(b.recv_json().await["content"], "alice joined the chat");
+    for _ in 0..5 {
+        a.send_json(json!({"type": "typing", "content": "typing", "chat_id": "t"}))
+            .await;
+        let ev = b.recv_json().await;
+        assert_eq!(
+            (ev["type"].as_str(), ev["user_id"].as_str()),
+            (Some("typing"), Some("alice"))
+        );
+    }
+    a.assert_nothing_pending().await;
+}
