@@ -80,13 +80,14 @@ pub async fn typing(state: &AppState, user: &UserId, chat: &ChatId, content: &st
         reply_to: None,
     }
     .stamp(time::now());
-    state.bus.publish(Delivery {
+    let delivery = Delivery {
         chat_id: chat.clone(),
         frame: crate::ws::frames::frame_of(&event),
         skip: Some(user.clone()),
         membership: None,
-    });
-    Ok(())
+        seq: None,
+    };
+    Ok(state.bus.typing(delivery).await?)
 }
 
 /// A client joins a room (created public if absent); joining again does nothing.

@@ -5,7 +5,7 @@
 //! - `config`: environment → validated `Settings`.
 //! - `domain`: ids, times, messages, rooms, users; pure.
 //! - `chat`: the rules, shared by HTTP and WebSocket.
-//! - `store`: storage behind one interface (in-memory today).
+//! - `store`: storage behind one interface: in-memory (default) or Redis.
 //! - `bus`: fan-out of stored messages and typing events to the hubs.
 //! - `ws`: frames, the hub of local connections, one session per connection.
 //! - `http`: routes per resource, OpenAPI and Swagger UI.
@@ -32,36 +32,62 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::bus::Bus;
+use crate::bus::{Bus, RedisBus};
 use crate::config::{Settings, StoreKind};
 use crate::limits::RateLimit;
 use crate::state::AppState;
-use crate::store::{MemoryStore, Store};
+use crate::store::{MemoryStore, RedisStore, Store};
 use crate::ws::hub::Hub;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Store(#[from] store::StoreError),
+}
 
 /// Serves on `listener` until `shutdown` completes, then drains: every WebSocket gets a 1001
 /// close, in-flight requests finish, presence is written, and only then does `run` return.
+/// Fails at once (within `REDIS_TIMEOUT_SECONDS`) if the configured store is unreachable.
 pub async fn run(
     listener: TcpListener,
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) {
+) -> Result<(), StartError> {
     let hub = Hub::default();
-    let bus = Bus::Local(hub.clone());
-    let store = match settings.store {
-        StoreKind::Memory => Store::Memory(MemoryStore::new(settings.max_messages_per_room, bus.clone())),
+    let token = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let (store, bus) = match &settings.store {
+        StoreKind::Memory => (
+            Store::Memory(MemoryStore::new(settings.max_messages_per_room, hub.clone())),
+            Bus::Local(hub.clone()),
+        ),
+        StoreKind::Redis(redis) => {
+            let timeout = settings.redis_timeout;
+            let store = RedisStore::open(redis, timeout, settings.max_messages_per_room).await?;
+            store.heartbeat().await?;
+            let bus = RedisBus::start(
+                redis,
+                timeout,
+                hub.clone(),
+                store.clone(),
+                token.clone(),
+                tasks.clone(),
+            )
+            .await?;
+            (Store::Redis(Arc::new(store)), Bus::Redis(bus))
+        }
     };
     let state = AppState {
         store,
         bus,
         hub,
         limits: RateLimit::new(settings.rate_limit_per_second, settings.rate_limit_burst),
-        shutdown: CancellationToken::new(),
-        tasks: TaskTracker::new(),
+        shutdown: token.clone(),
+        tasks,
         settings: Arc::new(settings),
     };
     state.tasks.spawn(prune_limits(state.clone()));
-    let token = state.shutdown.clone();
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: closing connections");
@@ -74,7 +100,11 @@ pub async fn run(
         .await;
     state.tasks.close();
     state.tasks.wait().await;
+    if let Store::Redis(store) = &state.store {
+        let _ = store.retire().await;
+    }
     tracing::info!("stopped");
+    Ok(())
 }
 
 /// Every minute, drops rate-limit state of users who have been quiet, until shutdown.

@@ -27,8 +27,13 @@ async fn main() -> ExitCode {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, store = ?settings.store, "listening");
     }
-    chat_server::run(listener, settings, shutdown_signal()).await;
-    ExitCode::SUCCESS
+    match chat_server::run(listener, settings, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

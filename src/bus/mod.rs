@@ -1,23 +1,52 @@
-//! The bus: how a stored message or a typing event reaches the hubs that need it.
+//! The bus: how stored messages and typing events reach the hubs that need them.
 //!
-//! `Local` hands deliveries straight to this instance's hub. A Redis bus (pub/sub between
-//! instances) slots in as another variant; callers only see `publish`.
+//! `Local` is one process: the memory store hands each stored message straight to the hub
+//! (under the room's lock, so delivery order is stored order), and typing goes to the hub too.
+//! `Redis` is many instances: the store's room script publishes each stored message, and each
+//! instance's one pub/sub connection feeds its hub (see `redis.rs`).
 
+pub mod redis;
+
+use crate::domain::{ChatId, UserId};
+use crate::store::StoreResult;
 use crate::ws::hub::{Delivery, Hub};
+pub use redis::RedisBus;
 
 /// Fan-out behind one interface.
 #[derive(Clone)]
 pub enum Bus {
-    /// One process: deliver to the local hub.
     Local(Hub),
+    Redis(RedisBus),
 }
 
 impl Bus {
-    /// Sends one delivery to every connection that should get it. Never waits: the store
-    /// calls this while it holds a room's order, so publish order is stored order.
-    pub fn publish(&self, d: Delivery) {
+    /// Makes a connecting user's local connections follow its rooms (subscribed, for Redis,
+    /// before this returns: CONTRACT, nothing stored after the handshake is missed).
+    pub async fn follow(&self, hub: &Hub, user: &UserId, rooms: Vec<ChatId>) -> StoreResult<()> {
         match self {
-            Bus::Local(hub) => hub.deliver(&d),
+            Bus::Local(_) => {
+                hub.follow(user, rooms.into_iter().map(|r| (r, 0)));
+                Ok(())
+            }
+            Bus::Redis(bus) => bus.follow(user, rooms).await,
+        }
+    }
+
+    /// A user's last local connection closed: channels it needed may go.
+    pub fn release(&self, user: UserId, rooms: Vec<ChatId>) {
+        if let Bus::Redis(bus) = self {
+            bus.release(user, rooms);
+        }
+    }
+
+    /// Delivers a typing event to the room's other participants, on every instance.
+    pub async fn typing(&self, d: Delivery) -> StoreResult<()> {
+        match self {
+            Bus::Local(hub) => {
+                hub.deliver(&d);
+                Ok(())
+            }
+            Bus::Redis(bus) => bus.typing(&d).await,
         }
     }
 }

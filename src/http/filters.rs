@@ -2,7 +2,9 @@
 
 use std::convert::Infallible;
 
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use warp::Buf;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply};
@@ -19,18 +21,37 @@ pub fn with_state(s: AppState) -> impl Filter<Extract = (AppState,), Error = Inf
     warp::any().map(move || s.clone())
 }
 
-/// A JSON body of type `T`: over 64 KiB is a 413, malformed or invalid JSON a 400 that says why.
+/// A JSON body of type `T`: over 64 KiB is a 413 (announced by Content-Length or found while
+/// reading a chunked body), malformed or invalid JSON a 400 that says why.
 pub fn json_body<T: DeserializeOwned + Send>() -> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone
 {
-    warp::body::content_length_limit(MAX_BODY_BYTES)
-        .and(warp::body::bytes())
-        .and_then(|bytes: bytes::Bytes| async move {
-            serde_json::from_slice::<T>(&bytes).map_err(|e| {
-                warp::reject::custom(Rejected(ApiError::BadRequest(format!(
-                    "Invalid request data: {e}"
-                ))))
-            })
-        })
+    warp::header::optional::<u64>("content-length")
+        .and(warp::body::stream())
+        .and_then(|announced: Option<u64>, body| read_json::<T>(announced, body))
+}
+
+async fn read_json<T: DeserializeOwned>(
+    announced: Option<u64>,
+    mut body: impl futures_util::Stream<Item = Result<impl Buf, warp::Error>> + Unpin,
+) -> Result<T, warp::Rejection> {
+    let reject = |e: ApiError| warp::reject::custom(Rejected(e));
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(reject(ApiError::PayloadTooLarge));
+    }
+    let mut buf = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|_| {
+            reject(ApiError::BadRequest(
+                "Invalid request data: unreadable body".into(),
+            ))
+        })?;
+        if (buf.len() + chunk.remaining()) as u64 > MAX_BODY_BYTES {
+            return Err(reject(ApiError::PayloadTooLarge));
+        }
+        buf.extend_from_slice(chunk.chunk());
+    }
+    serde_json::from_slice::<T>(&buf)
+        .map_err(|e| reject(ApiError::BadRequest(format!("Invalid request data: {e}"))))
 }
 
 /// CORS as configured: any origin by default, or the listed ones.
@@ -47,6 +68,8 @@ pub fn cors(settings: &Settings) -> warp::cors::Builder {
 
 /// The methods each known path answers, for 405 and its `Allow` header.
 fn allowed_methods(path: &str) -> Option<&'static str> {
+    // warp matches `/chat/` as `/chat`, so one trailing slash belongs to the same route.
+    let path = path.strip_suffix('/').unwrap_or(path);
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     if segs.iter().any(|s| s.is_empty()) {
         return None;
@@ -89,7 +112,8 @@ mod tests {
         assert_eq!(allowed_methods("/chat"), Some("POST"));
         assert_eq!(allowed_methods("/chat/c1/participants/u1"), Some("DELETE"));
         assert_eq!(allowed_methods("/user/u1/chats"), Some("GET"));
-        assert_eq!(allowed_methods("/chat/"), None);
+        assert_eq!(allowed_methods("/chat/"), Some("POST"));
+        assert_eq!(allowed_methods("/chat//x"), None);
         assert_eq!(allowed_methods("/nope"), None);
     }
 }

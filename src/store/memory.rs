@@ -9,12 +9,11 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{Access, JoinMode, Joined, Left, Sent, StoreResult};
-use crate::bus::Bus;
 use crate::domain::{
     ChatId, ChatRoom, Draft, Message, Metadata, RoomSpec, Timestamp, User, UserId, UserSpec, time,
 };
 use crate::ws::frames::frame_of;
-use crate::ws::hub::{Delivery, Membership};
+use crate::ws::hub::{Delivery, Hub, Membership};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -58,18 +57,19 @@ pub struct MemoryStore {
 
 struct Inner {
     max_messages: usize,
-    bus: Bus,
+    /// Local delivery: this process is the only instance.
+    hub: Hub,
     rooms: Mutex<HashMap<ChatId, Arc<Mutex<Room>>>>,
     users: Mutex<HashMap<UserId, UserRec>>,
 }
 
 impl MemoryStore {
-    /// A store that keeps each room's newest `max_messages` and publishes on `bus`.
-    pub fn new(max_messages: usize, bus: Bus) -> Self {
+    /// A store that keeps each room's newest `max_messages` and delivers through `hub`.
+    pub fn new(max_messages: usize, hub: Hub) -> Self {
         Self {
             inner: Arc::new(Inner {
                 max_messages,
-                bus,
+                hub,
                 rooms: Mutex::default(),
                 users: Mutex::default(),
             }),
@@ -110,11 +110,12 @@ impl MemoryStore {
         while room.messages.len() > self.inner.max_messages {
             room.messages.pop_front();
         }
-        self.inner.bus.publish(Delivery {
+        self.inner.hub.deliver(&Delivery {
             chat_id: room.id.clone(),
             frame: frame_of(&message),
             skip: None,
             membership,
+            seq: u64::try_from(ts.timestamp_micros()).ok(),
         });
         message
     }

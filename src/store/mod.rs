@@ -5,10 +5,13 @@
 //! together, so every reader and every connection sees one order. The store returns domain
 //! types and `StoreError`, never HTTP types.
 
+pub mod keys;
 pub mod memory;
+pub mod redis;
 
 use crate::domain::{ChatId, ChatRoom, Draft, Message, RoomSpec, Timestamp, User, UserId, UserSpec};
 pub use memory::MemoryStore;
+pub use redis::RedisStore;
 
 /// Why the store could not answer (Redis down or too slow). Memory never fails.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -68,12 +71,16 @@ pub enum Access {
 #[derive(Clone)]
 pub enum Store {
     Memory(MemoryStore),
+    /// Shared: the store holds its scripts and pool handle, so clones stay cheap.
+    Redis(std::sync::Arc<RedisStore>),
 }
 
+/// Calls the same method on whichever store is configured (memory's are synchronous).
 macro_rules! delegate {
-    ($self:ident, $s:ident => $call:expr) => {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
         match $self {
-            Store::Memory($s) => $call,
+            Store::Memory(s) => s.$method($($arg),*),
+            Store::Redis(s) => s.$method($($arg),*).await,
         }
     };
 }
@@ -81,41 +88,41 @@ macro_rules! delegate {
 impl Store {
     /// Creates a user; `None` if the id exists.
     pub async fn create_user(&self, spec: UserSpec) -> StoreResult<Option<User>> {
-        delegate!(self, s => s.create_user(spec))
+        delegate!(self.create_user(spec))
     }
     pub async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>> {
-        delegate!(self, s => s.get_user(id))
+        delegate!(self.get_user(id))
     }
     /// Creates the user if absent, counts one more live connection, marks it active, and
     /// returns the rooms it takes part in.
     pub async fn connect(&self, id: &UserId) -> StoreResult<Vec<ChatId>> {
-        delegate!(self, s => s.connect(id))
+        delegate!(self.connect(id))
     }
     /// Counts one connection less; the last one sets `is_active` false and `last_seen`.
     pub async fn disconnect(&self, id: &UserId) -> StoreResult<()> {
-        delegate!(self, s => s.disconnect(id))
+        delegate!(self.disconnect(id))
     }
     /// Creates a room (and its missing participant users); `None` if the id exists.
     pub async fn create_room(&self, spec: RoomSpec) -> StoreResult<Option<ChatRoom>> {
-        delegate!(self, s => s.create_room(spec))
+        delegate!(self.create_room(spec))
     }
     pub async fn get_room(&self, id: &ChatId) -> StoreResult<Option<ChatRoom>> {
-        delegate!(self, s => s.get_room(id))
+        delegate!(self.get_room(id))
     }
     pub async fn access(&self, chat: &ChatId, user: &UserId) -> StoreResult<Access> {
-        delegate!(self, s => s.access(chat, user))
+        delegate!(self.access(chat, user))
     }
     /// Atomically: membership check, add, store and publish the join notice.
     pub async fn join(&self, chat: &ChatId, user: &UserId, mode: JoinMode) -> StoreResult<Joined> {
-        delegate!(self, s => s.join(chat, user, mode))
+        delegate!(self.join(chat, user, mode))
     }
     /// Atomically: remove, store and publish the leave notice.
     pub async fn leave(&self, chat: &ChatId, user: &UserId) -> StoreResult<Left> {
-        delegate!(self, s => s.leave(chat, user))
+        delegate!(self.leave(chat, user))
     }
     /// Atomically: create the room if absent, join a public room first, store, trim, publish.
     pub async fn send(&self, draft: Draft) -> StoreResult<Sent> {
-        delegate!(self, s => s.send(draft))
+        delegate!(self.send(draft))
     }
     /// The `limit` newest messages older than `before`, oldest first; `None` for no room.
     pub async fn history(
@@ -124,14 +131,17 @@ impl Store {
         limit: usize,
         before: Option<Timestamp>,
     ) -> StoreResult<Option<Vec<Message>>> {
-        delegate!(self, s => s.history(chat, limit, before))
+        delegate!(self.history(chat, limit, before))
     }
     /// The rooms a user takes part in, sorted by id; `None` for no user.
     pub async fn user_rooms(&self, id: &UserId) -> StoreResult<Option<Vec<ChatRoom>>> {
-        delegate!(self, s => s.user_rooms(id))
+        delegate!(self.user_rooms(id))
     }
     /// Whether the store answers (readiness).
     pub async fn ping(&self) -> StoreResult<()> {
-        delegate!(self, _s => Ok(()))
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::Redis(s) => s.ping().await,
+        }
     }
 }

@@ -33,6 +33,10 @@ pub struct Delivery {
     /// A user whose connections must not get it (the author of a typing event).
     pub skip: Option<UserId>,
     pub membership: Option<Membership>,
+    /// The stored message's place in its room (its timestamp in µs); `None` for typing.
+    /// The hub drops a delivery at or below what it already delivered in the room, so a
+    /// replay after a Redis reconnect never duplicates.
+    pub seq: Option<u64>,
 }
 
 /// The sending half a session leaves in the hub.
@@ -50,10 +54,17 @@ struct UserConns {
 }
 
 #[derive(Default)]
+struct RoomEntry {
+    members: HashSet<UserId>,
+    /// Sequence of the last stored message delivered here.
+    last: u64,
+}
+
+#[derive(Default)]
 struct State {
     next_id: u64,
     users: HashMap<UserId, UserConns>,
-    rooms: HashMap<ChatId, HashSet<UserId>>,
+    rooms: HashMap<ChatId, RoomEntry>,
 }
 
 /// Cheaply clonable handle to this instance's connections.
@@ -76,8 +87,9 @@ impl Hub {
         id
     }
 
-    /// Makes `user`'s local connections follow `rooms` (on connect, from the store).
-    pub fn follow(&self, user: &UserId, rooms: impl IntoIterator<Item = ChatId>) {
+    /// Makes `user`'s local connections follow `rooms`; a room new to this hub starts
+    /// after the given sequence (what the store last holds for it).
+    pub fn follow(&self, user: &UserId, rooms: impl IntoIterator<Item = (ChatId, u64)>) {
         let mut s = self.lock();
         let State {
             users, rooms: index, ..
@@ -85,28 +97,54 @@ impl Hub {
         let Some(entry) = users.get_mut(user) else {
             return;
         };
-        for room in rooms {
-            index.entry(room.clone()).or_default().insert(user.clone());
+        for (room, last) in rooms {
+            let r = index.entry(room.clone()).or_insert_with(|| RoomEntry {
+                members: HashSet::new(),
+                last,
+            });
+            r.members.insert(user.clone());
             entry.rooms.insert(room);
         }
     }
 
-    /// Removes a connection; returns true when it was the user's last one here.
-    pub fn unregister(&self, user: &UserId, id: u64) -> bool {
+    /// Removes a connection. When it was the user's last one here, returns the rooms it
+    /// followed (some may now have no local member).
+    pub fn unregister(&self, user: &UserId, id: u64) -> Option<Vec<ChatId>> {
         let mut s = self.lock();
-        let Some(entry) = s.users.get_mut(user) else {
-            return false;
-        };
+        let entry = s.users.get_mut(user)?;
         entry.conns.retain(|(c, _)| *c != id);
         if !entry.conns.is_empty() {
-            return false;
+            return None;
         }
-        if let Some(entry) = s.users.remove(user) {
-            for room in entry.rooms {
-                s.unfollow(&room, user);
-            }
+        let entry = s.users.remove(user)?;
+        for room in &entry.rooms {
+            s.unfollow(room, user);
         }
-        true
+        Some(entry.rooms.into_iter().collect())
+    }
+
+    /// Whether some local connection follows the room (its channel is needed).
+    pub fn wants_room(&self, room: &ChatId) -> bool {
+        self.lock().rooms.contains_key(room)
+    }
+
+    /// Whether the user has a local connection (its channel is needed).
+    pub fn wants_user(&self, user: &UserId) -> bool {
+        self.lock().users.contains_key(user)
+    }
+
+    /// Every room followed here, with the sequence last delivered in it.
+    pub fn rooms(&self) -> Vec<(ChatId, u64)> {
+        self.lock()
+            .rooms
+            .iter()
+            .map(|(c, r)| (c.clone(), r.last))
+            .collect()
+    }
+
+    /// The sequence last delivered in a room, if it is followed here.
+    pub fn last_seq(&self, room: &ChatId) -> Option<u64> {
+        self.lock().rooms.get(room).map(|r| r.last)
     }
 
     /// Delivers one frame to the room's local participants, applying its membership change.
@@ -116,16 +154,28 @@ impl Hub {
             && let Some(entry) = s.users.get_mut(user)
         {
             entry.rooms.insert(d.chat_id.clone());
-            s.rooms.entry(d.chat_id.clone()).or_default().insert(user.clone());
+            s.rooms
+                .entry(d.chat_id.clone())
+                .or_default()
+                .members
+                .insert(user.clone());
         }
-        if let Some(members) = s.rooms.get(&d.chat_id) {
-            for user in members {
-                if d.skip.as_ref() == Some(user) {
-                    continue;
-                }
-                for (_, out) in s.users.get(user).map_or(&[][..], |e| &e.conns[..]) {
-                    offer(out, &d.frame);
-                }
+        let Some(room) = s.rooms.get_mut(&d.chat_id) else {
+            return;
+        };
+        if let Some(seq) = d.seq {
+            if seq <= room.last {
+                return; // already delivered (a replay after a reconnect)
+            }
+            room.last = seq;
+        }
+        let (room, users) = (&s.rooms[&d.chat_id], &s.users);
+        for user in &room.members {
+            if d.skip.as_ref() == Some(user) {
+                continue;
+            }
+            for (_, out) in users.get(user).map_or(&[][..], |e| &e.conns[..]) {
+                offer(out, &d.frame);
             }
         }
         if let Some(Membership::Left(user)) = &d.membership {
@@ -144,9 +194,9 @@ impl Hub {
 
 impl State {
     fn unfollow(&mut self, room: &ChatId, user: &UserId) {
-        if let Some(members) = self.rooms.get_mut(room) {
-            members.remove(user);
-            if members.is_empty() {
+        if let Some(entry) = self.rooms.get_mut(room) {
+            entry.members.remove(user);
+            if entry.members.is_empty() {
                 self.rooms.remove(room);
             }
         }
@@ -191,6 +241,7 @@ mod tests {
             frame: WsMessage::text(text),
             skip: None,
             membership,
+            seq: None,
         }
     }
 
@@ -206,8 +257,26 @@ mod tests {
         assert_eq!(rx.try_recv().unwrap().to_str().unwrap(), "joined");
         assert_eq!(rx.try_recv().unwrap().to_str().unwrap(), "left");
         assert!(rx.try_recv().is_err());
-        assert!(hub.unregister(&u, id));
+        assert_eq!(hub.unregister(&u, id), Some(vec![]));
         assert_eq!(hub.connections(), 0);
+    }
+
+    #[test]
+    fn replays_at_or_below_the_last_sequence_are_dropped() {
+        let hub = Hub::default();
+        let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
+        let (mut rx, _, _) = conn(&hub, &u, 8);
+        hub.follow(&u, [(chat.clone(), 10)]);
+        for (seq, text) in [(10, "old"), (11, "a"), (11, "dup"), (12, "b")] {
+            hub.deliver(&Delivery {
+                seq: Some(seq),
+                ..delivery(&chat, text, None)
+            });
+        }
+        assert_eq!(rx.try_recv().unwrap().to_str().unwrap(), "a");
+        assert_eq!(rx.try_recv().unwrap().to_str().unwrap(), "b");
+        assert!(rx.try_recv().is_err());
+        assert_eq!(hub.last_seq(&chat), Some(12));
     }
 
     #[test]
@@ -220,8 +289,8 @@ mod tests {
         );
         let (_rx, slow, _) = conn(&hub, &u, 1);
         let (mut rv, _, _) = conn(&hub, &v, 8);
-        hub.follow(&u, [chat.clone()]);
-        hub.follow(&v, [chat.clone()]);
+        hub.follow(&u, [(chat.clone(), 0)]);
+        hub.follow(&v, [(chat.clone(), 0)]);
         hub.deliver(&delivery(&chat, "1", None));
         assert!(!slow.is_cancelled());
         hub.deliver(&Delivery {

@@ -71,7 +71,7 @@ pub async fn connect(user_id: String, ws: Ws, state: AppState) -> Result<impl Re
     };
     let rooms = state.store.connect(&user).await?;
     reg.counted = true;
-    state.hub.follow(&user, rooms);
+    state.bus.follow(&state.hub, &user, rooms).await?;
     let max = state.settings.max_frame_bytes;
     Ok(ws
         .max_message_size(max)

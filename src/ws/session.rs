@@ -33,7 +33,9 @@ pub struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.state.hub.unregister(&self.user, self.conn_id);
+        if let Some(rooms) = self.state.hub.unregister(&self.user, self.conn_id) {
+            self.state.bus.release(self.user.clone(), rooms);
+        }
         if self.counted {
             let (store, user) = (self.state.store.clone(), self.user.clone());
             // Tracked, so graceful shutdown waits until presence is written.

@@ -44,9 +44,13 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(chat_server::run(listener, settings, async {
-            let _ = rx.await;
-        }));
+        let handle = tokio::spawn(async move {
+            chat_server::run(listener, settings, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server failed to start");
+        });
         Self {
             addr,
             http: reqwest::Client::new(),

@@ -1,0 +1,317 @@
+//! Fan-out between instances over Redis pub/sub: one RESP3 connection per instance.
+//!
+//! The instance subscribes only to what its connections need: the channel of each room that
+//! has a local participant, and the channel of each user connected here (to learn of joins
+//! made on other instances). `reconcile` compares that need with what is subscribed, under
+//! one async lock, so subscribe and unsubscribe never race. No pattern subscriptions.
+//!
+//! Gaps: every stored message carries its sequence (its µs timestamp). When a room channel is
+//! (re)subscribed, the listener replays the room's log past the last sequence delivered here,
+//! and the hub drops anything at or below it. So a Redis restart, a subscription racing with
+//! a connect, or a join made elsewhere loses and duplicates nothing, in order.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bb8_redis::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use bb8_redis::redis::{self, PushInfo, PushKind, Value};
+use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use warp::ws::Message as WsMessage;
+
+use crate::config::RedisSettings;
+use crate::domain::{ChatId, UserId};
+use crate::store::keys::Keys;
+use crate::store::redis::RedisStore;
+use crate::store::{StoreError, StoreResult};
+use crate::ws::hub::{Delivery, Hub, Membership};
+
+/// A channel this instance may need.
+enum Channel {
+    Room(ChatId),
+    User(UserId),
+}
+
+/// Handle to the instance's pub/sub link; clones share it.
+#[derive(Clone)]
+pub struct RedisBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: ConnectionManager,
+    keys: Keys,
+    hub: Hub,
+    store: RedisStore,
+    timeout: Duration,
+    subscribed: Mutex<HashSet<String>>,
+    tasks: TaskTracker,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("pub/sub: {e}"))
+}
+
+impl RedisBus {
+    /// Opens the pub/sub connection and starts the listener and keepalive tasks.
+    pub async fn start(
+        settings: &RedisSettings,
+        timeout: Duration,
+        hub: Hub,
+        store: RedisStore,
+        shutdown: CancellationToken,
+        tasks: TaskTracker,
+    ) -> StoreResult<Self> {
+        let sep = if settings.url.contains('?') { '&' } else { '?' };
+        let client =
+            redis::Client::open(format!("{}{sep}protocol=resp3", settings.url)).map_err(unavailable)?;
+        let (tx, rx) = mpsc::unbounded_channel::<PushInfo>();
+        let config = ConnectionManagerConfig::new()
+            .set_push_sender(tx)
+            .set_automatic_resubscription()
+            .set_response_timeout(Some(timeout))
+            .set_connection_timeout(Some(timeout))
+            .set_max_delay(Duration::from_secs(1));
+        let conn = tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
+            .await
+            .map_err(unavailable)?
+            .map_err(unavailable)?;
+        let keys = store.keys().clone();
+        let inner = Inner {
+            conn,
+            keys,
+            hub,
+            store,
+            timeout,
+            subscribed: Mutex::default(),
+            tasks: tasks.clone(),
+        };
+        let bus = Self {
+            inner: Arc::new(inner),
+        };
+        tasks.spawn(bus.clone().listen(rx, shutdown.clone()));
+        tasks.spawn(bus.clone().keepalive(shutdown));
+        Ok(bus)
+    }
+
+    /// Follows a connecting user's rooms, subscribed and confirmed before the upgrade completes.
+    pub async fn follow(&self, user: &UserId, rooms: Vec<ChatId>) -> StoreResult<()> {
+        let lasts = self.inner.store.last_seqs(&rooms).await?;
+        self.inner.hub.follow(user, rooms.iter().cloned().zip(lasts));
+        let mut channels: Vec<Channel> = rooms.into_iter().map(Channel::Room).collect();
+        channels.push(Channel::User(user.clone()));
+        self.reconcile(channels).await
+    }
+
+    /// After a user's last local connection closed: drop the channels nobody here needs.
+    pub fn release(&self, user: UserId, rooms: Vec<ChatId>) {
+        let bus = self.clone();
+        self.inner.tasks.spawn(async move {
+            let mut channels: Vec<Channel> = rooms.into_iter().map(Channel::Room).collect();
+            channels.push(Channel::User(user));
+            if let Err(e) = bus.reconcile(channels).await {
+                tracing::warn!(error = %e, "unsubscribe failed");
+            }
+        });
+    }
+
+    /// Publishes a typing event to every instance following the room.
+    pub async fn typing(&self, d: &Delivery) -> StoreResult<()> {
+        let sender = d.skip.as_ref().map_or("", UserId::as_str);
+        let payload = format!("t|-|{sender}|{}", d.frame.to_str().unwrap_or_default());
+        let channel = self.inner.keys.room_channel(&d.chat_id);
+        let mut conn = self.inner.conn.clone();
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(channel).arg(payload);
+        let publish = cmd.query_async::<i64>(&mut conn);
+        match tokio::time::timeout(self.inner.timeout, publish).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(unavailable(e)),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Subscribes to what is needed and unsubscribes from what is not, among `channels`.
+    async fn reconcile(&self, channels: Vec<Channel>) -> StoreResult<()> {
+        let (hub, keys) = (&self.inner.hub, &self.inner.keys);
+        let mut subscribed = self.inner.subscribed.lock().await;
+        let (mut add, mut remove) = (Vec::new(), Vec::new());
+        for ch in channels {
+            let (name, wanted) = match &ch {
+                Channel::Room(c) => (keys.room_channel(c), hub.wants_room(c)),
+                Channel::User(u) => (keys.user_channel(u), hub.wants_user(u)),
+            };
+            match (wanted, subscribed.contains(&name)) {
+                (true, false) => add.push(name),
+                (false, true) => remove.push(name),
+                _ => {}
+            }
+        }
+        let mut conn = self.inner.conn.clone();
+        if !add.is_empty() {
+            tokio::time::timeout(self.inner.timeout, conn.subscribe(&add))
+                .await
+                .map_err(unavailable)?
+                .map_err(unavailable)?;
+            subscribed.extend(add);
+        }
+        if !remove.is_empty() {
+            for name in &remove {
+                subscribed.remove(name);
+            }
+            // Best effort: a late unsubscribe only costs a few ignored messages.
+            let _ = tokio::time::timeout(self.inner.timeout, conn.unsubscribe(&remove)).await;
+        }
+        Ok(())
+    }
+
+    /// Pings every second (a ping is what makes the connection notice and repair a lost
+    /// Redis), and records this instance's heartbeat for presence.
+    async fn keepalive(self, shutdown: CancellationToken) {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        let mut beat = tokio::time::Instant::now();
+        let beat_every = self.inner.store.presence_ttl() / 3;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            let mut conn = self.inner.conn.clone();
+            let cmd = redis::cmd("PING");
+            let ping = cmd.query_async::<Value>(&mut conn);
+            let _ = tokio::time::timeout(self.inner.timeout, ping).await;
+            if beat.elapsed() >= beat_every {
+                match self.inner.store.heartbeat().await {
+                    Ok(()) => beat = tokio::time::Instant::now(),
+                    Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
+                }
+            }
+        }
+    }
+
+    /// Handles pushes in arrival order (which is each room's stored order).
+    async fn listen(self, mut rx: mpsc::UnboundedReceiver<PushInfo>, shutdown: CancellationToken) {
+        loop {
+            let push = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                push = rx.recv() => match push { Some(p) => p, None => return },
+            };
+            match push.kind {
+                PushKind::Message => self.on_message(push.data).await,
+                PushKind::Subscribe => {
+                    if let Some(chat) = self.room_of(push.data.first()) {
+                        self.replay(&chat).await;
+                    }
+                }
+                PushKind::Disconnection => tracing::warn!("pub/sub connection lost; reconnecting"),
+                _ => {}
+            }
+        }
+    }
+
+    fn room_of(&self, channel: Option<&Value>) -> Option<ChatId> {
+        let name = text(channel?)?;
+        ChatId::parse(name.strip_prefix(&self.inner.keys.room_channel_prefix())?).ok()
+    }
+
+    async fn on_message(&self, data: Vec<Value>) {
+        let (Some(channel), Some(payload)) = (data.first().and_then(text), data.get(1).and_then(text)) else {
+            return;
+        };
+        if let Some(chat) = channel.strip_prefix(&self.inner.keys.room_channel_prefix()) {
+            if let Ok(chat) = ChatId::parse(chat) {
+                self.deliver_payload(&chat, payload).await;
+            }
+        } else if let Some(user) = channel.strip_prefix(&self.inner.keys.user_channel_prefix()) {
+            self.joined_elsewhere(user, payload).await;
+        }
+    }
+
+    /// Delivers `"<seq or t>|<j, l or ->|<user>|<json>"` (see room.lua).
+    async fn deliver_payload(&self, chat: &ChatId, payload: &str) {
+        let mut parts = payload.splitn(4, '|');
+        let (Some(seq), Some(mark), Some(user), Some(json)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return;
+        };
+        let Ok(user) = UserId::parse(user) else { return };
+        let left = mark == "l";
+        let d = Delivery {
+            chat_id: chat.clone(),
+            frame: WsMessage::text(json),
+            skip: (seq == "t").then(|| user.clone()),
+            membership: match mark {
+                "j" => Some(Membership::Joined(user)),
+                "l" => Some(Membership::Left(user)),
+                _ => None,
+            },
+            seq: seq.parse().ok(),
+        };
+        self.inner.hub.deliver(&d);
+        if left && !self.inner.hub.wants_room(chat) {
+            let _ = self.reconcile(vec![Channel::Room(chat.clone())]).await;
+        }
+    }
+
+    /// `"<seq>|<chat>"` on a user's channel: the user joined a room on some instance. Follow
+    /// it from just before the join notice, so the subscription's replay delivers the notice.
+    async fn joined_elsewhere(&self, user: &str, payload: &str) {
+        let Some((seq, chat)) = payload.split_once('|') else {
+            return;
+        };
+        let (Ok(user), Ok(chat), Ok(seq)) = (UserId::parse(user), ChatId::parse(chat), seq.parse::<u64>())
+        else {
+            return;
+        };
+        if !self.inner.hub.wants_user(&user) {
+            return;
+        }
+        self.inner.hub.follow(&user, [(chat.clone(), seq - 1)]);
+        if let Err(e) = self.reconcile(vec![Channel::Room(chat.clone())]).await {
+            tracing::warn!(error = %e, %chat, "subscribe after a remote join failed");
+        }
+    }
+
+    /// Delivers what the room's log holds past the last sequence delivered here.
+    async fn replay(&self, chat: &ChatId) {
+        let Some(after) = self.inner.hub.last_seq(chat) else {
+            return;
+        };
+        let entries = match self.inner.store.log_after(chat, after).await {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(error = %e, %chat, "replay after (re)subscribe failed");
+                return;
+            }
+        };
+        for e in entries {
+            let membership = e.mark.and_then(|(kind, user)| {
+                let user = UserId::parse(&user).ok()?;
+                Some(if kind == 'j' {
+                    Membership::Joined(user)
+                } else {
+                    Membership::Left(user)
+                })
+            });
+            let d = Delivery {
+                chat_id: chat.clone(),
+                frame: WsMessage::text(e.json),
+                skip: None,
+                membership,
+                seq: Some(e.seq),
+            };
+            self.inner.hub.deliver(&d);
+        }
+    }
+}
+
+fn text(v: &Value) -> Option<&str> {
+    match v {
+        Value::BulkString(b) => std::str::from_utf8(b).ok(),
+        Value::SimpleString(s) => Some(s),
+        _ => None,
+    }
+}

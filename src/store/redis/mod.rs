@@ -1,0 +1,136 @@
+//! The Redis store: everything in Redis, shared by any number of instances.
+//!
+//! Connections come from a bb8 pool of auto-reconnecting multiplexed connections. A call
+//! checks one out, clones it (a clone shares the same socket and pipelines with concurrent
+//! calls) and returns it at once, so concurrent requests never queue on checkouts. Every call
+//! is bounded by `REDIS_TIMEOUT_SECONDS`; a timeout or a connection error is
+//! `StoreError::Unavailable` (HTTP 503, WebSocket error frame), never a hang.
+
+mod rooms;
+mod users;
+
+pub use rooms::LogEntry;
+
+use std::future::Future;
+use std::time::Duration;
+
+use bb8_redis::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use bb8_redis::redis::{self, RedisError};
+
+use super::keys::Keys;
+use super::{StoreError, StoreResult};
+use crate::config::RedisSettings;
+
+/// bb8 manager of auto-reconnecting connections with the configured timeouts (bb8-redis's own
+/// manager fixes a 500 ms response timeout).
+struct Manager {
+    client: redis::Client,
+    timeout: Duration,
+}
+
+impl bb8::ManageConnection for Manager {
+    type Connection = ConnectionManager;
+    type Error = RedisError;
+
+    async fn connect(&self) -> Result<ConnectionManager, RedisError> {
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(self.timeout))
+            .set_connection_timeout(Some(self.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        ConnectionManager::new_with_config(self.client.clone(), config).await
+    }
+
+    async fn is_valid(&self, conn: &mut ConnectionManager) -> Result<(), RedisError> {
+        redis::cmd("PING").query_async(conn).await
+    }
+
+    fn has_broken(&self, _: &mut ConnectionManager) -> bool {
+        false // a ConnectionManager reconnects by itself
+    }
+}
+
+/// Redis-backed store; clones share the pool.
+#[derive(Clone)]
+pub struct RedisStore {
+    pool: bb8::Pool<Manager>,
+    keys: Keys,
+    timeout: Duration,
+    max_messages: usize,
+    /// This process's id in presence bookkeeping.
+    instance: String,
+    presence_ttl: Duration,
+    room_script: redis::Script,
+    create_room_script: redis::Script,
+    create_user_script: redis::Script,
+    disconnect_script: redis::Script,
+}
+
+impl RedisStore {
+    /// Connects (bounded by the timeout) and checks that Redis answers.
+    pub async fn open(settings: &RedisSettings, timeout: Duration, max_messages: usize) -> StoreResult<Self> {
+        let unreachable = |e: &dyn std::fmt::Display| {
+            StoreError::Unavailable(format!("cannot reach Redis at {}: {e}", settings.address))
+        };
+        let client = redis::Client::open(settings.url.as_str()).map_err(|e| unreachable(&e))?;
+        let pool = bb8::Pool::builder()
+            .max_size(settings.pool_size)
+            .connection_timeout(timeout)
+            .test_on_check_out(false)
+            .build_unchecked(Manager { client, timeout });
+        let store = Self {
+            pool,
+            keys: Keys::new(&settings.key_prefix),
+            timeout,
+            max_messages,
+            instance: uuid::Uuid::now_v7().to_string(),
+            presence_ttl: settings.presence_ttl,
+            room_script: redis::Script::new(include_str!("room.lua")),
+            create_room_script: redis::Script::new(rooms::CREATE_ROOM_LUA),
+            create_user_script: redis::Script::new(users::CREATE_USER_LUA),
+            disconnect_script: redis::Script::new(users::DISCONNECT_LUA),
+        };
+        store.ping().await.map_err(|e| unreachable(&e))?;
+        Ok(store)
+    }
+
+    /// The key names this store uses.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// How long a silent instance's connections still count as active.
+    pub fn presence_ttl(&self) -> Duration {
+        self.presence_ttl
+    }
+
+    /// This instance's id.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Runs `f` on a connection, bounded by the timeout; every Redis call goes through here.
+    async fn call<T, F, Fut>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        let work = async {
+            let conn = self.pool.get().await.map_err(|e| e.to_string())?.clone();
+            f(conn).await.map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(StoreError::Unavailable(e)),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "no answer from Redis within {:?}",
+                self.timeout
+            ))),
+        }
+    }
+
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.call(|mut c| async move { redis::cmd("PING").query_async::<()>(&mut c).await })
+            .await
+    }
+}

@@ -1,0 +1,392 @@
+//! Rooms and history over Redis: the atomic room script, reads, and room creation.
+
+use std::collections::HashMap;
+
+use bb8_redis::redis::{self, AsyncCommands};
+
+use super::RedisStore;
+use crate::domain::{ChatId, ChatRoom, Draft, Message, RoomSpec, Timestamp, UserId, time};
+use crate::store::{Access, JoinMode, Joined, Left, Sent, StoreError, StoreResult};
+
+/// Creates a room if its id is free. KEYS: room, members. ARGV: fields, then participants.
+pub(super) const CREATE_ROOM_LUA: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'name', ARGV[2], 'created_at', ARGV[3],
+  'is_private', ARGV[4], 'metadata', ARGV[5], 'last_ts', '0')
+for i = 6, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
+return 1
+"#;
+
+/// A message's JSON split around its timestamp value, which the room script fills in.
+fn json_halves(draft: Draft) -> (String, String) {
+    const MARK: &str = "\"timestamp\":\"";
+    const LEN: usize = "1970-01-01T00:00:00.000000Z".len();
+    let json = serde_json::to_string(&draft.stamp(Timestamp::UNIX_EPOCH)).unwrap_or_default();
+    // Keys and string values before it are JSON strings, whose quotes are escaped, so the
+    // first unescaped `"timestamp":"` is the field itself.
+    let at = json.find(MARK).map_or(0, |i| i + MARK.len());
+    (
+        json[..at].to_string(),
+        json.get(at + LEN..).unwrap_or_default().to_string(),
+    )
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("unreadable {what} in Redis: {e}"))
+}
+
+/// Parses a room hash and its members into a `ChatRoom` (`None` if the hash is empty).
+fn room_from(mut h: HashMap<String, String>, mut members: Vec<String>) -> StoreResult<Option<ChatRoom>> {
+    if h.is_empty() {
+        return Ok(None);
+    }
+    members.sort();
+    let mut take = |k: &str| h.remove(k).unwrap_or_default();
+    Ok(Some(ChatRoom {
+        id: ChatId::parse(&take("id")).map_err(|e| corrupt("room", e))?,
+        name: take("name"),
+        created_at: time::parse(&take("created_at")).ok_or_else(|| corrupt("room", "created_at"))?,
+        participants: members.iter().filter_map(|m| UserId::parse(m).ok()).collect(),
+        is_private: take("is_private") == "1",
+        metadata: serde_json::from_str(&take("metadata")).unwrap_or_default(),
+    }))
+}
+
+/// Parses the room script's reply: a status, then (µs, JSON) pairs.
+fn script_reply(reply: Vec<String>) -> StoreResult<(String, Vec<Message>)> {
+    let mut it = reply.into_iter();
+    let status = it.next().unwrap_or_default();
+    let rest: Vec<String> = it.collect();
+    let messages = rest
+        .chunks(2)
+        .map(|pair| {
+            serde_json::from_str(pair.get(1).map_or("", String::as_str)).map_err(|e| corrupt("message", e))
+        })
+        .collect::<StoreResult<_>>()?;
+    Ok((status, messages))
+}
+
+impl RedisStore {
+    /// Runs the room script (see room.lua) for `op`.
+    async fn room_op(
+        &self,
+        op: &str,
+        chat: &ChatId,
+        user: &UserId,
+        text: Option<Draft>,
+    ) -> StoreResult<(String, Vec<Message>)> {
+        let k = &self.keys;
+        let mut inv = self.room_script.prepare_invoke();
+        inv.key(k.room(chat)).key(k.members(chat)).key(k.log(chat));
+        let joined = matches!(op, "send" | "join" | "admin_join");
+        let (notice_a, notice_b) = json_halves(Draft::membership(chat, user, joined));
+        inv.arg(op)
+            .arg(chat.as_str())
+            .arg(user.as_str())
+            .arg(self.max_messages)
+            .arg(k.room_channel(chat));
+        inv.arg(time::format(&time::now()))
+            .arg(notice_a)
+            .arg(notice_b)
+            .arg(k.user_channel(user));
+        if let Some(draft) = text {
+            let (a, b) = json_halves(draft);
+            inv.arg(a).arg(b);
+        }
+        let reply: Vec<String> = self
+            .call(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        script_reply(reply)
+    }
+
+    /// Keeps the user's room index in step with a membership change (the user's own slot).
+    async fn index_room(&self, user: &UserId, chat: &ChatId, member: bool) -> StoreResult<()> {
+        let key = self.keys.user_rooms(user);
+        let chat = chat.to_string();
+        self.call(|mut c| async move {
+            if member {
+                c.sadd::<_, _, ()>(key, chat).await
+            } else {
+                c.srem::<_, _, ()>(key, chat).await
+            }
+        })
+        .await
+    }
+
+    pub async fn join(&self, chat: &ChatId, user: &UserId, mode: JoinMode) -> StoreResult<Joined> {
+        let op = if mode == JoinMode::Admin {
+            "admin_join"
+        } else {
+            "join"
+        };
+        self.ensure_user(user).await?;
+        let (status, mut messages) = self.room_op(op, chat, user, None).await?;
+        Ok(match status.as_str() {
+            "noroom" => Joined::NoRoom,
+            "private" => Joined::Private,
+            "already" => Joined::Already,
+            _ => {
+                self.index_room(user, chat, true).await?;
+                Joined::Now(messages.pop().ok_or_else(|| corrupt("reply", "no notice"))?)
+            }
+        })
+    }
+
+    pub async fn leave(&self, chat: &ChatId, user: &UserId) -> StoreResult<Left> {
+        let (status, mut messages) = self.room_op("leave", chat, user, None).await?;
+        Ok(match status.as_str() {
+            "noroom" => Left::NoRoom,
+            "notmember" => Left::NotMember,
+            _ => {
+                self.index_room(user, chat, false).await?;
+                Left::Now(messages.pop().ok_or_else(|| corrupt("reply", "no notice"))?)
+            }
+        })
+    }
+
+    pub async fn send(&self, draft: Draft) -> StoreResult<Sent> {
+        let (chat, user) = (draft.chat_id.clone(), draft.user_id.clone());
+        let (status, mut messages) = self.room_op("send", &chat, &user, Some(draft)).await?;
+        if status == "private" {
+            return Ok(Sent::Private);
+        }
+        if messages.len() == 2 {
+            self.index_room(&user, &chat, true).await?;
+        }
+        Ok(Sent::Stored(
+            messages.pop().ok_or_else(|| corrupt("reply", "no message"))?,
+        ))
+    }
+
+    pub async fn create_room(&self, spec: RoomSpec) -> StoreResult<Option<ChatRoom>> {
+        let k = &self.keys;
+        let created_at = time::now();
+        let mut inv = self.create_room_script.prepare_invoke();
+        inv.key(k.room(&spec.id)).key(k.members(&spec.id));
+        inv.arg(spec.id.as_str())
+            .arg(&spec.name)
+            .arg(time::format(&created_at));
+        inv.arg(if spec.is_private { "1" } else { "0" })
+            .arg(serde_json::Value::Object(spec.metadata.clone()).to_string());
+        for p in &spec.participants {
+            inv.arg(p.as_str());
+        }
+        let created: i64 = self
+            .call(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        if created == 0 {
+            return Ok(None);
+        }
+        for p in &spec.participants {
+            self.ensure_user(p).await?;
+            self.index_room(p, &spec.id, true).await?;
+        }
+        Ok(Some(ChatRoom {
+            id: spec.id,
+            name: spec.name,
+            created_at,
+            participants: spec.participants,
+            is_private: spec.is_private,
+            metadata: spec.metadata,
+        }))
+    }
+
+    pub async fn get_room(&self, id: &ChatId) -> StoreResult<Option<ChatRoom>> {
+        let (room, members) = (self.keys.room(id), self.keys.members(id));
+        let (h, m): (HashMap<String, String>, Vec<String>) = self
+            .call(|mut c| async move {
+                redis::pipe()
+                    .hgetall(room)
+                    .smembers(members)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        room_from(h, m)
+    }
+
+    pub async fn access(&self, chat: &ChatId, user: &UserId) -> StoreResult<Access> {
+        let (room, members, user) = (self.keys.room(chat), self.keys.members(chat), user.to_string());
+        let (private, member): (Option<String>, bool) = self
+            .call(|mut c| async move {
+                redis::pipe()
+                    .hget(room, "is_private")
+                    .sismember(members, user)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(match (private, member) {
+            (None, _) => Access::NoRoom,
+            (Some(_), true) => Access::Member,
+            (Some(p), false) => Access::Outsider { private: p == "1" },
+        })
+    }
+
+    pub async fn history(
+        &self,
+        chat: &ChatId,
+        limit: usize,
+        before: Option<Timestamp>,
+    ) -> StoreResult<Option<Vec<Message>>> {
+        // Entry ids are `<µs>-0`: "strictly older than before" is an exclusive upper bound.
+        let end = match before.map(ceil_micros) {
+            Some(us) if us <= 0 => return Ok(self.exists(chat).await?.then(Vec::new)),
+            Some(us) => format!("({us}-0"),
+            None => "+".to_string(),
+        };
+        let (room, log) = (self.keys.room(chat), self.keys.log(chat));
+        let (exists, entries): (bool, Vec<(String, Vec<String>)>) = self
+            .call(|mut c| async move {
+                redis::pipe()
+                    .exists(room)
+                    .cmd("XREVRANGE")
+                    .arg(log)
+                    .arg(end)
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(limit)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        if !exists {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(entries.len());
+        for (_, fields) in entries.iter().rev() {
+            let json = fields.chunks(2).find(|f| f[0] == "m").and_then(|f| f.get(1));
+            let json = json.ok_or_else(|| corrupt("message", "no m field"))?;
+            out.push(serde_json::from_str(json).map_err(|e| corrupt("message", e))?);
+        }
+        Ok(Some(out))
+    }
+
+    async fn exists(&self, chat: &ChatId) -> StoreResult<bool> {
+        let room = self.keys.room(chat);
+        self.call(|mut c| async move { c.exists(room).await }).await
+    }
+
+    pub async fn user_rooms(&self, id: &UserId) -> StoreResult<Option<Vec<ChatRoom>>> {
+        let (user, rooms) = (self.keys.user(id), self.keys.user_rooms(id));
+        let (exists, ids): (bool, Vec<String>) = self
+            .call(|mut c| async move {
+                redis::pipe()
+                    .exists(user)
+                    .smembers(rooms)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        if !exists {
+            return Ok(None);
+        }
+        let mut pipe = redis::pipe();
+        let ids: Vec<ChatId> = ids.iter().filter_map(|i| ChatId::parse(i).ok()).collect();
+        for id in &ids {
+            pipe.hgetall(self.keys.room(id)).smembers(self.keys.members(id));
+        }
+        let raw: Vec<(HashMap<String, String>, Vec<String>)> = self
+            .call(|mut c| async move { pipe.query_async(&mut c).await })
+            .await?;
+        let mut out = Vec::with_capacity(raw.len());
+        for (h, m) in raw {
+            out.extend(room_from(h, m)?);
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Some(out))
+    }
+}
+
+/// One stored entry of a room's log, as the bus replays it.
+pub struct LogEntry {
+    pub seq: u64,
+    /// `j` or `l` with the user who joined or left with this message.
+    pub mark: Option<(char, String)>,
+    pub json: String,
+}
+
+impl RedisStore {
+    /// The sequence (µs timestamp) of each room's newest message; 0 for none.
+    pub async fn last_seqs(&self, rooms: &[ChatId]) -> StoreResult<Vec<u64>> {
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for r in rooms {
+            pipe.hget(self.keys.room(r), "last_ts");
+        }
+        let raw: Vec<Option<u64>> = self
+            .call(|mut c| async move { pipe.query_async(&mut c).await })
+            .await?;
+        Ok(raw.into_iter().map(Option::unwrap_or_default).collect())
+    }
+
+    /// Entries of a room's log with a sequence above `after`, oldest first (at most the room's limit).
+    pub async fn log_after(&self, chat: &ChatId, after: u64) -> StoreResult<Vec<LogEntry>> {
+        let (log, start) = (self.keys.log(chat), format!("({after}-0"));
+        let entries: Vec<(String, Vec<String>)> = self
+            .call(|mut c| async move {
+                redis::cmd("XRANGE")
+                    .arg(log)
+                    .arg(start)
+                    .arg("+")
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let mut out = Vec::with_capacity(entries.len());
+        for (id, fields) in entries {
+            let seq = id
+                .split('-')
+                .next()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| corrupt("log id", &id))?;
+            let mut entry = LogEntry {
+                seq,
+                mark: None,
+                json: String::new(),
+            };
+            for f in fields.chunks(2) {
+                match (f[0].as_str(), f.get(1)) {
+                    ("m", Some(v)) => entry.json = v.clone(),
+                    ("j", Some(v)) => entry.mark = Some(('j', v.clone())),
+                    ("l", Some(v)) => entry.mark = Some(('l', v.clone())),
+                    _ => {}
+                }
+            }
+            out.push(entry);
+        }
+        Ok(out)
+    }
+}
+
+/// Microseconds since the epoch, rounded up (so `< before` keeps its meaning at µs grain).
+fn ceil_micros(t: Timestamp) -> i64 {
+    t.timestamp_micros() + i64::from(!t.timestamp_subsec_nanos().is_multiple_of(1000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{MessageKind, Metadata};
+
+    #[test]
+    fn halves_surround_the_timestamp_value() {
+        let chat = ChatId::parse("c").unwrap();
+        let draft = Draft {
+            chat_id: chat,
+            user_id: UserId::parse("u").unwrap(),
+            content: "\"timestamp\":\"tricky".into(),
+            kind: MessageKind::Text,
+            metadata: Metadata::new(),
+            reply_to: None,
+        };
+        let (a, b) = json_halves(draft);
+        let json = format!("{a}2024-01-01T00:00:00.000001Z{b}");
+        let m: Message = serde_json::from_str(&json).unwrap();
+        assert_eq!(m.content, "\"timestamp\":\"tricky");
+        assert_eq!(time::format(&m.timestamp), "2024-01-01T00:00:00.000001Z");
+        assert!(b.starts_with("\",\"metadata\""), "{b}");
+    }
+}
