@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chat_server::config::Settings;
@@ -16,13 +17,38 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub use crate::redis_server::RedisServer;
+
 /// The bound on every wait in the tests.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Which store a test server uses: `TEST_STORE=redis` runs the whole suite on Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Redis,
+}
+
+impl Backend {
+    pub fn from_env() -> Self {
+        match std::env::var("TEST_STORE").as_deref() {
+            Ok("redis") => Backend::Redis,
+            _ => Backend::Memory,
+        }
+    }
+}
+
+/// A fresh key prefix, so tests sharing one Redis never see each other's data.
+pub fn fresh_prefix() -> String {
+    format!("test-{}", uuid::Uuid::new_v4().simple())
+}
 
 /// A running server; dropping it stops it.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
+    /// The Redis it uses (kept alive while the app lives), and its key prefix.
+    pub redis: Option<(Arc<RedisServer>, String)>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -33,13 +59,45 @@ impl TestApp {
         Self::spawn_with(&[]).await
     }
 
-    /// A server with some variables set, validated as the environment would be. The rate
-    /// limit is off unless a test sets it, so tests that send many messages measure delivery.
+    /// A server with some variables set, on the store `TEST_STORE` names (memory by default).
     pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
+        match Backend::from_env() {
+            Backend::Memory => Self::spawn_memory(vars).await,
+            Backend::Redis => Self::spawn_redis(RedisServer::shared(), &fresh_prefix(), vars).await,
+        }
+    }
+
+    /// A server on the memory store, whatever `TEST_STORE` says.
+    pub async fn spawn_memory(vars: &[(&str, &str)]) -> Self {
+        Self::start(vars, None).await
+    }
+
+    /// A server on `redis` under `prefix` (two apps with one prefix are two instances of one
+    /// deployment).
+    pub async fn spawn_redis(redis: Arc<RedisServer>, prefix: &str, vars: &[(&str, &str)]) -> Self {
+        Self::start(vars, Some((redis, prefix.to_string()))).await
+    }
+
+    /// Two instances sharing one Redis and one prefix.
+    pub async fn spawn_pair(vars: &[(&str, &str)]) -> (Self, Self) {
+        let (redis, prefix) = (RedisServer::shared(), fresh_prefix());
+        let a = Self::spawn_redis(redis.clone(), &prefix, vars).await;
+        let b = Self::spawn_redis(redis, &prefix, vars).await;
+        (a, b)
+    }
+
+    /// Validates the variables as the environment would be. The rate limit is off unless a
+    /// test sets it, so tests that send many messages measure delivery, not the limiter.
+    async fn start(vars: &[(&str, &str)], redis: Option<(Arc<RedisServer>, String)>) -> Self {
         let mut map: HashMap<String, String> =
             vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         map.entry("RATE_LIMIT_PER_SECOND".into())
             .or_insert_with(|| "0".into());
+        if let Some((server, prefix)) = &redis {
+            map.insert("STORE".into(), "redis".into());
+            map.insert("REDIS_URL".into(), server.url());
+            map.insert("REDIS_KEY_PREFIX".into(), prefix.clone());
+        }
         let settings = Settings::from_map(map).expect("valid test settings");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -51,12 +109,20 @@ impl TestApp {
             .await
             .expect("server failed to start");
         });
-        Self {
+        let app = Self {
             addr,
             http: reqwest::Client::new(),
+            redis,
             stop: Some(tx),
             handle: Some(handle),
+        };
+        // `run` connects to its store before serving: wait until it answers.
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        while app.http.get(app.url("/health")).send().await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "server did not start");
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        app
     }
 
     pub fn url(&self, path: &str) -> String {

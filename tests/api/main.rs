@@ -5,6 +5,7 @@ mod http_chats;
 mod http_errors;
 mod http_users;
 mod openapi;
+mod redis_server;
 mod smoke;
 mod ws_delivery;
 mod ws_frames;

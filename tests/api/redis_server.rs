@@ -1,0 +1,119 @@
+//! A private `redis-server` for tests: started on a free port, shared by the tests of this
+//! binary while any of them holds it, killed (and its files removed) when the last one is done.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// A running redis-server child process.
+pub struct RedisServer {
+    pub port: u16,
+    child: Mutex<Option<Child>>,
+    dir: PathBuf,
+    /// Append-only file on, so a restart keeps the data (outage tests).
+    durable: bool,
+}
+
+static SHARED: Mutex<Weak<RedisServer>> = Mutex::new(Weak::new());
+
+impl RedisServer {
+    /// The binary's shared server: upgraded if alive, else started.
+    pub fn shared() -> Arc<RedisServer> {
+        let mut slot = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(server) = slot.upgrade() {
+            return server;
+        }
+        let server = Arc::new(Self::start(false));
+        *slot = Arc::downgrade(&server);
+        server
+    }
+
+    /// A server of one's own (tests that stop and restart Redis), durable across restarts.
+    pub fn private() -> Arc<RedisServer> {
+        Arc::new(Self::start(true))
+    }
+
+    fn start(durable: bool) -> RedisServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(format!("chat-test-redis-{port}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let server = RedisServer {
+            port,
+            child: Mutex::new(None),
+            dir,
+            durable,
+        };
+        server.boot();
+        server
+    }
+
+    /// Starts the process on `self.port` and waits (bounded) until it answers PING.
+    pub fn boot(&self) {
+        let mut cmd = Command::new("redis-server");
+        cmd.args([
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ]);
+        cmd.args(["--dir", self.dir.to_str().unwrap()]);
+        if self.durable {
+            cmd.args(["--appendonly", "yes", "--appendfsync", "always"]);
+        } else {
+            cmd.args(["--appendonly", "no"]);
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        *self.child.lock().unwrap() = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.answers_ping() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn answers_ping(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut buf = [0u8; 7];
+        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    }
+
+    /// Kills the process (as a crash would) and waits for it to exit.
+    pub fn stop(&self) {
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// `redis://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
