@@ -249,3 +249,125 @@ impl WsClient {
         let _ = tokio::time::timeout(TIMEOUT, self.stream.close(None)).await;
     }
 }
+
+/// The error frame the server sends for `detail`.
+pub fn error_frame(detail: &str) -> Value {
+    serde_json::json!({"type": "error", "detail": detail})
+}
+
+/// Asserts `s` is a hyphenated UUID v7 (version digit at index 14, RFC variant at 19).
+pub fn assert_uuid_v7(s: &str) {
+    let b = s.as_bytes();
+    assert_eq!(b.len(), 36, "not a UUID: {s}");
+    for (i, c) in b.iter().enumerate() {
+        match i {
+            8 | 13 | 18 | 23 => assert_eq!(*c, b'-', "not a UUID: {s}"),
+            _ => assert!(
+                c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
+                "not a UUID: {s}"
+            ),
+        }
+    }
+    assert_eq!(b[14], b'7', "not a UUID v7: {s}");
+    assert!(
+        matches!(b[19], b'8' | b'9' | b'a' | b'b'),
+        "not an RFC 4122 variant: {s}"
+    );
+}
+
+/// Asserts `s` is `YYYY-MM-DDTHH:MM:SS.ffffffZ` (RFC 3339, UTC, microseconds).
+pub fn assert_timestamp(s: &str) {
+    let b = s.as_bytes();
+    assert_eq!(b.len(), 27, "not a microsecond UTC timestamp: {s}");
+    for (i, c) in b.iter().enumerate() {
+        let want = match i {
+            4 | 7 => b'-',
+            10 => b'T',
+            13 | 16 => b':',
+            19 => b'.',
+            26 => b'Z',
+            _ => {
+                assert!(c.is_ascii_digit(), "not a microsecond UTC timestamp: {s}");
+                continue;
+            }
+        };
+        assert_eq!(*c, want, "not a microsecond UTC timestamp: {s}");
+    }
+}
+
+impl TestApp {
+    /// A room's whole stored history (up to 1000 messages), oldest first.
+    pub async fn history(&self, chat: &str) -> Vec<Value> {
+        let (status, body) = self.get(&format!("/chat/{chat}/messages?limit=1000")).await;
+        assert_eq!(status, 200, "history of {chat}: {body}");
+        body.as_array().expect("history is an array").clone()
+    }
+
+    /// Tries to open `/ws/{user}` and returns the HTTP status the handshake was refused with.
+    pub async fn ws_refused(&self, user: &str) -> u16 {
+        let url = format!("ws://{}/ws/{}", self.addr, user);
+        match tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("handshake timed out")
+        {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+            Err(e) => panic!("expected an HTTP refusal, got {e}"),
+            Ok(_) => panic!("the upgrade to /ws/{user} was accepted"),
+        }
+    }
+
+    /// Opens `/ws/{user}` over a socket with a tiny receive buffer, so that a client that
+    /// does not read pushes back on the server after a few kilobytes.
+    pub async fn ws_small_buffer(&self, user: &str) -> WsClient {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = tokio::time::timeout(TIMEOUT, socket.connect(self.addr))
+            .await
+            .expect("connect timed out")
+            .unwrap();
+        let url = format!("ws://{}/ws/{}", self.addr, user);
+        let (stream, _) = tokio::time::timeout(
+            TIMEOUT,
+            tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp)),
+        )
+        .await
+        .expect("handshake timed out")
+        .expect("handshake failed");
+        WsClient { stream }
+    }
+}
+
+impl WsClient {
+    /// Sends any frame as is (binary, oversized...).
+    pub async fn send_raw(&mut self, msg: Message) {
+        tokio::time::timeout(TIMEOUT, self.stream.send(msg))
+            .await
+            .expect("send timed out")
+            .expect("send failed");
+    }
+
+    /// Asserts the next frame is the error frame with exactly `detail`.
+    pub async fn expect_error(&mut self, detail: &str) {
+        assert_eq!(self.recv_json().await, error_frame(detail));
+    }
+
+    /// Reads data frames until the server's close frame; returns them and the close code.
+    pub async fn recv_until_close(&mut self) -> (Vec<Value>, u16) {
+        let mut frames = Vec::new();
+        loop {
+            let msg = tokio::time::timeout(TIMEOUT, self.stream.next())
+                .await
+                .expect("no close within the timeout");
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    frames.push(serde_json::from_str(&t).expect("server frame is JSON"))
+                }
+                Some(Ok(Message::Close(Some(f)))) => return (frames, u16::from(f.code)),
+                Some(Ok(Message::Close(None))) => return (frames, u16::from(CloseCode::Status)),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("error before close frame: {e}"),
+                None => panic!("stream ended without a close frame"),
+            }
+        }
+    }
+}

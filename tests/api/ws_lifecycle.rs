@@ -1,1 +1,221 @@
-//! Placeholder: filled in by its own change.
+//! A connection's life around its frames: graceful shutdown (in process, and the real binary
+//! on SIGTERM) closes with 1001, a client's close is answered 1000, a slow consumer is dropped
+//! with 1008, presence follows the connections.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chat_server::domain::time;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::helpers::{TIMEOUT, TestApp, WsClient, assert_timestamp};
+
+/// How often the bounded polls below look again.
+const POLL: Duration = Duration::from_millis(20);
+
+fn text(chat: &str, content: &str) -> Value {
+    json!({"type": "text", "chat_id": chat, "content": content})
+}
+
+/// Joins `chat` and consumes the join notice.
+async fn join(ws: &mut WsClient, user: &str, chat: &str) {
+    ws.send_json(json!({"type": "join", "chat_id": chat})).await;
+    assert_eq!(ws.recv_json().await["content"], format!("{user} joined the chat"));
+}
+
+/// Stopping the app closes every open connection with 1001, and `run` returns.
+#[tokio::test]
+async fn shutdown_closes_connections_with_1001() {
+    let app = TestApp::spawn().await;
+    let (mut alice, mut bob) = (app.ws("alice").await, app.ws("bob").await);
+    join(&mut alice, "alice", "r").await;
+    join(&mut bob, "bob", "r").await;
+    let stopping = tokio::spawn(app.stop());
+    assert_eq!(alice.recv_close().await.0, 1001);
+    assert_eq!(bob.recv_close().await.0, 1001);
+    alice.close().await;
+    bob.close().await;
+    tokio::time::timeout(TIMEOUT, stopping)
+        .await
+        .expect("stop did not return")
+        .expect("stop panicked");
+}
+
+/// A client's normal close (1000) is answered with a close 1000.
+#[tokio::test]
+async fn client_close_is_answered_1000() {
+    let app = TestApp::spawn().await;
+    let mut ws = app.ws("alice").await;
+    join(&mut ws, "alice", "r").await;
+    let frame = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "bye".into(),
+    };
+    ws.send_raw(Message::Close(Some(frame))).await;
+    assert_eq!(ws.recv_close().await.0, 1000);
+}
+
+/// Kills the child process when dropped, whatever the test's outcome.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The real binary, on SIGTERM, closes its WebSockets with 1001 and exits with status 0.
+#[tokio::test]
+async fn binary_exits_zero_on_sigterm_after_closing_1001() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .env_clear()
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the binary");
+    let mut server = ChildGuard(child);
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match http.get(format!("http://127.0.0.1:{port}/health")).send().await {
+            Ok(r) if r.status() == 200 => break,
+            _ if Instant::now() < deadline => tokio::time::sleep(POLL).await,
+            other => panic!("the binary never became healthy: {other:?}"),
+        }
+    }
+    let url = format!("ws://127.0.0.1:{port}/ws/alice");
+    let (stream, _) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("handshake timed out")
+        .expect("handshake failed");
+    let mut ws = WsClient { stream };
+    join(&mut ws, "alice", "r").await;
+    let kill = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    assert_eq!(ws.recv_close().await.0, 1001);
+    ws.close().await;
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the binary did not exit within {TIMEOUT:?}"
+        );
+        tokio::time::sleep(POLL).await;
+    };
+    assert_eq!(status.code(), Some(0), "{status}");
+}
+
+/// A client that stops reading while the room floods is closed with 1008 after the frames
+/// already queued for it; the flooding member gets every echo meanwhile and afterwards.
+#[tokio::test]
+async fn slow_consumer_is_closed_with_1008() {
+    // 200 frames of ~60 KB (12 MB) overfill any socket buffers between the server and a client
+    // whose receive buffer is a few KB, so its 4-frame outbox must overflow.
+    const N: usize = 200;
+    const SIZE: usize = 60_000;
+    let app = TestApp::spawn_with(&[
+        ("WS_OUTBOX_FRAMES", "4"),
+        ("MAX_CONTENT_LENGTH", "60000"),
+        ("RATE_LIMIT_PER_SECOND", "0"),
+    ])
+    .await;
+    let mut slow = app.ws_small_buffer("slow").await;
+    join(&mut slow, "slow", "r").await;
+    let mut busy = app.ws("busy").await;
+    join(&mut busy, "busy", "r").await;
+    let content = |i: usize| format!("{i:05}{}", "x".repeat(SIZE - 5));
+    for i in 0..N {
+        busy.send_json(text("r", &content(i))).await;
+        let echo = busy.recv_json().await;
+        assert_eq!(
+            (&echo["user_id"], &echo["content"]),
+            (&json!("busy"), &json!(content(i)))
+        );
+    }
+    let (frames, code) = slow.recv_until_close().await;
+    assert_eq!(code, 1008);
+    assert!(
+        frames.len() <= N,
+        "the slow client got all {} frames",
+        frames.len()
+    );
+    assert_eq!(frames[0]["content"], "busy joined the chat");
+    for (i, f) in frames[1..].iter().enumerate() {
+        assert_eq!(f["content"], json!(content(i)), "queued frames out of order");
+    }
+    busy.send_json(text("r", "after")).await;
+    assert_eq!(busy.recv_json().await["content"], "after");
+    busy.assert_nothing_pending().await;
+}
+
+/// Polls `GET /user/{user}` until `is_active` equals `want` (bounded); returns the user.
+async fn user_when_active(app: &TestApp, user: &str, want: bool) -> Value {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (status, body) = app.get(&format!("/user/{user}")).await;
+        assert_eq!(status, 200, "{body}");
+        if body["is_active"] == want {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "is_active never became {want}: {body}");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Connecting creates the user and marks it active; closing marks it inactive with `last_seen`.
+#[tokio::test]
+async fn presence_follows_the_connection() {
+    let app = TestApp::spawn().await;
+    let ws = app.ws("pat").await;
+    let (status, user) = app.get("/user/pat").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        user,
+        json!({"id": "pat", "username": "pat", "email": null, "is_active": true, "last_seen": null,
+            "metadata": {}})
+    );
+    let before_close = time::format(&time::now());
+    ws.close().await;
+    let user = user_when_active(&app, "pat", false).await;
+    let last_seen = user["last_seen"].as_str().expect("last_seen set").to_string();
+    assert_timestamp(&last_seen);
+    assert!(
+        last_seen >= before_close,
+        "last_seen {last_seen} before the close at {before_close}"
+    );
+    assert_eq!(
+        user,
+        json!({"id": "pat", "username": "pat", "email": null, "is_active": false,
+            "last_seen": last_seen, "metadata": {}})
+    );
+}
+
+/// Reconnecting after the last close makes the user active again as soon as the handshake ends.
+#[tokio::test]
+async fn presence_returns_on_reconnect() {
+    let app = TestApp::spawn().await;
+    app.ws("pat").await.close().await;
+    user_when_active(&app, "pat", false).await;
+    let _again = app.ws("pat").await;
+    let (status, user) = app.get("/user/pat").await;
+    assert_eq!((status, &user["is_active"]), (200, &json!(true)), "{user}");
+}
