@@ -281,8 +281,11 @@ impl RedisStore {
         if !exists {
             return Ok(None);
         }
-        let mut pipe = redis::pipe();
         let ids: Vec<ChatId> = ids.iter().filter_map(|i| ChatId::parse(i).ok()).collect();
+        if ids.is_empty() {
+            return Ok(Some(Vec::new())); // an empty pipeline is not a valid query
+        }
+        let mut pipe = redis::pipe();
         for id in &ids {
             pipe.hgetall(self.keys.room(id)).smembers(self.keys.members(id));
         }
