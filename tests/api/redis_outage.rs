@@ -166,3 +166,33 @@ async fn two_instances_resume_after_a_redis_restart() {
     let third = send_until_stored(&mut on_b, "r", "three").await;
     assert_eq!(on_a.recv_json().await, third);
 }
+
+/// A Redis that accepts connections but does not answer (paused) costs at most the timeout:
+/// HTTP answers 503 and a WebSocket text gets the error frame, then all is well once it
+/// answers again.
+#[tokio::test]
+async fn a_stalled_redis_costs_at_most_the_timeout() {
+    let redis = RedisServer::private();
+    let app = TestApp::spawn_redis(redis.clone(), &fresh_prefix(), FAST).await;
+    let mut ws = app.ws("u1").await;
+    ws.send_json(json!({"type": "join", "chat_id": "room"})).await;
+    assert_eq!(ws.recv_json().await["content"], "u1 joined the chat");
+
+    assert_eq!(redis.command(&["CLIENT", "PAUSE", "2500", "ALL"]), "+OK");
+    let started = tokio::time::Instant::now();
+    assert_eq!(
+        app.get("/chat/room").await,
+        (503, json!({"detail": "Storage unavailable"}))
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_millis(2000),
+        "{waited:?}"
+    );
+    ws.send_json(json!({"type": "text", "chat_id": "room", "content": "slow"}))
+        .await;
+    ws.expect_error("Storage unavailable").await;
+
+    wait_for_status(&app, "/ready", 200).await;
+    send_until_stored(&mut ws, "room", "fast").await;
+}
