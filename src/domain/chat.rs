@@ -82,6 +82,20 @@ impl RoomSpec {
     }
 }
 
+impl RoomSpec {
+    /// The room as created at `created_at`.
+    pub fn into_room(self, created_at: Timestamp) -> ChatRoom {
+        ChatRoom {
+            id: self.id,
+            name: self.name,
+            created_at,
+            participants: self.participants,
+            is_private: self.is_private,
+            metadata: self.metadata,
+        }
+    }
+}
+
 impl NewChat {
     /// Checks every field; the error is the `detail` of a 400.
     pub fn validate(self) -> Result<RoomSpec, String> {

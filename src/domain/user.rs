@@ -79,6 +79,20 @@ impl UserSpec {
     }
 }
 
+impl From<UserSpec> for User {
+    /// A new user: not connected yet, never seen.
+    fn from(spec: UserSpec) -> Self {
+        User {
+            id: spec.id,
+            username: spec.username,
+            email: spec.email,
+            is_active: false,
+            last_seen: None,
+            metadata: spec.metadata,
+        }
+    }
+}
+
 fn valid_email(e: &str) -> bool {
     let mut parts = e.split('@');
     matches!((parts.next(), parts.next(), parts.next()), (Some(l), Some(d), None) if !l.is_empty() && !d.is_empty())

@@ -9,9 +9,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{Access, JoinMode, Joined, Left, Sent, StoreResult};
-use crate::domain::{
-    ChatId, ChatRoom, Draft, Message, Metadata, RoomSpec, Timestamp, User, UserId, UserSpec, time,
-};
+use crate::domain::{ChatId, ChatRoom, Draft, Message, RoomSpec, Timestamp, User, UserId, UserSpec, time};
 use crate::ws::frames::frame_of;
 use crate::ws::hub::{Delivery, Hub, Membership};
 
@@ -26,26 +24,26 @@ struct UserRec {
 }
 
 struct Room {
-    id: ChatId,
-    name: String,
-    created_at: Timestamp,
-    is_private: bool,
-    metadata: Metadata,
-    participants: BTreeSet<UserId>,
+    /// The room as served; `participants` kept sorted.
+    meta: ChatRoom,
     messages: VecDeque<Message>,
     last_ts: Option<Timestamp>,
 }
 
 impl Room {
-    fn view(&self) -> ChatRoom {
-        ChatRoom {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            created_at: self.created_at,
-            participants: self.participants.iter().cloned().collect(),
-            is_private: self.is_private,
-            metadata: self.metadata.clone(),
+    fn is_member(&self, user: &UserId) -> bool {
+        self.meta.participants.binary_search(user).is_ok()
+    }
+
+    /// Adds or removes a participant; returns whether anything changed.
+    fn set_member(&mut self, user: &UserId, member: bool) -> bool {
+        let list = &mut self.meta.participants;
+        match (list.binary_search(user), member) {
+            (Err(at), true) => list.insert(at, user.clone()),
+            (Ok(at), false) => drop(list.remove(at)),
+            _ => return false,
         }
+        true
     }
 }
 
@@ -111,7 +109,7 @@ impl MemoryStore {
             room.messages.pop_front();
         }
         self.inner.hub.deliver(&Delivery {
-            chat_id: room.id.clone(),
+            chat_id: room.meta.id.clone(),
             frame: frame_of(&message),
             skip: None,
             membership,
@@ -121,9 +119,9 @@ impl MemoryStore {
     }
 
     fn join_locked(&self, room: &mut Room, user: &UserId) -> Message {
-        room.participants.insert(user.clone());
-        self.link(user, &room.id, true);
-        let draft = Draft::membership(&room.id, user, true);
+        room.set_member(user, true);
+        self.link(user, &room.meta.id, true);
+        let draft = Draft::membership(&room.meta.id, user, true);
         self.append(room, draft, Some(Membership::Joined(user.clone())))
     }
 
@@ -169,16 +167,16 @@ impl MemoryStore {
             return Ok(None);
         }
         let room = new_room(spec);
-        for user in &room.participants {
-            self.link(user, &room.id, true);
+        for user in &room.meta.participants {
+            self.link(user, &room.meta.id, true);
         }
-        let view = room.view();
-        rooms.insert(room.id.clone(), Arc::new(Mutex::new(room)));
+        let view = room.meta.clone();
+        rooms.insert(room.meta.id.clone(), Arc::new(Mutex::new(room)));
         Ok(Some(view))
     }
 
     pub fn get_room(&self, id: &ChatId) -> StoreResult<Option<ChatRoom>> {
-        Ok(self.room(id).map(|r| lock(&r).view()))
+        Ok(self.room(id).map(|r| lock(&r).meta.clone()))
     }
 
     pub fn access(&self, chat: &ChatId, user: &UserId) -> StoreResult<Access> {
@@ -186,11 +184,11 @@ impl MemoryStore {
             None => Access::NoRoom,
             Some(room) => {
                 let room = lock(&room);
-                if room.participants.contains(user) {
+                if room.is_member(user) {
                     Access::Member
                 } else {
                     Access::Outsider {
-                        private: room.is_private,
+                        private: room.meta.is_private,
                     }
                 }
             }
@@ -206,10 +204,10 @@ impl MemoryStore {
             },
         };
         let mut room = lock(&room);
-        if room.participants.contains(user) {
+        if room.is_member(user) {
             return Ok(Joined::Already);
         }
-        if room.is_private && mode == JoinMode::Member {
+        if room.meta.is_private && mode == JoinMode::Member {
             return Ok(Joined::Private);
         }
         Ok(Joined::Now(self.join_locked(&mut room, user)))
@@ -220,7 +218,7 @@ impl MemoryStore {
             return Ok(Left::NoRoom);
         };
         let mut room = lock(&room);
-        if !room.participants.remove(user) {
+        if !room.set_member(user, false) {
             return Ok(Left::NotMember);
         }
         self.link(user, chat, false);
@@ -235,8 +233,8 @@ impl MemoryStore {
     pub fn send(&self, draft: Draft) -> StoreResult<Sent> {
         let room = self.room_or_create(&draft.chat_id);
         let mut room = lock(&room);
-        if !room.participants.contains(&draft.user_id) {
-            if room.is_private {
+        if !room.is_member(&draft.user_id) {
+            if room.meta.is_private {
                 return Ok(Sent::Private);
             }
             self.join_locked(&mut room, &draft.user_id);
@@ -272,7 +270,7 @@ impl MemoryStore {
             chats
                 .iter()
                 .filter_map(|c| self.room(c))
-                .map(|r| lock(&r).view())
+                .map(|r| lock(&r).meta.clone())
                 .collect(),
         ))
     }
@@ -280,14 +278,7 @@ impl MemoryStore {
 
 fn new_user(spec: UserSpec) -> UserRec {
     UserRec {
-        user: User {
-            id: spec.id,
-            username: spec.username,
-            email: spec.email,
-            is_active: false,
-            last_seen: None,
-            metadata: spec.metadata,
-        },
+        user: User::from(spec),
         conns: 0,
         chats: BTreeSet::new(),
     }
@@ -295,12 +286,7 @@ fn new_user(spec: UserSpec) -> UserRec {
 
 fn new_room(spec: RoomSpec) -> Room {
     Room {
-        id: spec.id,
-        name: spec.name,
-        created_at: time::now(),
-        is_private: spec.is_private,
-        metadata: spec.metadata,
-        participants: spec.participants.into_iter().collect(),
+        meta: spec.into_room(time::now()),
         messages: VecDeque::new(),
         last_ts: None,
     }

@@ -181,14 +181,7 @@ impl RedisStore {
             self.ensure_user(p).await?;
             self.index_room(p, &spec.id, true).await?;
         }
-        Ok(Some(ChatRoom {
-            id: spec.id,
-            name: spec.name,
-            created_at,
-            participants: spec.participants,
-            is_private: spec.is_private,
-            metadata: spec.metadata,
-        }))
+        Ok(Some(spec.into_room(created_at)))
     }
 
     pub async fn get_room(&self, id: &ChatId) -> StoreResult<Option<ChatRoom>> {

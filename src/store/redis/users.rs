@@ -93,14 +93,7 @@ impl RedisStore {
         let created: i64 = self
             .call(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        Ok((created == 1).then_some(User {
-            id: spec.id,
-            username: spec.username,
-            email: spec.email,
-            is_active: false,
-            last_seen: None,
-            metadata: spec.metadata,
-        }))
+        Ok((created == 1).then(|| User::from(spec)))
     }
 
     pub async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>> {
