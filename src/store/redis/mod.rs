@@ -6,10 +6,11 @@
 //! is bounded by `REDIS_TIMEOUT_SECONDS`; a timeout or a connection error is
 //! `StoreError::Unavailable` (HTTP 503, WebSocket error frame), never a hang.
 
+mod history;
 mod rooms;
 mod users;
 
-pub use rooms::LogEntry;
+pub use history::LogEntry;
 
 use std::future::Future;
 use std::time::Duration;
