@@ -62,13 +62,14 @@ impl TestApp {
     /// A server with some variables set, on the store `TEST_STORE` names (memory by default).
     pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
         match Backend::from_env() {
-            Backend::Memory => Self::spawn_memory(vars).await,
+            Backend::Memory => Self::spawn_exact(vars).await,
             Backend::Redis => Self::spawn_redis(RedisServer::shared(), &fresh_prefix(), vars).await,
         }
     }
 
-    /// A server on the memory store, whatever `TEST_STORE` says.
-    pub async fn spawn_memory(vars: &[(&str, &str)]) -> Self {
+    /// A server with exactly these variables (the memory store unless they name another),
+    /// whatever `TEST_STORE` says.
+    pub async fn spawn_exact(vars: &[(&str, &str)]) -> Self {
         Self::start(vars, None).await
     }
 

@@ -1,5 +1,5 @@
-//! Redis outages: bounded failures (503 / error frame, never a hang, never a false echo), and
-//! recovery without a restart when Redis comes back.
+//! Redis settings and outages: the connection variables are honoured; an outage is a bounded
+//! failure (503 / error frame, never a hang, never a false echo), and recovery needs no restart.
 
 use std::time::Duration;
 
@@ -195,4 +195,34 @@ async fn a_stalled_redis_costs_at_most_the_timeout() {
 
     wait_for_status(&app, "/ready", 200).await;
     send_until_stored(&mut ws, "room", "fast").await;
+}
+
+/// `REDIS_HOST`, `REDIS_PORT`, `REDIS_DB` and `REDIS_PASSWORD` are honoured (no `REDIS_URL`):
+/// the server authenticates and writes into the chosen database.
+#[tokio::test]
+async fn host_port_db_and_password_are_honoured() {
+    let redis = RedisServer::private_with(&["--requirepass", "s3cr3t:/@"]);
+    let port = redis.port.to_string();
+    let vars = [
+        ("STORE", "redis"),
+        ("REDIS_HOST", "127.0.0.1"),
+        ("REDIS_PORT", port.as_str()),
+        ("REDIS_DB", "3"),
+        ("REDIS_PASSWORD", "s3cr3t:/@"),
+        ("REDIS_KEY_PREFIX", "pw"),
+    ];
+    let app = TestApp::spawn_exact(&vars).await;
+    let (status, _) = app.post_json("/chat", json!({"id": "c1", "name": "C"})).await;
+    assert_eq!(status, 201);
+    let replies = redis.commands(&[
+        &["AUTH", "s3cr3t:/@"],
+        &["SELECT", "3"],
+        &["EXISTS", "pw:room:{c1}"],
+    ]);
+    assert_eq!(replies, ["+OK", "+OK", ":1"]);
+    assert_eq!(
+        redis.commands(&[&["AUTH", "s3cr3t:/@"], &["DBSIZE"]]),
+        ["+OK", ":0"],
+        "db 0 untouched"
+    );
 }

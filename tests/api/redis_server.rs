@@ -14,6 +14,8 @@ pub struct RedisServer {
     dir: PathBuf,
     /// Append-only file on, so a restart keeps the data (outage tests).
     durable: bool,
+    /// Extra arguments (e.g. `--requirepass`).
+    extra: Vec<String>,
 }
 
 static SHARED: Mutex<Weak<RedisServer>> = Mutex::new(Weak::new());
@@ -25,17 +27,22 @@ impl RedisServer {
         if let Some(server) = slot.upgrade() {
             return server;
         }
-        let server = Arc::new(Self::start(false));
+        let server = Arc::new(Self::start(false, &[]));
         *slot = Arc::downgrade(&server);
         server
     }
 
     /// A server of one's own (tests that stop and restart Redis), durable across restarts.
     pub fn private() -> Arc<RedisServer> {
-        Arc::new(Self::start(true))
+        Arc::new(Self::start(true, &[]))
     }
 
-    fn start(durable: bool) -> RedisServer {
+    /// A server of one's own started with extra arguments.
+    pub fn private_with(extra: &[&str]) -> Arc<RedisServer> {
+        Arc::new(Self::start(false, extra))
+    }
+
+    fn start(durable: bool, extra: &[&str]) -> RedisServer {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -43,11 +50,13 @@ impl RedisServer {
             .port();
         let dir = std::env::temp_dir().join(format!("chat-test-redis-{port}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        let extra = extra.iter().map(|s| s.to_string()).collect();
         let server = RedisServer {
             port,
             child: Mutex::new(None),
             dir,
             durable,
+            extra,
         };
         server.boot();
         server
@@ -70,6 +79,7 @@ impl RedisServer {
         } else {
             cmd.args(["--appendonly", "no"]);
         }
+        cmd.args(&self.extra);
         let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -87,6 +97,7 @@ impl RedisServer {
         }
     }
 
+    /// Whether the server is up (a password-protected one answers `-NOAUTH`).
     fn answers_ping(&self) -> bool {
         use std::io::{Read, Write};
         let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
@@ -94,7 +105,9 @@ impl RedisServer {
         };
         let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
         let mut buf = [0u8; 7];
-        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+        s.write_all(b"PING\r\n").is_ok()
+            && s.read_exact(&mut buf).is_ok()
+            && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
     }
 
     /// Kills the process (as a crash would) and waits for it to exit.
@@ -107,17 +120,28 @@ impl RedisServer {
 
     /// Sends one command (RESP) and returns the first line of the reply, e.g. `+OK`.
     pub fn command(&self, args: &[&str]) -> String {
+        self.commands(&[args]).pop().unwrap_or_default()
+    }
+
+    /// Sends commands on one connection (so `AUTH` and `SELECT` apply to the next ones) and
+    /// returns the first line of each reply.
+    pub fn commands(&self, cmds: &[&[&str]]) -> Vec<String> {
         use std::io::{BufRead, BufReader, Write};
         let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut req = format!("*{}\r\n", args.len());
-        for a in args {
-            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        s.write_all(req.as_bytes()).unwrap();
-        let mut line = String::new();
-        BufReader::new(s).read_line(&mut line).unwrap();
-        line.trim_end().to_string()
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        cmds.iter()
+            .map(|args| {
+                let mut req = format!("*{}\r\n", args.len());
+                for a in *args {
+                    req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+                }
+                s.write_all(req.as_bytes()).unwrap();
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                line.trim_end().to_string()
+            })
+            .collect()
     }
 
     /// `redis://127.0.0.1:PORT`
