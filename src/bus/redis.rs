@@ -170,9 +170,10 @@ impl RedisBus {
     /// Pings every second (a ping is what makes the connection notice and repair a lost
     /// Redis), and records this instance's heartbeat for presence.
     async fn keepalive(self, shutdown: CancellationToken) {
-        let mut every = tokio::time::interval(Duration::from_secs(1));
-        let mut beat = tokio::time::Instant::now();
         let beat_every = self.inner.store.presence_ttl() / 3;
+        // Never slower than a third of the presence TTL, so a live instance never looks dead.
+        let mut every = tokio::time::interval(beat_every.min(Duration::from_secs(1)));
+        let mut beat = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,

@@ -83,8 +83,10 @@ impl RoomSpec {
 }
 
 impl RoomSpec {
-    /// The room as created at `created_at`.
-    pub fn into_room(self, created_at: Timestamp) -> ChatRoom {
+    /// The room as created at `created_at` (participants sorted, each once).
+    pub fn into_room(mut self, created_at: Timestamp) -> ChatRoom {
+        self.participants.sort();
+        self.participants.dedup();
         ChatRoom {
             id: self.id,
             name: self.name,

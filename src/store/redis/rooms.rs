@@ -99,6 +99,13 @@ impl RedisStore {
         script_reply(reply)
     }
 
+    /// After a join: the user exists (created as a WebSocket would) and lists the room. Both
+    /// live in the user's slot, so they follow the room script rather than join it.
+    async fn joined(&self, user: &UserId, chat: &ChatId) -> StoreResult<()> {
+        self.ensure_user(user).await?;
+        self.index_room(user, chat, true).await
+    }
+
     /// Keeps the user's room index in step with a membership change (the user's own slot).
     async fn index_room(&self, user: &UserId, chat: &ChatId, member: bool) -> StoreResult<()> {
         let key = self.keys.user_rooms(user);
@@ -119,14 +126,13 @@ impl RedisStore {
         } else {
             "join"
         };
-        self.ensure_user(user).await?;
         let (status, mut messages) = self.room_op(op, chat, user, None).await?;
         Ok(match status.as_str() {
             "noroom" => Joined::NoRoom,
             "private" => Joined::Private,
             "already" => Joined::Already,
             _ => {
-                self.index_room(user, chat, true).await?;
+                self.joined(user, chat).await?;
                 Joined::Now(messages.pop().ok_or_else(|| corrupt("reply", "no notice"))?)
             }
         })
@@ -151,7 +157,7 @@ impl RedisStore {
             return Ok(Sent::Private);
         }
         if messages.len() == 2 {
-            self.index_room(&user, &chat, true).await?;
+            self.joined(&user, &chat).await?; // the sender joined first
         }
         Ok(Sent::Stored(
             messages.pop().ok_or_else(|| corrupt("reply", "no message"))?,
@@ -178,8 +184,7 @@ impl RedisStore {
             return Ok(None);
         }
         for p in &spec.participants {
-            self.ensure_user(p).await?;
-            self.index_room(p, &spec.id, true).await?;
+            self.joined(p, &spec.id).await?;
         }
         Ok(Some(spec.into_room(created_at)))
     }
