@@ -7,6 +7,7 @@
 use crate::domain::{ChatId, ChatRoom, Draft, Message, MessageKind, Metadata, Timestamp, User, UserId, time};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::stats;
 use crate::store::{Access, JoinMode, Joined, Left, Sent};
 use crate::ws::hub::Delivery;
 
@@ -55,7 +56,10 @@ pub async fn send_text(state: &AppState, user: &UserId, input: TextInput) -> Res
     };
     match state.store.send(draft).await? {
         Sent::Private => Err(private_room(&input.chat_id)),
-        Sent::Stored(message) => Ok(message),
+        Sent::Stored(message) => {
+            metrics::counter!(stats::MESSAGES_STORED, "type" => "text").increment(1);
+            Ok(message)
+        }
     }
 }
 
@@ -93,16 +97,32 @@ pub async fn typing(state: &AppState, user: &UserId, chat: &ChatId, content: &st
 /// A client joins a room (created public if absent); joining again does nothing.
 pub async fn join(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(), ApiError> {
     check_rate(state, user)?;
-    match state.store.join(chat, user, JoinMode::Member).await? {
+    match stored(state.store.join(chat, user, JoinMode::Member).await?) {
         Joined::Private => Err(private_room(chat)),
         Joined::NoRoom | Joined::Already | Joined::Now(_) => Ok(()),
     }
 }
 
+/// Counts the system message a join stored, if any.
+fn stored(outcome: Joined) -> Joined {
+    if let Joined::Now(_) = outcome {
+        metrics::counter!(stats::MESSAGES_STORED, "type" => "system").increment(1);
+    }
+    outcome
+}
+
+/// Counts the system message a leave stored, if any.
+fn stored_leave(outcome: Left) -> Left {
+    if let Left::Now(_) = outcome {
+        metrics::counter!(stats::MESSAGES_STORED, "type" => "system").increment(1);
+    }
+    outcome
+}
+
 /// A client leaves a room it is in.
 pub async fn leave(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(), ApiError> {
     check_rate(state, user)?;
-    match state.store.leave(chat, user).await? {
+    match stored_leave(state.store.leave(chat, user).await?) {
         Left::Now(_) => Ok(()),
         Left::NoRoom | Left::NotMember => Err(ApiError::BadRequest(format!(
             "You are not a participant of chat {chat}"
@@ -112,7 +132,7 @@ pub async fn leave(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(),
 
 /// `POST /chat/{id}/participants`: adds a user (created if absent) to an existing room.
 pub async fn add_participant(state: &AppState, chat: &ChatId, user: &UserId) -> Result<ChatRoom, ApiError> {
-    match state.store.join(chat, user, JoinMode::Admin).await? {
+    match stored(state.store.join(chat, user, JoinMode::Admin).await?) {
         Joined::NoRoom => Err(ApiError::NotFound("Chat not found")),
         _ => get_room(state, chat).await,
     }
@@ -124,7 +144,7 @@ pub async fn remove_participant(
     chat: &ChatId,
     user: &UserId,
 ) -> Result<ChatRoom, ApiError> {
-    match state.store.leave(chat, user).await? {
+    match stored_leave(state.store.leave(chat, user).await?) {
         Left::NoRoom => Err(ApiError::NotFound("Chat not found")),
         Left::NotMember => Err(ApiError::NotFound("User is not a participant of this chat")),
         Left::Now(_) => get_room(state, chat).await,

@@ -53,6 +53,17 @@ pub struct Config {
     pub rate_limit_per_second: String,
     #[envconfig(from = "RATE_LIMIT_BURST", default = "40")]
     pub rate_limit_burst: String,
+    #[envconfig(from = "LOG_FORMAT", default = "text")]
+    pub log_format: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// Which store backs the server.
@@ -110,6 +121,7 @@ pub struct Settings {
     pub cors_origins: CorsOrigins,
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
+    pub log_format: LogFormat,
 }
 
 /// A variable that failed validation; `Display` names it.
@@ -178,6 +190,11 @@ impl Config {
             ));
         }
         let cors_origins = parse_cors(&self.cors_origins)?;
+        let log_format = match self.log_format.trim() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            _ => return Err(fail("LOG_FORMAT", &self.log_format, "expected text or json")),
+        };
         Ok(Settings {
             host: self.host.trim().to_string(),
             port: int("PORT", &self.port, 0, u16::MAX)?,
@@ -191,6 +208,7 @@ impl Config {
             cors_origins,
             rate_limit_per_second: int("RATE_LIMIT_PER_SECOND", &self.rate_limit_per_second, 0, 1_000_000)?,
             rate_limit_burst: int("RATE_LIMIT_BURST", &self.rate_limit_burst, 1, 1_000_000)?,
+            log_format,
         })
     }
 }
@@ -339,6 +357,7 @@ mod tests {
             ("REDIS_KEY_PREFIX", "a b"),
             ("REDIS_URL", "http://x"),
             ("REDIS_POOL_SIZE", "0"),
+            ("LOG_FORMAT", "xml"),
             ("CORS_ORIGINS", "example.com"),
             ("REDIS_DB", "99"),
             ("AUTH_SECRET", "s3cret"),

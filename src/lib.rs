@@ -10,6 +10,7 @@
 //! - `ws`: frames, the hub of local connections, one session per connection.
 //! - `http`: routes per resource, OpenAPI and Swagger UI.
 //! - `error`: the one place `{"detail"}` errors are built.
+//! - `stats`: Prometheus metrics; `telemetry`: logs.
 //!
 //! `run` is the entry point: `main` calls it with the configured address, tests with port 0.
 
@@ -21,6 +22,7 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod state;
+pub mod stats;
 pub mod store;
 pub mod telemetry;
 pub mod ws;
@@ -54,6 +56,7 @@ pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    stats::handle(); // install the metrics recorder before anything records
     let hub = Hub::default();
     let token = CancellationToken::new();
     let tasks = TaskTracker::new();

@@ -2,15 +2,17 @@
 
 use std::process::ExitCode;
 
-use chat_server::config::Settings;
+use chat_server::config::{LogFormat, Settings};
 use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     // A missing .env is normal; the environment wins over the file.
     let _ = dotenvy::dotenv();
-    chat_server::telemetry::init();
-    let settings = match Settings::from_env() {
+    let settings = Settings::from_env();
+    let format = settings.as_ref().map_or(LogFormat::Text, |s| s.log_format);
+    chat_server::telemetry::init(format);
+    let settings = match settings {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("{e}");

@@ -66,21 +66,44 @@ pub fn cors(settings: &Settings) -> warp::cors::Builder {
     }
 }
 
-/// The methods each known path answers, for 405 and its `Allow` header.
-fn allowed_methods(path: &str) -> Option<&'static str> {
+/// Every route: its template (the metrics label) and the methods it answers (the 405 `Allow`).
+pub fn route_of(path: &str) -> Option<(&'static str, &'static str)> {
     // warp matches `/chat/` as `/chat`, so one trailing slash belongs to the same route.
     let path = path.strip_suffix('/').unwrap_or(path);
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     if segs.iter().any(|s| s.is_empty()) {
         return None;
     }
-    match segs.as_slice() {
-        ["chat"] | ["user"] | ["chat", _, "participants"] => Some("POST"),
-        ["chat", _, "participants", _] => Some("DELETE"),
-        ["chat", _] | ["chat", _, "messages"] | ["user", _] | ["user", _, "chats"] | ["ws", _] => Some("GET"),
-        ["health"] | ["ready"] | ["openapi.json"] | ["docs", ..] => Some("GET"),
-        _ => None,
-    }
+    Some(match segs.as_slice() {
+        ["chat"] => ("/chat", "POST"),
+        ["chat", _] => ("/chat/{chat_id}", "GET"),
+        ["chat", _, "messages"] => ("/chat/{chat_id}/messages", "GET"),
+        ["chat", _, "participants"] => ("/chat/{chat_id}/participants", "POST"),
+        ["chat", _, "participants", _] => ("/chat/{chat_id}/participants/{user_id}", "DELETE"),
+        ["user"] => ("/user", "POST"),
+        ["user", _] => ("/user/{user_id}", "GET"),
+        ["user", _, "chats"] => ("/user/{user_id}/chats", "GET"),
+        ["ws", _] => ("/ws/{user_id}", "GET"),
+        ["health"] => ("/health", "GET"),
+        ["ready"] => ("/ready", "GET"),
+        ["metrics"] => ("/metrics", "GET"),
+        ["openapi.json"] => ("/openapi.json", "GET"),
+        ["docs", ..] => ("/docs", "GET"),
+        _ => return None,
+    })
+}
+
+/// One log line and one metrics sample per request, with its route, status and timing.
+pub fn request_log() -> warp::log::Log<impl Fn(warp::log::Info<'_>) + Clone> {
+    warp::log::custom(|info| {
+        let route = route_of(info.path()).map_or("unmatched", |(template, _)| template);
+        let (status, elapsed) = (info.status().as_u16(), info.elapsed());
+        crate::stats::http_request(route, info.method().as_str(), status, elapsed.as_secs_f64());
+        tracing::info!(
+            method = %info.method(), path = info.path(), route, status,
+            micros = elapsed.as_micros() as u64, "request"
+        );
+    })
 }
 
 /// Last in the route list: a known path reached with the wrong method is a 405 with `Allow`;
@@ -90,7 +113,7 @@ pub fn method_not_allowed() -> BoxedFilter<(Response,)> {
         .and(warp::method())
         .and_then(
             |path: warp::path::FullPath, method: warp::http::Method| async move {
-                match allowed_methods(path.as_str()) {
+                match route_of(path.as_str()).map(|(_, allow)| allow) {
                     // An allowed method that still got here was refused for another reason
                     // (bad upgrade, bad body): let that rejection speak.
                     Some(allow) if !allow.split(", ").any(|m| m == method.as_str()) => {
@@ -105,15 +128,19 @@ pub fn method_not_allowed() -> BoxedFilter<(Response,)> {
 
 #[cfg(test)]
 mod tests {
-    use super::allowed_methods;
+    use super::route_of;
 
     #[test]
-    fn allow_lists() {
-        assert_eq!(allowed_methods("/chat"), Some("POST"));
-        assert_eq!(allowed_methods("/chat/c1/participants/u1"), Some("DELETE"));
-        assert_eq!(allowed_methods("/user/u1/chats"), Some("GET"));
-        assert_eq!(allowed_methods("/chat/"), Some("POST"));
-        assert_eq!(allowed_methods("/chat//x"), None);
-        assert_eq!(allowed_methods("/nope"), None);
+    fn route_table() {
+        assert_eq!(route_of("/chat"), Some(("/chat", "POST")));
+        assert_eq!(
+            route_of("/chat/c1/participants/u1"),
+            Some(("/chat/{chat_id}/participants/{user_id}", "DELETE"))
+        );
+        assert_eq!(route_of("/user/u1/chats"), Some(("/user/{user_id}/chats", "GET")));
+        assert_eq!(route_of("/chat/"), Some(("/chat", "POST")));
+        assert_eq!(route_of("/docs/index.css"), Some(("/docs", "GET")));
+        assert_eq!(route_of("/chat//x"), None);
+        assert_eq!(route_of("/nope"), None);
     }
 }

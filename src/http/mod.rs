@@ -26,6 +26,8 @@ pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
         .unify()
         .or(docs::routes())
         .unify()
+        .or(crate::stats::route())
+        .unify()
         .or(filters::method_not_allowed())
         .unify()
         .recover(handle_rejection)
@@ -35,7 +37,7 @@ pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
         // CORS refusals (origin not allowed) happen outside the inner recover.
         .recover(handle_rejection)
         .unify()
-        .with(warp::trace::request())
+        .with(filters::request_log())
         .map(Reply::into_response)
         .boxed()
 }

@@ -62,6 +62,18 @@ pub enum ClientFrame {
     Leave(RoomFrame),
 }
 
+impl ClientFrame {
+    /// The frame's `type`, as a metrics label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Text(_) => "text",
+            Self::Typing(_) => "typing",
+            Self::Join(_) => "join",
+            Self::Leave(_) => "leave",
+        }
+    }
+}
+
 /// The error frame: the connection stays open.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"type": "error", "detail": "content must not be empty"}))]

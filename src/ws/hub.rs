@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use warp::ws::Message as WsMessage;
 
 use crate::domain::{ChatId, UserId};
+use crate::stats;
 
 /// A membership change that travels with the system message announcing it, so every
 /// instance applies it at exactly that point of the room's order.
@@ -170,14 +171,16 @@ impl Hub {
             room.last = seq;
         }
         let (room, users) = (&s.rooms[&d.chat_id], &s.users);
+        let mut sent = 0;
         for user in &room.members {
             if d.skip.as_ref() == Some(user) {
                 continue;
             }
             for (_, out) in users.get(user).map_or(&[][..], |e| &e.conns[..]) {
-                offer(out, &d.frame);
+                sent += u64::from(offer(out, &d.frame));
             }
         }
+        metrics::counter!(stats::FRAMES_OUT).increment(sent);
         if let Some(Membership::Left(user)) = &d.membership {
             if let Some(entry) = s.users.get_mut(user) {
                 entry.rooms.remove(&d.chat_id);
@@ -203,18 +206,21 @@ impl State {
     }
 }
 
-/// Queues a frame without waiting; a full outbox marks the connection slow.
-fn offer(out: &Outbound, frame: &WsMessage) {
+/// Queues a frame without waiting (true if queued); a full outbox marks the connection slow.
+fn offer(out: &Outbound, frame: &WsMessage) -> bool {
     match out.tx.try_send(frame.clone()) {
-        Ok(()) => {}
+        Ok(()) => true,
         Err(TrySendError::Full(_)) => {
+            metrics::counter!(stats::DELIVERIES_DROPPED).increment(1);
             if !out.slow.is_cancelled() {
                 tracing::warn!("outbox full: closing a slow consumer");
+                metrics::counter!(stats::SLOW_CLOSED).increment(1);
                 out.slow.cancel();
             }
+            false
         }
         // The session is ending; it unregisters itself.
-        Err(TrySendError::Closed(_)) => {}
+        Err(TrySendError::Closed(_)) => false,
     }
 }
 

@@ -63,12 +63,7 @@ pub async fn connect(user_id: String, ws: Ws, state: AppState) -> Result<impl Re
             slow: slow.clone(),
         },
     );
-    let mut reg = Registration {
-        state: state.clone(),
-        user: user.clone(),
-        conn_id,
-        counted: false,
-    };
+    let mut reg = Registration::new(&state, &user, conn_id);
     let rooms = state.store.connect(&user).await?;
     reg.counted = true;
     state.bus.follow(&state.hub, &user, rooms).await?;

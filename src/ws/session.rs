@@ -15,6 +15,7 @@ use crate::chat::{self, TextInput};
 use crate::domain::{ChatId, UserId};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::stats;
 
 /// Close codes (CONTRACT: Close codes).
 pub const GOING_AWAY: u16 = 1001;
@@ -29,6 +30,23 @@ pub struct Registration {
     pub conn_id: u64,
     /// True once the store counted the connection (so presence must be decremented).
     pub counted: bool,
+    pub opened: std::time::Instant,
+}
+
+impl Registration {
+    /// A connection registered in the hub as `conn_id`; counted in the metrics until dropped.
+    pub fn new(state: &AppState, user: &UserId, conn_id: u64) -> Self {
+        metrics::gauge!(stats::CONNECTIONS_OPEN).increment(1);
+        metrics::counter!(stats::CONNECTIONS_OPENED).increment(1);
+        let (state, user) = (state.clone(), user.clone());
+        Self {
+            state,
+            user,
+            conn_id,
+            counted: false,
+            opened: std::time::Instant::now(),
+        }
+    }
 }
 
 impl Drop for Registration {
@@ -45,7 +63,11 @@ impl Drop for Registration {
                 }
             });
         }
-        tracing::info!(user = %self.user, conn = self.conn_id, "websocket closed");
+        metrics::gauge!(stats::CONNECTIONS_OPEN).decrement(1);
+        tracing::info!(
+            user = %self.user, conn = self.conn_id, seconds = self.opened.elapsed().as_secs_f64(),
+            "websocket closed"
+        );
     }
 }
 
@@ -121,14 +143,21 @@ fn too_big(e: &warp::Error) -> bool {
 /// Handles one client frame; returns the error frame to send back, if any.
 async fn answer(state: &AppState, user: &UserId, msg: &WsMessage) -> Option<WsMessage> {
     if msg.is_binary() {
+        metrics::counter!(stats::FRAMES_IN, "type" => "binary").increment(1);
         return Some(frames::error_frame(
             "Binary frames are not supported: send JSON text frames",
         ));
     }
     let text = msg.to_str().ok()?; // ping and pong: tungstenite answers pings itself
     let result = match frames::decode(text) {
-        Ok(frame) => handle(state, user, frame).await,
-        Err(detail) => Err(ApiError::BadRequest(detail)),
+        Ok(frame) => {
+            metrics::counter!(stats::FRAMES_IN, "type" => frame.kind()).increment(1);
+            handle(state, user, frame).await
+        }
+        Err(detail) => {
+            metrics::counter!(stats::FRAMES_IN, "type" => "invalid").increment(1);
+            Err(ApiError::BadRequest(detail))
+        }
     };
     result.err().map(|e| frames::error_frame(e.to_string()))
 }

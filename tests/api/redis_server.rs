@@ -1,5 +1,7 @@
 //! A private `redis-server` for tests: started on a free port, shared by the tests of this
 //! binary while any of them holds it, killed (and its files removed) when the last one is done.
+// Shared by two test binaries, each using part of it.
+#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -21,6 +21,7 @@ use bb8_redis::redis::{self, RedisError};
 use super::keys::Keys;
 use super::{StoreError, StoreResult};
 use crate::config::RedisSettings;
+use crate::stats;
 
 /// bb8 manager of auto-reconnecting connections with the configured timeouts (bb8-redis's own
 /// manager fixes a 500 ms response timeout).
@@ -120,14 +121,20 @@ impl RedisStore {
             let conn = self.pool.get().await.map_err(|e| e.to_string())?.clone();
             f(conn).await.map_err(|e| e.to_string())
         };
-        match tokio::time::timeout(self.timeout, work).await {
+        let started = std::time::Instant::now();
+        let result = match tokio::time::timeout(self.timeout, work).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(StoreError::Unavailable(e)),
             Err(_) => Err(StoreError::Unavailable(format!(
                 "no answer from Redis within {:?}",
                 self.timeout
             ))),
+        };
+        metrics::histogram!(stats::REDIS_SECONDS).record(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            metrics::counter!(stats::REDIS_ERRORS).increment(1);
         }
+        result
     }
 
     pub async fn ping(&self) -> StoreResult<()> {

@@ -1,0 +1,104 @@
+//! Metrics: the Prometheus recorder, the metric names, and the `/metrics` route.
+//!
+//! One recorder per process (the `metrics` facade is global); every instance in the process
+//! reports into it. Names are constants here so each is spelled once.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use warp::filters::BoxedFilter;
+use warp::http::header;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+/// Live WebSocket connections on this process (gauge).
+pub const CONNECTIONS_OPEN: &str = "chat_connections_open";
+/// WebSocket connections accepted (counter).
+pub const CONNECTIONS_OPENED: &str = "chat_connections_opened_total";
+/// Client frames received, by `type` (`text`, `typing`, `join`, `leave`, `invalid`, `binary`).
+pub const FRAMES_IN: &str = "chat_frames_received_total";
+/// Frames queued to connections: every recipient of every delivery (counter).
+pub const FRAMES_OUT: &str = "chat_frames_sent_total";
+/// Messages this process stored (text, system), by `type`.
+pub const MESSAGES_STORED: &str = "chat_messages_stored_total";
+/// Frames dropped because a connection's outbox was full (counter).
+pub const DELIVERIES_DROPPED: &str = "chat_deliveries_dropped_total";
+/// Connections closed as slow consumers (counter).
+pub const SLOW_CLOSED: &str = "chat_slow_consumers_closed_total";
+/// Redis call latency in seconds (histogram), and failed or timed-out calls (counter).
+pub const REDIS_SECONDS: &str = "chat_redis_call_seconds";
+pub const REDIS_ERRORS: &str = "chat_redis_errors_total";
+/// HTTP requests by `route`, `method` and `status` (counter), and their latency (histogram).
+pub const HTTP_REQUESTS: &str = "chat_http_requests_total";
+pub const HTTP_SECONDS: &str = "chat_http_request_seconds";
+
+const BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// The process's recorder, installed on first use.
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets(BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder was installed first; then ours renders nothing.
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed");
+        }
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    metrics::describe_gauge!(CONNECTIONS_OPEN, "Live WebSocket connections");
+    metrics::describe_counter!(CONNECTIONS_OPENED, "WebSocket connections accepted");
+    metrics::describe_counter!(FRAMES_IN, "Client frames received, by type");
+    metrics::describe_counter!(FRAMES_OUT, "Frames queued to connections (one per recipient)");
+    metrics::describe_counter!(MESSAGES_STORED, "Messages stored by this process, by type");
+    metrics::describe_counter!(
+        DELIVERIES_DROPPED,
+        "Frames dropped: the connection's outbox was full"
+    );
+    metrics::describe_counter!(SLOW_CLOSED, "Connections closed as slow consumers");
+    metrics::describe_histogram!(REDIS_SECONDS, metrics::Unit::Seconds, "Redis call latency");
+    metrics::describe_counter!(REDIS_ERRORS, "Redis calls that failed or timed out");
+    metrics::describe_counter!(HTTP_REQUESTS, "HTTP requests by route, method and status");
+    metrics::describe_histogram!(
+        HTTP_SECONDS,
+        metrics::Unit::Seconds,
+        "HTTP request latency by route"
+    );
+}
+
+/// `GET /metrics` in the Prometheus text format.
+pub fn route() -> BoxedFilter<(Response,)> {
+    warp::path!("metrics")
+        .and(warp::get())
+        .map(|| {
+            let h = handle();
+            h.run_upkeep();
+            let mut resp = h.render().into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            resp
+        })
+        .boxed()
+}
+
+/// Records one HTTP request (called by the request log).
+pub fn http_request(route: &'static str, method: &str, status: u16, seconds: f64) {
+    let labels = [
+        ("route", route.to_string()),
+        ("method", method.to_string()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
+    metrics::histogram!(HTTP_SECONDS, "route" => route).record(seconds);
+}
