@@ -78,7 +78,7 @@ fn allowed_methods(path: &str) -> Option<&'static str> {
         ["chat"] | ["user"] | ["chat", _, "participants"] => Some("POST"),
         ["chat", _, "participants", _] => Some("DELETE"),
         ["chat", _] | ["chat", _, "messages"] | ["user", _] | ["user", _, "chats"] | ["ws", _] => Some("GET"),
-        ["health"] | ["ready"] | ["openapi.json"] | ["docs", ..] => Some("GET"),
+        ["health"] | ["ready"] | ["openapi.json"] | ["asyncapi.json"] | ["docs", ..] => Some("GET"),
         _ => None,
     }
 }

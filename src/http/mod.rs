@@ -1,5 +1,6 @@
 //! HTTP: every route in one list, one rejection handler, CORS and request logs around them.
 
+pub mod asyncapi;
 pub mod chats;
 pub mod docs;
 pub mod filters;
@@ -25,6 +26,8 @@ pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
         .or(health::routes(s))
         .unify()
         .or(docs::routes())
+        .unify()
+        .or(asyncapi::routes())
         .unify()
         .or(filters::method_not_allowed())
         .unify()
