@@ -88,6 +88,7 @@ pub fn route_of(path: &str) -> Option<(&'static str, &'static str)> {
         ["ready"] => ("/ready", "GET"),
         ["metrics"] => ("/metrics", "GET"),
         ["openapi.json"] => ("/openapi.json", "GET"),
+        ["asyncapi.json"] => ("/asyncapi.json", "GET"),
         ["docs", ..] => ("/docs", "GET"),
         _ => return None,
     })

@@ -1,5 +1,6 @@
 //! HTTP: every route in one list, one rejection handler, CORS and request logs around them.
 
+pub mod asyncapi;
 pub mod chats;
 pub mod docs;
 pub mod filters;
@@ -27,6 +28,8 @@ pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
         .or(docs::routes())
         .unify()
         .or(crate::stats::route())
+        .unify()
+        .or(asyncapi::routes())
         .unify()
         .or(filters::method_not_allowed())
         .unify()

@@ -1,0 +1,170 @@
+//! The AsyncAPI document: committed file == generated == served, its schemas are the OpenAPI
+//! ones (same Rust types), and it declares the channel and both operations.
+
+use chat_server::domain::Message;
+use chat_server::http::asyncapi::{FRAME_SCHEMAS, document};
+use chat_server::http::docs::ApiDoc;
+use chat_server::ws::frames::decode;
+use serde_json::Value;
+use utoipa::OpenApi;
+
+use crate::helpers::TestApp;
+
+const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/asyncapi.json");
+
+fn generated() -> String {
+    serde_json::to_string_pretty(&document()).unwrap() + "\n"
+}
+
+fn committed() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(SPEC_PATH).unwrap()).unwrap()
+}
+
+/// The committed document is exactly what the code generates (regenerate with UPDATE_OPENAPI=1).
+#[test]
+fn committed_asyncapi_matches_code() {
+    let fresh = generated();
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(SPEC_PATH, &fresh).unwrap();
+        return;
+    }
+    let on_disk = std::fs::read_to_string(SPEC_PATH).unwrap_or_default();
+    assert!(
+        on_disk == fresh,
+        "openapi/asyncapi.json is stale: run `UPDATE_OPENAPI=1 cargo test --test api asyncapi`"
+    );
+}
+
+/// `GET /asyncapi.json` serves the committed document.
+#[tokio::test]
+async fn served_asyncapi_equals_committed_file() {
+    let app = TestApp::spawn().await;
+    let (status, served) = app.get("/asyncapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(served, committed());
+    let (status, body) = app.post_json("/asyncapi.json", serde_json::json!({})).await;
+    assert_eq!(status, 405, "{body}");
+}
+
+/// Every frame schema is the OpenAPI component of the same name, byte for byte: one Rust type,
+/// one JSON schema, in both documents.
+#[test]
+fn frame_schemas_are_the_openapi_ones() {
+    let openapi = serde_json::to_value(ApiDoc::openapi()).unwrap();
+    let doc = committed();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in FRAME_SCHEMAS {
+        assert!(schemas.contains_key(name), "{name} missing");
+    }
+    for (name, schema) in schemas {
+        assert_eq!(
+            schema, &openapi["components"]["schemas"][name],
+            "{name} differs from the OpenAPI schema"
+        );
+    }
+    assert_eq!(
+        doc["components"]["messages"]["clientFrame"]["payload"]["$ref"],
+        "#/components/schemas/ClientFrame"
+    );
+    assert_eq!(schemas["ClientFrame"]["oneOf"].as_array().unwrap().len(), 4);
+}
+
+/// Every `$ref` of the document points at something the document holds.
+#[test]
+fn every_ref_resolves() {
+    fn walk(v: &Value, doc: &Value) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    let pointer = target
+                        .strip_prefix('#')
+                        .unwrap_or_else(|| panic!("external {target}"));
+                    assert!(doc.pointer(pointer).is_some(), "dangling $ref {target}");
+                }
+                map.values().for_each(|c| walk(c, doc));
+            }
+            Value::Array(items) => items.iter().for_each(|c| walk(c, doc)),
+            _ => {}
+        }
+    }
+    let doc = committed();
+    walk(&doc, &doc);
+}
+
+/// AsyncAPI 3.0.0, the `/ws/{user_id}` channel, a send and a receive operation.
+#[test]
+fn declares_the_channel_and_operations() {
+    let doc = committed();
+    assert_eq!(doc["asyncapi"], "3.0.0");
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+    let chat = &doc["channels"]["chat"];
+    assert_eq!(chat["address"], "/ws/{user_id}");
+    assert!(chat["parameters"]["user_id"].is_object());
+    for code in ["1000", "1001", "1008", "1009", "1011"] {
+        assert!(
+            chat["description"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("| {code} |")),
+            "close code {code} undocumented"
+        );
+    }
+    let ops = &doc["operations"];
+    assert_eq!(ops["sendFrame"]["action"], "send");
+    assert_eq!(ops["sendFrame"]["channel"]["$ref"], "#/channels/chat");
+    assert_eq!(
+        ops["sendFrame"]["messages"],
+        serde_json::json!([{"$ref": "#/channels/chat/messages/clientFrame"}])
+    );
+    assert_eq!(ops["receiveFrames"]["action"], "receive");
+    assert_eq!(ops["receiveFrames"]["channel"]["$ref"], "#/channels/chat");
+    assert_eq!(
+        ops["receiveFrames"]["messages"],
+        serde_json::json!([
+            {"$ref": "#/channels/chat/messages/serverMessage"},
+            {"$ref": "#/channels/chat/messages/errorFrame"},
+        ])
+    );
+}
+
+/// The examples are frames the server really accepts and sends: client examples decode as
+/// `ClientFrame`s, server examples deserialise as `Message`s, error examples are error frames.
+#[test]
+fn examples_are_real_frames() {
+    let doc = committed();
+    let examples = |message: &str| -> Vec<Value> {
+        doc["components"]["messages"][message]["examples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["payload"].clone())
+            .collect()
+    };
+    let client = examples("clientFrame");
+    let types: Vec<_> = client.iter().map(|p| p["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["text", "typing", "join", "leave"]);
+    for payload in &client {
+        decode(&payload.to_string()).unwrap_or_else(|e| panic!("{payload}: {e}"));
+    }
+    assert_eq!(
+        client[0],
+        serde_json::json!({"type": "text", "content": "Hello, world!", "chat_id": "chat1", "user_id": "user1"})
+    );
+    let server = examples("serverMessage");
+    for payload in &server {
+        let m: Message = serde_json::from_value(payload.clone()).unwrap_or_else(|e| panic!("{payload}: {e}"));
+        assert_eq!(&serde_json::to_value(&m).unwrap(), payload);
+    }
+    assert!(server.iter().any(|p| p["type"] == "text"));
+    assert!(
+        server
+            .iter()
+            .any(|p| p["type"] == "system" && p["content"] == "user1 joined the chat")
+    );
+    for payload in examples("errorFrame") {
+        let obj = payload.as_object().unwrap();
+        assert_eq!(obj.len(), 2, "{payload}");
+        assert_eq!(payload["type"], "error");
+        assert!(payload["detail"].is_string());
+    }
+}
