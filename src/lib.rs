@@ -21,6 +21,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod server;
 pub mod state;
 pub mod stats;
 pub mod store;
@@ -96,11 +97,8 @@ pub async fn run(
         tracing::info!("shutting down: closing connections");
         token.cancel();
     };
-    warp::serve(http::routes(state.clone()))
-        .incoming(listener)
-        .graceful(signal)
-        .run()
-        .await;
+    let header_timeout = state.settings.ws_timeout;
+    server::serve(listener, http::routes(state.clone()), header_timeout, signal).await;
     state.tasks.close();
     state.tasks.wait().await;
     if let Store::Redis(store) = &state.store {

@@ -81,3 +81,30 @@ async fn answering_peer_stays_connected() {
     let (status, user) = app.get("/user/alive").await;
     assert_eq!((status, user["is_active"].as_bool()), (200, Some(true)));
 }
+
+/// A client that opens a TCP connection and never completes its handshake is dropped within
+/// WS_TIMEOUT_SECONDS, and nothing of it reaches the store.
+#[tokio::test]
+async fn unfinished_handshake_is_dropped_within_the_timeout() {
+    let app = TestApp::spawn_with(&[("WS_TIMEOUT_SECONDS", "0.3")]).await;
+    let mut tcp = TcpStream::connect(app.addr).await.unwrap();
+    tcp.write_all(b"GET /ws/stalled HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n")
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let mut rest = Vec::new();
+    // EOF or a reset both mean the server dropped it; only the timeout elapsing fails.
+    let _ = tokio::time::timeout(TIMEOUT, tcp.read_to_end(&mut rest))
+        .await
+        .expect("never dropped");
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_millis(1500),
+        "dropped after {waited:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("101"),
+        "no upgrade happened"
+    );
+    assert_eq!(app.get("/user/stalled").await.0, 404);
+}
