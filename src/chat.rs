@@ -70,7 +70,10 @@ pub async fn typing(state: &AppState, user: &UserId, chat: &ChatId, content: &st
             "typing content must be \"typing\" or \"stopped\"".into(),
         ));
     }
-    if state.store.access(chat, user).await? != Access::Member {
+    // The hub knows the rooms the sender's connections follow, without a storage round trip
+    // (so typing keeps working locally while Redis is down); the store settles the case of a
+    // join whose notice has not reached this hub yet.
+    if !state.hub.follows(user, chat) && state.store.access(chat, user).await? != Access::Member {
         return Err(ApiError::Forbidden(format!(
             "You are not a participant of chat {chat}"
         )));
@@ -91,7 +94,8 @@ pub async fn typing(state: &AppState, user: &UserId, chat: &ChatId, content: &st
         membership: None,
         seq: None,
     };
-    Ok(state.bus.typing(delivery).await?)
+    state.bus.typing(&state.hub, delivery).await;
+    Ok(())
 }
 
 /// A client joins a room (created public if absent); joining again does nothing.

@@ -39,14 +39,14 @@ impl Bus {
         }
     }
 
-    /// Delivers a typing event to the room's other participants, on every instance.
-    pub async fn typing(&self, d: Delivery) -> StoreResult<()> {
-        match self {
-            Bus::Local(hub) => {
-                hub.deliver(&d);
-                Ok(())
-            }
-            Bus::Redis(bus) => bus.typing(&d).await,
+    /// Delivers a typing event to the room's other participants: at once on this instance,
+    /// and (best effort: it is never stored) on the others.
+    pub async fn typing(&self, hub: &Hub, d: Delivery) {
+        hub.deliver(&d);
+        if let Bus::Redis(bus) = self
+            && let Err(e) = bus.typing(&d).await
+        {
+            tracing::warn!(error = %e, "typing event not published to other instances");
         }
     }
 }

@@ -117,10 +117,12 @@ impl RedisBus {
         });
     }
 
-    /// Publishes a typing event to every instance following the room.
+    /// Publishes a typing event to the other instances following the room (this one has
+    /// delivered it already, and skips its own on receipt).
     pub async fn typing(&self, d: &Delivery) -> StoreResult<()> {
         let sender = d.skip.as_ref().map_or("", UserId::as_str);
-        let payload = format!("t|-|{sender}|{}", d.frame.to_str().unwrap_or_default());
+        let instance = self.inner.store.instance();
+        let payload = format!("t|{instance}|{sender}|{}", d.frame.to_str().unwrap_or_default());
         let channel = self.inner.keys.room_channel(&d.chat_id);
         let mut conn = self.inner.conn.clone();
         let mut cmd = redis::cmd("PUBLISH");
@@ -230,7 +232,8 @@ impl RedisBus {
         }
     }
 
-    /// Delivers `"<seq or t>|<j, l or ->|<user>|<json>"` (see room.lua).
+    /// Delivers `"<seq>|<j, l or ->|<user>|<json>"` (a stored message, see room.lua) or
+    /// `"t|<instance>|<user>|<json>"` (a typing event).
     async fn deliver_payload(&self, chat: &ChatId, payload: &str) {
         let mut parts = payload.splitn(4, '|');
         let (Some(seq), Some(mark), Some(user), Some(json)) =
@@ -239,6 +242,9 @@ impl RedisBus {
             return;
         };
         let Ok(user) = UserId::parse(user) else { return };
+        if seq == "t" && mark == self.inner.store.instance() {
+            return; // our own typing event: delivered locally already
+        }
         let left = mark == "l";
         let d = Delivery {
             chat_id: chat.clone(),

@@ -134,6 +134,14 @@ impl Hub {
         self.lock().users.contains_key(user)
     }
 
+    /// Whether `user`'s local connections follow `room`.
+    pub fn follows(&self, user: &UserId, room: &ChatId) -> bool {
+        self.lock()
+            .users
+            .get(user)
+            .is_some_and(|e| e.rooms.contains(room))
+    }
+
     /// Every room followed here, with the sequence last delivered in it.
     pub fn rooms(&self) -> Vec<(ChatId, u64)> {
         self.lock()

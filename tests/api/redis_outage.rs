@@ -226,3 +226,33 @@ async fn host_port_db_and_password_are_honoured() {
         "db 0 untouched"
     );
 }
+
+/// While Redis is down, typing events still reach the other participants connected to the
+/// same instance (they need no storage), while texts get the storage error frame.
+#[tokio::test]
+async fn typing_works_locally_during_an_outage() {
+    let redis = RedisServer::private();
+    let app = TestApp::spawn_redis(redis.clone(), &fresh_prefix(), FAST).await;
+    let (mut alice, mut bob) = (app.ws("alice").await, app.ws("bob").await);
+    bob.send_json(json!({"type": "join", "chat_id": "r"})).await;
+    assert_eq!(bob.recv_json().await["content"], "bob joined the chat");
+    alice.send_json(json!({"type": "join", "chat_id": "r"})).await;
+    assert_eq!(alice.recv_json().await["content"], "alice joined the chat");
+    assert_eq!(bob.recv_json().await["content"], "alice joined the chat");
+
+    redis.stop();
+    alice
+        .send_json(json!({"type": "typing", "content": "typing", "chat_id": "r"}))
+        .await;
+    let typing = bob.recv_json().await;
+    assert_eq!(
+        (typing["type"].as_str(), typing["user_id"].as_str()),
+        (Some("typing"), Some("alice"))
+    );
+    assert_eq!(typing["content"], "typing");
+    alice
+        .send_json(json!({"type": "text", "content": "lost", "chat_id": "r"}))
+        .await;
+    alice.expect_error("Storage unavailable").await;
+    bob.assert_nothing_pending().await;
+}
