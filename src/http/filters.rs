@@ -68,6 +68,9 @@ pub fn cors(settings: &Settings) -> warp::cors::Builder {
 
 /// The methods each known path answers, for 405 and its `Allow` header.
 fn allowed_methods(path: &str) -> Option<&'static str> {
+    if path == "/" {
+        return Some("GET"); // the demo page
+    }
     // warp matches `/chat/` as `/chat`, so one trailing slash belongs to the same route.
     let path = path.strip_suffix('/').unwrap_or(path);
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -78,7 +81,9 @@ fn allowed_methods(path: &str) -> Option<&'static str> {
         ["chat"] | ["user"] | ["chat", _, "participants"] => Some("POST"),
         ["chat", _, "participants", _] => Some("DELETE"),
         ["chat", _] | ["chat", _, "messages"] | ["user", _] | ["user", _, "chats"] | ["ws", _] => Some("GET"),
-        ["health"] | ["ready"] | ["openapi.json"] | ["docs", ..] => Some("GET"),
+        ["health"] | ["ready"] | ["openapi.json"] | ["docs", ..] | ["demo", "app.js" | "style.css"] => {
+            Some("GET")
+        }
         _ => None,
     }
 }
@@ -115,5 +120,7 @@ mod tests {
         assert_eq!(allowed_methods("/chat/"), Some("POST"));
         assert_eq!(allowed_methods("/chat//x"), None);
         assert_eq!(allowed_methods("/nope"), None);
+        assert_eq!(allowed_methods("/"), Some("GET"));
+        assert_eq!(allowed_methods("//"), None);
     }
 }

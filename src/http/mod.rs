@@ -1,6 +1,7 @@
 //! HTTP: every route in one list, one rejection handler, CORS and request logs around them.
 
 pub mod chats;
+pub mod demo;
 pub mod docs;
 pub mod filters;
 pub mod health;
@@ -25,6 +26,8 @@ pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
         .or(health::routes(s))
         .unify()
         .or(docs::routes())
+        .unify()
+        .or(demo::routes())
         .unify()
         .or(filters::method_not_allowed())
         .unify()
