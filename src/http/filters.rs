@@ -68,6 +68,9 @@ pub fn cors(settings: &Settings) -> warp::cors::Builder {
 
 /// Every route: its template (the metrics label) and the methods it answers (the 405 `Allow`).
 pub fn route_of(path: &str) -> Option<(&'static str, &'static str)> {
+    if path == "/" {
+        return Some(("/", "GET")); // the demo page
+    }
     // warp matches `/chat/` as `/chat`, so one trailing slash belongs to the same route.
     let path = path.strip_suffix('/').unwrap_or(path);
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -90,6 +93,7 @@ pub fn route_of(path: &str) -> Option<(&'static str, &'static str)> {
         ["openapi.json"] => ("/openapi.json", "GET"),
         ["asyncapi.json"] => ("/asyncapi.json", "GET"),
         ["docs", ..] => ("/docs", "GET"),
+        ["demo", "app.js" | "style.css"] => ("/demo", "GET"),
         _ => return None,
     })
 }
@@ -142,6 +146,8 @@ mod tests {
         assert_eq!(route_of("/chat/"), Some(("/chat", "POST")));
         assert_eq!(route_of("/docs/index.css"), Some(("/docs", "GET")));
         assert_eq!(route_of("/chat//x"), None);
+        assert_eq!(route_of("/"), Some(("/", "GET")));
+        assert_eq!(route_of("//"), None);
         assert_eq!(route_of("/nope"), None);
     }
 }

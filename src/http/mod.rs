@@ -2,6 +2,7 @@
 
 pub mod asyncapi;
 pub mod chats;
+pub mod demo;
 pub mod docs;
 pub mod filters;
 pub mod health;
@@ -30,6 +31,8 @@ pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
         .or(crate::stats::route())
         .unify()
         .or(asyncapi::routes())
+        .unify()
+        .or(demo::routes())
         .unify()
         .or(filters::method_not_allowed())
         .unify()

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Drives the demo page (GET /) in headless Chromium: tests/e2e/demo.test.mjs, two browser
+# contexts as two users in one room. The screenshot lands in artifacts/e2e/demo.png.
+#
+#   scripts/e2e.sh [SERVER_BINARY]
+#
+# SERVER_BINARY defaults to ${CARGO_TARGET_DIR:-target}/debug/chat-server (relative to the
+# repo root); this script builds nothing. It installs what is missing: Debian's chromium
+# (never a browser download) and tests/e2e/node_modules (npm ci). The server runs on a free
+# port of 127.0.0.1 with the rate limit off, from a temp dir (no developer .env), and is
+# stopped with SIGTERM at the end: it must exit 0. The last lines are node's test summary.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+server_bin=${1:-${CARGO_TARGET_DIR:-target}/debug/chat-server}
+case $server_bin in /*) ;; *) server_bin=$repo/$server_bin ;; esac
+chromium=/usr/bin/chromium
+artifacts=$repo/artifacts/e2e
+server_pid=
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/e2e.XXXXXX")
+
+# Stops the server (if it runs) with SIGTERM; returns non-zero unless it exited 0 within 10 s.
+stop_server() {
+    [ -n "$server_pid" ] || return 0
+    local pid=$server_pid status
+    server_pid=
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "FAIL server: still running 10 s after SIGTERM; killed"
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        return 1
+    fi
+    wait "$pid"
+    status=$?
+    if [ "$status" -ne 0 ]; then
+        echo "FAIL server: exited $status after SIGTERM; its log:"
+        sed 's/^/    /' "$tmp/server.log"
+        return 1
+    fi
+}
+
+cleanup() {
+    local rc=$?
+    stop_server || rc=1
+    rm -rf "$tmp"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+    echo "FAIL $*"
+    exit 1
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# 1. Chromium from Debian, once.
+if [ ! -x "$chromium" ]; then
+    echo "installing Debian's chromium (apt-get)..."
+    as_root apt-get update -qq >"$tmp/apt.log" 2>&1 &&
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            chromium >>"$tmp/apt.log" 2>&1 ||
+        { sed 's/^/    /' "$tmp/apt.log"; fail "apt-get install chromium"; }
+fi
+[ -x "$chromium" ] || fail "no $chromium"
+echo "browser: $("$chromium" --version 2>/dev/null)"
+
+# 2. playwright-core, as pinned by tests/e2e/package-lock.json.
+cd "$repo/tests/e2e" || exit 1
+want=$(node -p 'require("./package-lock.json").packages["node_modules/playwright-core"].version')
+have=$(node -p 'require("./node_modules/playwright-core/package.json").version' 2>/dev/null)
+if [ "$want" != "$have" ]; then
+    npm ci --no-audit --no-fund --loglevel=error || fail "npm ci in tests/e2e"
+fi
+
+# 3. The server on a free port.
+[ -x "$server_bin" ] || fail "server: no executable at $server_bin (run cargo build first)"
+port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => {
+    console.log(s.address().port); s.close(); })') || fail "no free port"
+url=http://127.0.0.1:$port
+(cd "$tmp" && HOST=127.0.0.1 PORT=$port RATE_LIMIT_PER_SECOND=0 NO_COLOR=1 exec "$server_bin") \
+    >"$tmp/server.log" 2>&1 &
+server_pid=$!
+healthy() {
+    node -e 'fetch(process.argv[1], { signal: AbortSignal.timeout(1000) })
+        .then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$url/health"
+}
+for i in $(seq 50); do
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        wait "$server_pid"
+        echo "FAIL server: exited $? before it was healthy; its log:"
+        server_pid=
+        sed 's/^/    /' "$tmp/server.log"
+        exit 1
+    fi
+    healthy && break
+    [ "$i" -eq 50 ] && { sed 's/^/    /' "$tmp/server.log"; fail "server: /health did not answer within ~10 s"; }
+    sleep 0.2
+done
+echo "server: $url (pid $server_pid)"
+
+# 4. The browser test; node's summary is the last thing printed (stop_server is silent when
+# the server exits 0).
+mkdir -p "$artifacts"
+CHAT_URL=$url CHROMIUM=$chromium E2E_ARTIFACTS=$artifacts \
+    node --test --test-reporter=spec --test-timeout=180000 demo.test.mjs
