@@ -14,7 +14,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
     "id": "chat1", "name": "Chat Room Name", "created_at": "2024-01-01T00:00:00.000000Z",
-    "participants": ["user1", "user2"], "is_private": false, "metadata": {}
+    "participants": ["user1", "user2"], "is_private": false, "metadata": {"topic": "rust"}
 }))]
 pub struct ChatRoom {
     /// The room id (client-chosen, or a UUID v7).
@@ -31,9 +31,10 @@ pub struct ChatRoom {
     #[schema(value_type = Vec<String>, example = json!(["user1", "user2"]))]
     pub participants: Vec<UserId>,
     /// Private rooms are readable and writable by participants only.
+    #[schema(example = false)]
     pub is_private: bool,
     /// Free-form JSON object.
-    #[schema(value_type = Object, example = json!({}))]
+    #[schema(value_type = HashMap<String, serde_json::Value>, example = json!({"topic": "rust"}))]
     pub metadata: Metadata,
 }
 
@@ -41,7 +42,7 @@ pub struct ChatRoom {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"id": "chat1", "name": "Chat Room Name", "is_private": false,
-    "participants": ["user1", "user2"], "metadata": {}}))]
+    "participants": ["user1", "user2"], "metadata": {"topic": "rust"}}))]
 pub struct NewChat {
     /// Room id; a UUID v7 is assigned when absent.
     #[schema(example = "chat1")]
@@ -50,12 +51,13 @@ pub struct NewChat {
     #[schema(example = "Chat Room Name")]
     pub name: String,
     /// Defaults to `false`.
+    #[schema(example = false)]
     pub is_private: Option<bool>,
     /// Initial participants (created if they do not exist); no system message is stored for them.
     #[schema(example = json!(["user1", "user2"]))]
     pub participants: Option<Vec<String>>,
     /// Free-form JSON object, default `{}`.
-    #[schema(value_type = Option<Object>, example = json!({}))]
+    #[schema(value_type = Option<HashMap<String, serde_json::Value>>, example = json!({"topic": "rust"}))]
     pub metadata: Option<Metadata>,
 }
 

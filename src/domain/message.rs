@@ -13,6 +13,7 @@ pub type Metadata = serde_json::Map<String, serde_json::Value>;
 /// The kind of a message. `typing` is delivered live and never stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(example = "text")]
 pub enum MessageKind {
     Text,
     System,
@@ -24,10 +25,11 @@ pub enum MessageKind {
 #[schema(example = json!({
     "id": "0192f0c1-7d3e-7b7a-9c1d-2f4e6a8b0c12", "chat_id": "chat1", "user_id": "user1",
     "content": "Hello, world!", "type": "text", "timestamp": "2024-01-01T00:00:00.000000Z",
-    "metadata": {}, "reply_to": null
+    "metadata": {"client": "web"}, "reply_to": null
 }))]
 pub struct Message {
     /// Server-assigned UUID v7.
+    #[schema(example = "0192f0c1-7d3e-7b7a-9c1d-2f4e6a8b0c12")]
     pub id: Uuid,
     /// The room.
     #[schema(value_type = String, example = "chat1")]
@@ -40,13 +42,14 @@ pub struct Message {
     pub content: String,
     /// `text`, `system` or `typing`.
     #[serde(rename = "type")]
+    #[schema(example = "text")]
     pub kind: MessageKind,
     /// When the server stored it: RFC 3339, UTC, microseconds; strictly increasing per room.
     #[serde(with = "serde_ts")]
     #[schema(value_type = String, format = DateTime, example = "2024-01-01T00:00:00.000000Z")]
     pub timestamp: Timestamp,
     /// Free-form JSON object supplied by the sender.
-    #[schema(value_type = Object, example = json!({}))]
+    #[schema(value_type = HashMap<String, serde_json::Value>, example = json!({"client": "web"}))]
     pub metadata: Metadata,
     /// Id of the message this one answers, if any.
     #[schema(example = json!(null))]

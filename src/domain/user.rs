@@ -16,7 +16,7 @@ pub const MAX_EMAIL_CHARS: usize = 254;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
     "id": "user1", "username": "username", "email": "user@example.com", "is_active": true,
-    "last_seen": "2024-01-01T00:00:00.000000Z", "metadata": {}
+    "last_seen": "2024-01-01T00:00:00.000000Z", "metadata": {"locale": "en"}
 }))]
 pub struct User {
     /// The user id.
@@ -29,20 +29,21 @@ pub struct User {
     #[schema(example = "user@example.com")]
     pub email: Option<String>,
     /// True while the user has at least one live WebSocket connection.
+    #[schema(example = true)]
     pub is_active: bool,
     /// When the user's last connection closed; null until then.
     #[serde(with = "serde_ts_opt")]
     #[schema(value_type = Option<String>, format = DateTime, example = "2024-01-01T00:00:00.000000Z")]
     pub last_seen: Option<Timestamp>,
     /// Free-form JSON object.
-    #[schema(value_type = Object, example = json!({}))]
+    #[schema(value_type = HashMap<String, serde_json::Value>, example = json!({"locale": "en"}))]
     pub metadata: Metadata,
 }
 
 /// Body of `POST /user`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"id": "user1", "username": "username", "email": "user@example.com", "metadata": {}}))]
+#[schema(example = json!({"id": "user1", "username": "username", "email": "user@example.com", "metadata": {"locale": "en"}}))]
 pub struct NewUser {
     /// User id; a UUID v7 is assigned when absent.
     #[schema(example = "user1")]
@@ -54,7 +55,7 @@ pub struct NewUser {
     #[schema(example = "user@example.com")]
     pub email: Option<String>,
     /// Free-form JSON object, default `{}`.
-    #[schema(value_type = Option<Object>, example = json!({}))]
+    #[schema(value_type = Option<HashMap<String, serde_json::Value>>, example = json!({"locale": "en"}))]
     pub metadata: Option<Metadata>,
 }
 

@@ -103,6 +103,7 @@ fn parse_before(q: &HashMap<String, String>) -> Result<Option<time::Timestamp>, 
         (status = 200, description = "Messages, oldest first", body = Vec<Message>),
         (status = 400, description = "Invalid chat_id, limit or before", body = Detail, example = json!({"detail": "Invalid request data"})),
         (status = 404, description = "Unknown chat", body = Detail, example = json!({"detail": "Chat not found"})),
+        (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn get_messages(
     chat_id: String,
@@ -121,6 +122,7 @@ pub async fn get_messages(
         (status = 200, description = "The room", body = ChatRoom),
         (status = 400, description = "Invalid chat_id", body = Detail, example = json!({"detail": "Invalid request data"})),
         (status = 404, description = "Unknown chat", body = Detail, example = json!({"detail": "Chat not found"})),
+        (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn get_chat(chat_id: String, s: AppState) -> Result<Response, ApiError> {
     let chat = ChatId::parse(&chat_id)?;
@@ -134,6 +136,7 @@ pub async fn get_chat(chat_id: String, s: AppState) -> Result<Response, ApiError
         (status = 400, description = "Invalid body", body = Detail, example = json!({"detail": "Invalid name: must be 1 to 200 characters, not blank"})),
         (status = 409, description = "The id is taken", body = Detail, example = json!({"detail": "Chat already exists"})),
         (status = 413, description = "Body over 64 KiB", body = Detail, example = json!({"detail": "Request body too large"})),
+        (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn create_chat(body: NewChat, s: AppState) -> Result<Response, ApiError> {
     let spec = body.validate().map_err(ApiError::BadRequest)?;
@@ -156,6 +159,8 @@ pub async fn create_chat(body: NewChat, s: AppState) -> Result<Response, ApiErro
         (status = 200, description = "The room, with the participant", body = ChatRoom),
         (status = 400, description = "Invalid id or body", body = Detail, example = json!({"detail": "Invalid request data"})),
         (status = 404, description = "Unknown chat", body = Detail, example = json!({"detail": "Chat not found"})),
+        (status = 413, description = "Body over 64 KiB", body = Detail, example = json!({"detail": "Request body too large"})),
+        (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn add_participant(
     chat_id: String,
@@ -179,6 +184,7 @@ pub async fn add_participant(
         (status = 200, description = "The room, without the participant", body = ChatRoom),
         (status = 400, description = "Invalid id", body = Detail, example = json!({"detail": "Invalid request data"})),
         (status = 404, description = "Unknown chat, or the user is not a participant", body = Detail, example = json!({"detail": "User is not a participant of this chat"})),
+        (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn remove_participant(chat_id: String, user_id: String, s: AppState) -> Result<Response, ApiError> {
     let chat = ChatId::parse(&chat_id)?;

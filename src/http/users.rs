@@ -43,6 +43,7 @@ pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
         (status = 200, description = "The user", body = User),
         (status = 400, description = "Invalid user_id", body = Detail, example = json!({"detail": "Invalid request data"})),
         (status = 404, description = "Unknown user", body = Detail, example = json!({"detail": "User not found"})),
+        (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn get_user(user_id: String, s: AppState) -> Result<Response, ApiError> {
     let user = UserId::parse(&user_id)?;
@@ -56,6 +57,7 @@ pub async fn get_user(user_id: String, s: AppState) -> Result<Response, ApiError
         (status = 400, description = "Invalid body", body = Detail, example = json!({"detail": "Invalid username: must be 1 to 128 characters, not blank"})),
         (status = 409, description = "The id is taken", body = Detail, example = json!({"detail": "User already exists"})),
         (status = 413, description = "Body over 64 KiB", body = Detail, example = json!({"detail": "Request body too large"})),
+        (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn create_user(body: NewUser, s: AppState) -> Result<Response, ApiError> {
     let spec = body.validate().map_err(ApiError::BadRequest)?;
@@ -74,6 +76,7 @@ pub async fn create_user(body: NewUser, s: AppState) -> Result<Response, ApiErro
         (status = 200, description = "The rooms the user takes part in, sorted by id", body = Vec<ChatRoom>),
         (status = 400, description = "Invalid user_id", body = Detail, example = json!({"detail": "Invalid request data"})),
         (status = 404, description = "Unknown user", body = Detail, example = json!({"detail": "User not found"})),
+        (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn get_user_chats(user_id: String, s: AppState) -> Result<Response, ApiError> {
     let user = UserId::parse(&user_id)?;

@@ -23,9 +23,10 @@ pub struct TextFrame {
     #[schema(example = "user1")]
     pub user_id: Option<String>,
     /// Free-form JSON object, stored with the message.
-    #[schema(value_type = Option<Object>, example = json!({}))]
+    #[schema(value_type = Option<HashMap<String, serde_json::Value>>, example = json!({"client": "web"}))]
     pub metadata: Option<Metadata>,
     /// Id of the message this one answers.
+    #[schema(example = "0192f0c1-7d3e-7b7a-9c1d-2f4e6a8b0c12")]
     pub reply_to: Option<String>,
 }
 
@@ -36,9 +37,11 @@ pub struct TypingFrame {
     /// `typing` or `stopped`.
     #[schema(example = "typing")]
     pub content: String,
+    /// The room; it must exist and you must be a participant.
     #[schema(example = "chat1")]
     pub chat_id: String,
     /// Optional; when present it must be the connection's own user id.
+    #[schema(example = "user1")]
     pub user_id: Option<String>,
 }
 
@@ -46,15 +49,18 @@ pub struct TypingFrame {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"type": "join", "chat_id": "chat1"}))]
 pub struct RoomFrame {
+    /// The room to join or leave.
     #[schema(example = "chat1")]
     pub chat_id: String,
     /// Optional; when present it must be the connection's own user id.
+    #[schema(example = "user1")]
     pub user_id: Option<String>,
 }
 
 /// A frame a client sends: a JSON text frame with a `type`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
+#[schema(example = json!({"type": "text", "content": "Hello, world!", "chat_id": "chat1"}))]
 pub enum ClientFrame {
     Text(TextFrame),
     Typing(TypingFrame),
@@ -90,6 +96,7 @@ pub struct ErrorFrame {
 /// The `type` of an error frame.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(example = "error")]
 pub enum ErrorTag {
     Error,
 }
@@ -97,6 +104,11 @@ pub enum ErrorTag {
 /// A frame the server sends: a message (`text`, `system`, `typing`) or an error.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
+#[schema(example = json!({
+    "id": "0192f0c1-7d3e-7b7a-9c1d-2f4e6a8b0c12", "chat_id": "chat1", "user_id": "system",
+    "content": "user1 joined the chat", "type": "system", "timestamp": "2024-01-01T00:00:00.000000Z",
+    "metadata": {}, "reply_to": null
+}))]
 pub enum ServerFrame {
     Message(Message),
     Error(ErrorFrame),
