@@ -38,6 +38,14 @@ impl Backend {
     }
 }
 
+/// Replaces a committed file in one step (temp file + rename), so a test reading it while
+/// another regenerates it never sees it half written.
+pub fn write_atomically(path: &str, contents: &str) {
+    let tmp = format!("{path}.{}.tmp", std::process::id());
+    std::fs::write(&tmp, contents).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
 /// A fresh key prefix, so tests sharing one Redis never see each other's data.
 pub fn fresh_prefix() -> String {
     format!("test-{}", uuid::Uuid::new_v4().simple())

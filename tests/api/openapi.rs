@@ -21,7 +21,7 @@ fn committed() -> Value {
 fn committed_spec_matches_code() {
     let fresh = generated();
     if std::env::var_os("UPDATE_OPENAPI").is_some() {
-        std::fs::write(SPEC_PATH, &fresh).unwrap();
+        crate::helpers::write_atomically(SPEC_PATH, &fresh);
         return;
     }
     let on_disk = std::fs::read_to_string(SPEC_PATH).unwrap_or_default();
