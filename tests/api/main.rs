@@ -16,4 +16,5 @@ mod ws_delivery;
 mod ws_frames;
 mod ws_heartbeat;
 mod ws_lifecycle;
+mod ws_limits;
 mod ws_rate_limit;
