@@ -4,6 +4,7 @@
 //! each store outcome means for the caller, and returns `ApiError` (WebSocket sends its
 //! `Display` as the error frame's `detail`).
 
+use crate::auth::Caller;
 use crate::domain::{ChatId, ChatRoom, Draft, Message, MessageKind, Metadata, Timestamp, User, UserId, time};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -134,20 +135,54 @@ pub async fn leave(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(),
     }
 }
 
+/// CONTRACT (auth): a private room's details and history are for its participants only.
+async fn check_reader(state: &AppState, who: &Caller, chat: &ChatId) -> Result<(), ApiError> {
+    let Some(me) = who.user() else { return Ok(()) };
+    match state.store.access(chat, me).await? {
+        Access::Outsider { private: true } => Err(private_room(chat)),
+        _ => Ok(()),
+    }
+}
+
+/// `GET /chat/{id}`.
+pub async fn read_room(state: &AppState, who: &Caller, chat: &ChatId) -> Result<ChatRoom, ApiError> {
+    check_reader(state, who, chat).await?;
+    get_room(state, chat).await
+}
+
 /// `POST /chat/{id}/participants`: adds a user (created if absent) to an existing room.
-pub async fn add_participant(state: &AppState, chat: &ChatId, user: &UserId) -> Result<ChatRoom, ApiError> {
+/// CONTRACT (auth): only a participant of a private room may add people to it.
+pub async fn add_participant(
+    state: &AppState,
+    who: &Caller,
+    chat: &ChatId,
+    user: &UserId,
+) -> Result<ChatRoom, ApiError> {
+    if let Some(me) = who.user()
+        && state.store.access(chat, me).await? == (Access::Outsider { private: true })
+    {
+        return Err(ApiError::Forbidden(format!(
+            "Only participants can add people to private chat {chat}"
+        )));
+    }
     match stored(state.store.join(chat, user, JoinMode::Admin).await?) {
         Joined::NoRoom => Err(ApiError::NotFound("Chat not found")),
         _ => get_room(state, chat).await,
     }
 }
 
-/// `DELETE /chat/{id}/participants/{user}`.
+/// `DELETE /chat/{id}/participants/{user}`. CONTRACT (auth): callers remove only themselves.
 pub async fn remove_participant(
     state: &AppState,
+    who: &Caller,
     chat: &ChatId,
     user: &UserId,
 ) -> Result<ChatRoom, ApiError> {
+    if who.user().is_some_and(|me| me != user) {
+        return Err(ApiError::Forbidden(
+            "You can only remove yourself from a chat".into(),
+        ));
+    }
     match stored_leave(state.store.leave(chat, user).await?) {
         Left::NoRoom => Err(ApiError::NotFound("Chat not found")),
         Left::NotMember => Err(ApiError::NotFound("User is not a participant of this chat")),
@@ -173,10 +208,12 @@ pub async fn get_user(state: &AppState, user: &UserId) -> Result<User, ApiError>
 
 pub async fn history(
     state: &AppState,
+    who: &Caller,
     chat: &ChatId,
     limit: usize,
     before: Option<Timestamp>,
 ) -> Result<Vec<Message>, ApiError> {
+    check_reader(state, who, chat).await?;
     state
         .store
         .history(chat, limit, before)

@@ -128,11 +128,23 @@ pub struct Settings {
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
     pub log_format: LogFormat,
+    /// HS256 secret for tokens; `None` trusts the path's `user_id` (the seed's behaviour).
+    pub auth_secret: Option<Secret>,
     /// WebSocket connections this instance holds at most, in total and per user.
     pub max_connections: usize,
     pub max_connections_per_user: usize,
     /// At shutdown, WebSockets are closed (1001) in batches spread over this long.
     pub shutdown_drain: Duration,
+}
+
+/// A secret value: usable, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<hidden>")
+    }
 }
 
 /// A variable that failed validation; `Display` names it.
@@ -191,13 +203,12 @@ impl Config {
             "redis" => StoreKind::Redis(redis),
             _ => return Err(fail("STORE", &self.store, "expected memory or redis")),
         };
-        if let Some(secret) = &self.auth_secret
-            && !secret.is_empty()
-        {
+        let auth_secret = self.auth_secret.clone().filter(|s| !s.is_empty()).map(Secret);
+        if auth_secret.as_ref().is_some_and(|s| s.0.len() < 16) {
             return Err(fail(
                 "AUTH_SECRET",
                 "<hidden>",
-                "token authentication is not built yet in this release; unset it",
+                "expected at least 16 characters (32 or more recommended)",
             ));
         }
         let cors_origins = parse_cors(&self.cors_origins)?;
@@ -220,6 +231,7 @@ impl Config {
             rate_limit_per_second: int("RATE_LIMIT_PER_SECOND", &self.rate_limit_per_second, 0, 1_000_000)?,
             rate_limit_burst: int("RATE_LIMIT_BURST", &self.rate_limit_burst, 1, 1_000_000)?,
             log_format,
+            auth_secret,
             max_connections: int("MAX_CONNECTIONS", &self.max_connections, 1, 10_000_000)?,
             max_connections_per_user: int(
                 "MAX_CONNECTIONS_PER_USER",
@@ -383,7 +395,7 @@ mod tests {
             ("SHUTDOWN_DRAIN_SECONDS", "-1"),
             ("CORS_ORIGINS", "example.com"),
             ("REDIS_DB", "99"),
-            ("AUTH_SECRET", "s3cret"),
+            ("AUTH_SECRET", "too-short"),
         ] {
             let err = with(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

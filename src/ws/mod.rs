@@ -25,6 +25,7 @@ pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
     warp::path!("ws" / String)
         .and(warp::get())
         .and(upgrade)
+        .and(crate::auth::ws_credentials())
         .and(with_state(state))
         .then(connect)
         .map(Reply::into_response)
@@ -50,8 +51,19 @@ pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
             example = json!({"detail": "This endpoint speaks WebSocket: send an upgrade request"})),
     )
 )]
-pub async fn connect(user_id: String, ws: Ws, state: AppState) -> Result<Response, ApiError> {
+pub async fn connect(
+    user_id: String,
+    ws: Ws,
+    (bearer, token): (Option<String>, Option<String>),
+    state: AppState,
+) -> Result<Response, ApiError> {
     let user = UserId::parse_client(&user_id)?;
+    // CONTRACT (auth): with AUTH_SECRET, the token must be valid and for this very user.
+    if let Some(me) = state.auth.caller(bearer.as_deref(), token.as_deref())?.user()
+        && *me != user
+    {
+        return Err(ApiError::Unauthorized("Token is for another user".into()));
+    }
     let (tx, rx) = mpsc::channel(state.settings.ws_outbox_frames);
     let slow = CancellationToken::new();
     // Registered before the store reads the user's rooms, so a join racing with this

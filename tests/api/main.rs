@@ -1,6 +1,7 @@
 //! The one integration-test binary: each module tests one area against a real server on port 0.
 
 mod asyncapi;
+mod auth;
 mod demo;
 mod helpers;
 mod http_chats;
