@@ -35,8 +35,11 @@ fn check_content(state: &AppState, content: &str) -> Result<(), ApiError> {
 }
 
 /// CONTRACT (RATE_LIMIT_*): each stored message a user causes costs one cell.
-fn check_rate(state: &AppState, user: &UserId) -> Result<(), ApiError> {
-    state.limits.check(user).map_err(ApiError::TooManyRequests)
+async fn check_rate(state: &AppState, user: &UserId) -> Result<(), ApiError> {
+    match state.limits.check(user).await? {
+        None => Ok(()),
+        Some(wait) => Err(ApiError::TooManyRequests(wait)),
+    }
 }
 
 fn private_room(chat: &ChatId) -> ApiError {
@@ -46,7 +49,7 @@ fn private_room(chat: &ChatId) -> ApiError {
 /// Stores a text (joining a public room first if needed) and delivers it, echo included.
 pub async fn send_text(state: &AppState, user: &UserId, input: TextInput) -> Result<Message, ApiError> {
     check_content(state, &input.content)?;
-    check_rate(state, user)?;
+    check_rate(state, user).await?;
     let draft = Draft {
         chat_id: input.chat_id.clone(),
         user_id: user.clone(),
@@ -101,7 +104,7 @@ pub async fn typing(state: &AppState, user: &UserId, chat: &ChatId, content: &st
 
 /// A client joins a room (created public if absent); joining again does nothing.
 pub async fn join(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(), ApiError> {
-    check_rate(state, user)?;
+    check_rate(state, user).await?;
     match stored(state.store.join(chat, user, JoinMode::Member).await?) {
         Joined::Private => Err(private_room(chat)),
         Joined::NoRoom | Joined::Already | Joined::Now(_) => Ok(()),
@@ -126,7 +129,7 @@ fn stored_leave(outcome: Left) -> Left {
 
 /// A client leaves a room it is in.
 pub async fn leave(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(), ApiError> {
-    check_rate(state, user)?;
+    check_rate(state, user).await?;
     match stored_leave(state.store.leave(chat, user).await?) {
         Left::Now(_) => Ok(()),
         Left::NoRoom | Left::NotMember => Err(ApiError::BadRequest(format!(
@@ -165,6 +168,7 @@ pub async fn add_participant(
             "Only participants can add people to private chat {chat}"
         )));
     }
+    check_rate(state, user).await?; // the join notice counts against the joining user
     match stored(state.store.join(chat, user, JoinMode::Admin).await?) {
         Joined::NoRoom => Err(ApiError::NotFound("Chat not found")),
         _ => get_room(state, chat).await,
@@ -183,6 +187,7 @@ pub async fn remove_participant(
             "You can only remove yourself from a chat".into(),
         ));
     }
+    check_rate(state, user).await?; // the leave notice counts against the leaving user
     match stored_leave(state.store.leave(chat, user).await?) {
         Left::NoRoom => Err(ApiError::NotFound("Chat not found")),
         Left::NotMember => Err(ApiError::NotFound("User is not a participant of this chat")),

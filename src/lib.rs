@@ -84,12 +84,17 @@ pub async fn run(
             (Store::Redis(Arc::new(store)), Bus::Redis(bus))
         }
     };
+    let (rate, burst) = (settings.rate_limit_per_second, settings.rate_limit_burst);
+    let limits = match &store {
+        Store::Memory(_) => RateLimit::local(rate, burst),
+        Store::Redis(s) => RateLimit::shared(s.clone(), rate, burst),
+    };
     let state = AppState {
         store,
         bus,
         hub,
         auth: Auth::new(settings.auth_secret.as_ref().map(|s| s.0.as_str())),
-        limits: RateLimit::new(settings.rate_limit_per_second, settings.rate_limit_burst),
+        limits,
         shutdown: token.clone(),
         tasks,
         settings: Arc::new(settings),

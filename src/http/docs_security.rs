@@ -22,7 +22,10 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("get_user_chats", "You can only list your own chats"),
 ];
 
-/// Adds the bearer scheme and the 401/403 responses.
+/// Operations that store a message for a user, and so answer 429 over the rate limit.
+const RATE_LIMITED: &[&str] = &["add_participant", "remove_participant"];
+
+/// Adds the bearer scheme and the 401/403 responses, and the 429 of the rate limit.
 pub struct BearerSecurity;
 
 fn detail_response(description: &str, detail: &str) -> RefOr<utoipa::openapi::Response> {
@@ -73,6 +76,13 @@ impl Modify for BearerSecurity {
                 );
                 op.responses.responses.insert("401".into(), unauthorized);
                 let id = op.operation_id.as_deref().unwrap_or_default();
+                if RATE_LIMITED.contains(&id) {
+                    let limited = detail_response(
+                        "Over the user's message rate (RATE_LIMIT_*); Retry-After says when to retry",
+                        "Rate limit exceeded: retry in 250 ms",
+                    );
+                    op.responses.responses.insert("429".into(), limited);
+                }
                 if let Some((_, detail)) = FORBIDDEN.iter().find(|(op_id, _)| *op_id == id) {
                     let forbidden = detail_response(
                         "Not allowed for this caller (only when AUTH_SECRET is set)",
