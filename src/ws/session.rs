@@ -23,6 +23,8 @@ pub const GOING_AWAY: u16 = 1001;
 /// A slow consumer (outbox full) or a dead peer (no pong within `WS_TIMEOUT_SECONDS`).
 pub const POLICY_VIOLATION: u16 = 1008;
 pub const MESSAGE_TOO_BIG: u16 = 1009;
+/// A text frame that is not valid UTF-8.
+pub const INVALID_PAYLOAD: u16 = 1007;
 /// A connection cap (`MAX_CONNECTIONS`, `MAX_CONNECTIONS_PER_USER`) was reached.
 pub const TRY_AGAIN_LATER: u16 = 1013;
 
@@ -129,8 +131,7 @@ pub async fn run(
             }
             incoming = stream.next() => match incoming.inspect(|_| heard = true) {
                 None => break None,
-                Some(Err(e)) if too_big(&e) => break Some((MESSAGE_TOO_BIG, "frame too large")),
-                Some(Err(_)) => break None,
+                Some(Err(e)) => break close_for(&e),
                 Some(Ok(msg)) if msg.is_close() => break None,
                 Some(Ok(msg)) => {
                     if let Some(reply) = answer(&state, &user, &msg).await
@@ -163,12 +164,15 @@ async fn until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-fn too_big(e: &warp::Error) -> bool {
+/// The close a read error calls for: 1009 for an oversized frame, 1007 for a text frame that
+/// is not UTF-8 (RFC 6455 says to fail the connection), nothing for a vanished peer.
+fn close_for(e: &warp::Error) -> Option<(u16, &'static str)> {
     use std::error::Error;
-    matches!(
-        e.source().and_then(|s| s.downcast_ref::<tungstenite::Error>()),
-        Some(tungstenite::Error::Capacity(_))
-    )
+    match e.source().and_then(|s| s.downcast_ref::<tungstenite::Error>()) {
+        Some(tungstenite::Error::Capacity(_)) => Some((MESSAGE_TOO_BIG, "frame too large")),
+        Some(tungstenite::Error::Utf8(_)) => Some((INVALID_PAYLOAD, "text frame is not valid UTF-8")),
+        _ => None,
+    }
 }
 
 /// Handles one client frame; returns the error frame to send back, if any.

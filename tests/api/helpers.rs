@@ -134,6 +134,18 @@ impl TestApp {
         app
     }
 
+    /// A handle on a server running elsewhere (a child process): requests and WebSockets
+    /// only; dropping it stops nothing.
+    pub fn attach(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            http: reqwest::Client::new(),
+            redis: None,
+            stop: None,
+            handle: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

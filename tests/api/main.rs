@@ -11,6 +11,7 @@ mod multi_instance;
 mod openapi;
 mod redis_outage;
 mod redis_server;
+mod server_process;
 mod smoke;
 mod store_contract;
 mod ws_delivery;

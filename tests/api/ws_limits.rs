@@ -79,3 +79,95 @@ async fn shutdown_closes_in_batches() {
     );
     assert!(*last < Duration::from_millis(1800), "drain took {last:?}");
 }
+
+/// A text frame whose payload is not UTF-8 breaks the protocol: the server closes with 1007
+/// (RFC 6455), and the user's other connections are unaffected.
+#[tokio::test]
+async fn invalid_utf8_text_closes_with_1007() {
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let app = TestApp::spawn().await;
+    let (mut bad, mut other) = (app.ws("u").await, app.ws("u").await);
+    let frame = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+    bad.send_raw(Message::Frame(frame)).await;
+    assert_eq!(
+        bad.recv_close().await,
+        (1007, "text frame is not valid UTF-8".to_string())
+    );
+    other.assert_nothing_pending().await;
+}
+
+/// While one member has stopped reading, the others keep receiving promptly and the server's
+/// memory stays bounded: the stalled connection's outbox fills (WS_OUTBOX_FRAMES) and it is
+/// closed with 1008, instead of the server buffering the flood (32 MB here) for it.
+#[tokio::test]
+async fn a_stalled_reader_neither_slows_the_room_nor_grows_memory() {
+    use crate::server_process::ServerProcess;
+    let vars = [("MAX_CONTENT_LENGTH", "8192"), ("MAX_MESSAGES_PER_ROOM", "10")];
+    let (server, app) = ServerProcess::start(&vars).await;
+    let (mut sender, mut reader) = (app.ws("sender").await, app.ws("reader").await);
+    let join = serde_json::json!({"type": "join", "chat_id": "r"});
+    sender.send_json(join.clone()).await;
+    assert_eq!(sender.recv_json().await["content"], "sender joined the chat");
+    reader.send_json(join).await;
+    assert_eq!(reader.recv_json().await["content"], "reader joined the chat");
+    assert_eq!(sender.recv_json().await["content"], "reader joined the chat");
+    let payload = "x".repeat(8000);
+    let round = |n: usize| {
+        let msg = serde_json::json!({"type": "text", "chat_id": "r", "content": format!("{n} {payload}")});
+        (msg, format!("{n} "))
+    };
+    // Baseline latency, nobody stalled.
+    let mut base = Vec::new();
+    for n in 0..200 {
+        let (msg, tag) = round(n);
+        let t = tokio::time::Instant::now();
+        sender.send_json(msg).await;
+        assert!(
+            reader.recv_json().await["content"]
+                .as_str()
+                .unwrap()
+                .starts_with(&tag)
+        );
+        base.push(t.elapsed());
+        let _ = sender.recv_json().await;
+    }
+    let mut stalled = app.ws_small_buffer("stalled").await;
+    stalled
+        .send_json(serde_json::json!({"type": "join", "chat_id": "r"}))
+        .await;
+    assert_eq!(reader.recv_json().await["content"], "stalled joined the chat");
+    assert_eq!(sender.recv_json().await["content"], "stalled joined the chat");
+    let rss_before = server.rss_kib();
+    let mut during = Vec::new();
+    for n in 200..4200 {
+        let (msg, tag) = round(n);
+        let t = tokio::time::Instant::now();
+        sender.send_json(msg).await;
+        assert!(
+            reader.recv_json().await["content"]
+                .as_str()
+                .unwrap()
+                .starts_with(&tag)
+        );
+        during.push(t.elapsed());
+        let _ = sender.recv_json().await;
+    }
+    let grown_kib = server.rss_kib().saturating_sub(rss_before);
+    let p99 = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() * 99 / 100]
+    };
+    let (base_p99, during_p99) = (p99(&mut base), p99(&mut during));
+    assert!(
+        grown_kib < 16 * 1024,
+        "RSS grew by {grown_kib} KiB while 32 MB were sent past a stalled reader"
+    );
+    assert!(
+        during_p99 <= base_p99 * 10 + Duration::from_millis(20),
+        "p99 latency {during_p99:?} with a stalled member vs {base_p99:?} without"
+    );
+    let (_, code) = stalled.recv_until_close().await;
+    assert_eq!(code, 1008);
+}
