@@ -8,31 +8,20 @@ use chat_server::ws::frames::decode;
 use serde_json::Value;
 use utoipa::OpenApi;
 
-use crate::helpers::TestApp;
-
-const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/asyncapi.json");
+use crate::helpers::{TestApp, assert_committed, committed_json};
 
 fn generated() -> String {
     serde_json::to_string_pretty(&document()).unwrap() + "\n"
 }
 
 fn committed() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(SPEC_PATH).unwrap()).unwrap()
+    committed_json("asyncapi.json")
 }
 
 /// The committed document is exactly what the code generates (regenerate with UPDATE_OPENAPI=1).
 #[test]
 fn committed_asyncapi_matches_code() {
-    let fresh = generated();
-    if std::env::var_os("UPDATE_OPENAPI").is_some() {
-        crate::helpers::write_atomically(SPEC_PATH, &fresh);
-        return;
-    }
-    let on_disk = std::fs::read_to_string(SPEC_PATH).unwrap_or_default();
-    assert!(
-        on_disk == fresh,
-        "openapi/asyncapi.json is stale: run `UPDATE_OPENAPI=1 cargo test --test api asyncapi`"
-    );
+    assert_committed("asyncapi.json", &generated(), "asyncapi");
 }
 
 /// `GET /asyncapi.json` serves the committed document.

@@ -38,12 +38,29 @@ impl Backend {
     }
 }
 
-/// Replaces a committed file in one step (temp file + rename), so a test reading it while
-/// another regenerates it never sees it half written.
-pub fn write_atomically(path: &str, contents: &str) {
-    let tmp = format!("{path}.{}.tmp", std::process::id());
-    std::fs::write(&tmp, contents).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
+/// A generated file committed under `openapi/` (`name`, e.g. `openapi.json`), kept equal to
+/// what the code generates: with `UPDATE_OPENAPI` set it is rewritten (temp file + rename, so a
+/// test reading it meanwhile never sees it half written); otherwise a difference fails with
+/// the command that regenerates it.
+pub fn assert_committed(name: &str, fresh: &str, test_filter: &str) {
+    let path = format!("{}/openapi/{name}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        let tmp = format!("{path}.{}.tmp", std::process::id());
+        std::fs::write(&tmp, fresh).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        return;
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == fresh,
+        "openapi/{name} is stale: run `UPDATE_OPENAPI=1 cargo test --test api {test_filter}`"
+    );
+}
+
+/// A committed file under `openapi/`, parsed.
+pub fn committed_json(name: &str) -> Value {
+    let path = format!("{}/openapi/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// A fresh key prefix, so tests sharing one Redis never see each other's data.

@@ -4,31 +4,20 @@ use chat_server::http::docs::ApiDoc;
 use serde_json::Value;
 use utoipa::OpenApi;
 
-use crate::helpers::TestApp;
-
-const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+use crate::helpers::{TestApp, assert_committed, committed_json};
 
 fn generated() -> String {
     ApiDoc::openapi().to_pretty_json().unwrap() + "\n"
 }
 
 fn committed() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(SPEC_PATH).unwrap()).unwrap()
+    committed_json("openapi.json")
 }
 
 /// The committed spec is exactly what the code generates (regenerate with UPDATE_OPENAPI=1).
 #[test]
 fn committed_spec_matches_code() {
-    let fresh = generated();
-    if std::env::var_os("UPDATE_OPENAPI").is_some() {
-        crate::helpers::write_atomically(SPEC_PATH, &fresh);
-        return;
-    }
-    let on_disk = std::fs::read_to_string(SPEC_PATH).unwrap_or_default();
-    assert!(
-        on_disk == fresh,
-        "openapi/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo test --test api openapi`"
-    );
+    assert_committed("openapi.json", &generated(), "openapi");
 }
 
 /// `GET /openapi.json` serves the committed document.
