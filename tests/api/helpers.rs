@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chat_server::config::Settings;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -429,4 +429,28 @@ impl WsClient {
             }
         }
     }
+}
+
+/// A `text` client frame.
+pub fn text(chat: &str, content: &str) -> Value {
+    json!({"type": "text", "chat_id": chat, "content": content})
+}
+
+/// Creates a public room `id` whose participants are `users` (no system message is stored).
+pub async fn room(app: &TestApp, id: &str, users: &[&str]) {
+    let (status, body) = app
+        .post_json("/chat", json!({"id": id, "name": id, "participants": users}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// Checks a server message's id and timestamp formats and compares the rest with `expected`.
+pub fn assert_message(got: &Value, kind: &str, chat: &str, user: &str, content: &str) {
+    assert_uuid_v7(got["id"].as_str().expect("id is a string"));
+    assert_timestamp(got["timestamp"].as_str().expect("timestamp is a string"));
+    let expected = json!({
+        "id": got["id"], "chat_id": chat, "user_id": user, "content": content, "type": kind,
+        "timestamp": got["timestamp"], "metadata": {}, "reply_to": null
+    });
+    assert_eq!(got, &expected);
 }

@@ -18,31 +18,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::helpers::{
-    RedisServer, TIMEOUT, TestApp, WsClient, assert_timestamp, assert_uuid_v7, fresh_prefix,
+    RedisServer, TIMEOUT, TestApp, WsClient, assert_message, assert_timestamp, fresh_prefix, room, text,
 };
-
-fn text(chat: &str, content: &str) -> Value {
-    json!({"type": "text", "chat_id": chat, "content": content})
-}
-
-/// Creates a public room `id` whose participants are `users` (no system message is stored).
-async fn room(app: &TestApp, id: &str, users: &[&str]) {
-    let (status, body) = app
-        .post_json("/chat", json!({"id": id, "name": id, "participants": users}))
-        .await;
-    assert_eq!(status, 201, "{body}");
-}
-
-/// Checks a server message's id and timestamp formats and compares the rest with `expected`.
-fn assert_message(got: &Value, kind: &str, chat: &str, user: &str, content: &str) {
-    assert_uuid_v7(got["id"].as_str().expect("id is a string"));
-    assert_timestamp(got["timestamp"].as_str().expect("timestamp is a string"));
-    let expected = json!({
-        "id": got["id"], "chat_id": chat, "user_id": user, "content": content, "type": kind,
-        "timestamp": got["timestamp"], "metadata": {}, "reply_to": null
-    });
-    assert_eq!(got, &expected);
-}
 
 /// Checks a join (`joined`) or leave notice for `user` in `chat`.
 fn assert_notice(got: &Value, chat: &str, user: &str, joined: bool) {

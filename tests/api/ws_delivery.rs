@@ -3,30 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, WsClient, assert_timestamp, assert_uuid_v7};
-
-fn text(chat: &str, content: &str) -> Value {
-    json!({"type": "text", "chat_id": chat, "content": content})
-}
-
-/// Creates a public room `id` whose participants are `users` (no system message is stored).
-async fn room(app: &TestApp, id: &str, users: &[&str]) {
-    let (status, body) = app
-        .post_json("/chat", json!({"id": id, "name": id, "participants": users}))
-        .await;
-    assert_eq!(status, 201, "{body}");
-}
-
-/// Checks a server message's id and timestamp formats and compares the rest with `expected`.
-fn assert_message(got: &Value, kind: &str, chat: &str, user: &str, content: &str) {
-    assert_uuid_v7(got["id"].as_str().expect("id is a string"));
-    assert_timestamp(got["timestamp"].as_str().expect("timestamp is a string"));
-    let expected = json!({
-        "id": got["id"], "chat_id": chat, "user_id": user, "content": content, "type": kind,
-        "timestamp": got["timestamp"], "metadata": {}, "reply_to": null
-    });
-    assert_eq!(got, &expected);
-}
+use crate::helpers::{TestApp, WsClient, assert_message, assert_timestamp, room, text};
 
 /// The echo is the stored message: same id and timestamp as history returns.
 #[tokio::test]

@@ -11,14 +11,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::helpers::{TIMEOUT, TestApp, WsClient, assert_timestamp};
+use crate::helpers::{TIMEOUT, TestApp, WsClient, assert_timestamp, text};
 
 /// How often the bounded polls below look again.
 const POLL: Duration = Duration::from_millis(20);
-
-fn text(chat: &str, content: &str) -> Value {
-    json!({"type": "text", "chat_id": chat, "content": content})
-}
 
 /// Joins `chat` and consumes the join notice.
 async fn join(ws: &mut WsClient, user: &str, chat: &str) {
