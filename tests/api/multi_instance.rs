@@ -8,7 +8,6 @@
 //! and eventually consistent state (presence after a close, unsubscribe) by bounded polls.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chat_server::domain::time;
@@ -20,6 +19,7 @@ use tokio::net::TcpStream;
 use crate::helpers::{
     RedisServer, TIMEOUT, TestApp, WsClient, assert_message, assert_timestamp, fresh_prefix, room, text,
 };
+use crate::server_process::ServerProcess;
 
 /// Checks a join (`joined`) or leave notice for `user` in `chat`.
 fn assert_notice(got: &Value, chat: &str, user: &str, joined: bool) {
@@ -509,70 +509,6 @@ async fn instances_subscribe_only_to_what_their_connections_need() {
     wait_subscriptions(port, &prefix, &BTreeMap::new()).await;
 }
 
-/// A `chat-server` process; dropping the guard kills it (whatever the test's outcome).
-struct ChildGuard(Child);
-
-impl ChildGuard {
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the real binary as a second instance on `redis` under `prefix`, with a 1 s presence
-/// TTL, and waits (bounded) until it serves.
-async fn spawn_process(redis: &RedisServer, prefix: &str) -> (ChildGuard, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // An empty working directory: no `.env` can change the settings.
-    let dir = std::env::temp_dir().join(format!("chat-test-instance-{}", fresh_prefix()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs([
-            ("STORE", "redis"),
-            ("REDIS_URL", redis.url().as_str()),
-            ("REDIS_KEY_PREFIX", prefix),
-            ("PRESENCE_TTL_SECONDS", "1"),
-            ("HOST", "127.0.0.1"),
-            ("PORT", port.to_string().as_str()),
-            ("RATE_LIMIT_PER_SECOND", "0"),
-        ])
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the chat-server binary starts");
-    let guard = ChildGuard(child);
-    let _ = std::fs::remove_dir(&dir);
-    let http = reqwest::Client::new();
-    let health = format!("http://127.0.0.1:{port}/health");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(resp) = http.get(&health).send().await
-            && resp.status() == 200
-        {
-            return (guard, port);
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the second instance did not start on port {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// A user connected to an instance that crashes (SIGKILL: no disconnect is ever written)
 /// stops counting as active once the instance's heartbeat is stale, and gets a `last_seen`.
 #[tokio::test]
@@ -582,26 +518,23 @@ async fn a_crashed_instances_users_turn_inactive() {
     // while it lives, and as inactive at most ~3 s after the kill.
     let a = TestApp::spawn_redis(redis.clone(), &prefix, &[("PRESENCE_TTL_SECONDS", "2")]).await;
     let started = time::format(&time::now());
-    let (mut child, port) = spawn_process(&redis, &prefix).await;
-
-    let url = format!("ws://127.0.0.1:{port}/ws/x");
-    let (stream, _) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(url))
-        .await
-        .expect("handshake timed out")
-        .expect("handshake failed");
-    let x = WsClient { stream };
+    let url = redis.url();
+    let vars = [
+        ("STORE", "redis"),
+        ("REDIS_URL", &url),
+        ("REDIS_KEY_PREFIX", &prefix),
+        ("PRESENCE_TTL_SECONDS", "1"),
+    ];
+    let (mut child, on_child) = ServerProcess::start(&vars).await;
+    let x = on_child.ws("x").await;
     assert_eq!(
         user(&a, "x").await,
         json!({"id": "x", "username": "x", "email": null, "is_active": true,
             "last_seen": null, "metadata": {}})
     );
 
-    let status = Command::new("kill")
-        .args(["-KILL", &child.pid().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success(), "kill -KILL failed: {status}");
-    let _ = child.0.wait();
+    child.signal("KILL");
+    let _ = child.wait();
     let killed = time::format(&time::now());
 
     let body = wait_inactive(&a, "x").await;

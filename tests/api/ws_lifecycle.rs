@@ -2,7 +2,6 @@
 //! on SIGTERM) closes with 1001, a client's close is answered 1000, a slow consumer is dropped
 //! with 1008, presence follows the connections.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chat_server::domain::time;
@@ -12,6 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::helpers::{TIMEOUT, TestApp, WsClient, assert_timestamp, text};
+use crate::server_process::ServerProcess;
 
 /// How often the bounded polls below look again.
 const POLL: Duration = Duration::from_millis(20);
@@ -54,70 +54,16 @@ async fn client_close_is_answered_1000() {
     assert_eq!(ws.recv_close().await.0, 1000);
 }
 
-/// Kills the child process when dropped, whatever the test's outcome.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The real binary, on SIGTERM, closes its WebSockets with 1001 and exits with status 0.
 #[tokio::test]
 async fn binary_exits_zero_on_sigterm_after_closing_1001() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .env_clear()
-        .env("HOST", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .current_dir(std::env::temp_dir())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the binary");
-    let mut server = ChildGuard(child);
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        match http.get(format!("http://127.0.0.1:{port}/health")).send().await {
-            Ok(r) if r.status() == 200 => break,
-            _ if Instant::now() < deadline => tokio::time::sleep(POLL).await,
-            other => panic!("the binary never became healthy: {other:?}"),
-        }
-    }
-    let url = format!("ws://127.0.0.1:{port}/ws/alice");
-    let (stream, _) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(url))
-        .await
-        .expect("handshake timed out")
-        .expect("handshake failed");
-    let mut ws = WsClient { stream };
+    let (mut server, app) = ServerProcess::start(&[]).await;
+    let mut ws = app.ws("alice").await;
     join(&mut ws, "alice", "r").await;
-    let kill = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(kill.success());
+    server.signal("TERM");
     assert_eq!(ws.recv_close().await.0, 1001);
     ws.close().await;
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the binary did not exit within {TIMEOUT:?}"
-        );
-        tokio::time::sleep(POLL).await;
-    };
-    assert_eq!(status.code(), Some(0), "{status}");
+    assert_eq!(server.wait(), Some(0));
 }
 
 /// A client that stops reading while the room floods is closed with 1008 after the frames
