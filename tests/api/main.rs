@@ -2,6 +2,7 @@
 
 mod asyncapi;
 mod demo;
+mod fuzz;
 mod helpers;
 mod http_chats;
 mod http_errors;
