@@ -4,6 +4,7 @@
 //! each store outcome means for the caller, and returns `ApiError` (WebSocket sends its
 //! `Display` as the error frame's `detail`).
 
+use crate::auth::Caller;
 use crate::domain::{ChatId, ChatRoom, Draft, Message, MessageKind, Metadata, Timestamp, User, UserId, time};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -34,8 +35,11 @@ fn check_content(state: &AppState, content: &str) -> Result<(), ApiError> {
 }
 
 /// CONTRACT (RATE_LIMIT_*): each stored message a user causes costs one cell.
-fn check_rate(state: &AppState, user: &UserId) -> Result<(), ApiError> {
-    state.limits.check(user).map_err(ApiError::TooManyRequests)
+async fn check_rate(state: &AppState, user: &UserId) -> Result<(), ApiError> {
+    match state.limits.check(user).await? {
+        None => Ok(()),
+        Some(wait) => Err(ApiError::TooManyRequests(wait)),
+    }
 }
 
 fn private_room(chat: &ChatId) -> ApiError {
@@ -45,7 +49,7 @@ fn private_room(chat: &ChatId) -> ApiError {
 /// Stores a text (joining a public room first if needed) and delivers it, echo included.
 pub async fn send_text(state: &AppState, user: &UserId, input: TextInput) -> Result<Message, ApiError> {
     check_content(state, &input.content)?;
-    check_rate(state, user)?;
+    check_rate(state, user).await?;
     let draft = Draft {
         chat_id: input.chat_id.clone(),
         user_id: user.clone(),
@@ -100,7 +104,7 @@ pub async fn typing(state: &AppState, user: &UserId, chat: &ChatId, content: &st
 
 /// A client joins a room (created public if absent); joining again does nothing.
 pub async fn join(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(), ApiError> {
-    check_rate(state, user)?;
+    check_rate(state, user).await?;
     match stored(state.store.join(chat, user, JoinMode::Member).await?) {
         Joined::Private => Err(private_room(chat)),
         Joined::NoRoom | Joined::Already | Joined::Now(_) => Ok(()),
@@ -125,7 +129,7 @@ fn stored_leave(outcome: Left) -> Left {
 
 /// A client leaves a room it is in.
 pub async fn leave(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(), ApiError> {
-    check_rate(state, user)?;
+    check_rate(state, user).await?;
     match stored_leave(state.store.leave(chat, user).await?) {
         Left::Now(_) => Ok(()),
         Left::NoRoom | Left::NotMember => Err(ApiError::BadRequest(format!(
@@ -134,20 +138,56 @@ pub async fn leave(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(),
     }
 }
 
+/// CONTRACT (auth): a private room's details and history are for its participants only.
+async fn check_reader(state: &AppState, who: &Caller, chat: &ChatId) -> Result<(), ApiError> {
+    let Some(me) = who.user() else { return Ok(()) };
+    match state.store.access(chat, me).await? {
+        Access::Outsider { private: true } => Err(private_room(chat)),
+        _ => Ok(()),
+    }
+}
+
+/// `GET /chat/{id}`.
+pub async fn read_room(state: &AppState, who: &Caller, chat: &ChatId) -> Result<ChatRoom, ApiError> {
+    check_reader(state, who, chat).await?;
+    get_room(state, chat).await
+}
+
 /// `POST /chat/{id}/participants`: adds a user (created if absent) to an existing room.
-pub async fn add_participant(state: &AppState, chat: &ChatId, user: &UserId) -> Result<ChatRoom, ApiError> {
+/// CONTRACT (auth): only a participant of a private room may add people to it.
+pub async fn add_participant(
+    state: &AppState,
+    who: &Caller,
+    chat: &ChatId,
+    user: &UserId,
+) -> Result<ChatRoom, ApiError> {
+    if let Some(me) = who.user()
+        && state.store.access(chat, me).await? == (Access::Outsider { private: true })
+    {
+        return Err(ApiError::Forbidden(format!(
+            "Only participants can add people to private chat {chat}"
+        )));
+    }
+    check_rate(state, user).await?; // the join notice counts against the joining user
     match stored(state.store.join(chat, user, JoinMode::Admin).await?) {
         Joined::NoRoom => Err(ApiError::NotFound("Chat not found")),
         _ => get_room(state, chat).await,
     }
 }
 
-/// `DELETE /chat/{id}/participants/{user}`.
+/// `DELETE /chat/{id}/participants/{user}`. CONTRACT (auth): callers remove only themselves.
 pub async fn remove_participant(
     state: &AppState,
+    who: &Caller,
     chat: &ChatId,
     user: &UserId,
 ) -> Result<ChatRoom, ApiError> {
+    if who.user().is_some_and(|me| me != user) {
+        return Err(ApiError::Forbidden(
+            "You can only remove yourself from a chat".into(),
+        ));
+    }
+    check_rate(state, user).await?; // the leave notice counts against the leaving user
     match stored_leave(state.store.leave(chat, user).await?) {
         Left::NoRoom => Err(ApiError::NotFound("Chat not found")),
         Left::NotMember => Err(ApiError::NotFound("User is not a participant of this chat")),
@@ -173,10 +213,12 @@ pub async fn get_user(state: &AppState, user: &UserId) -> Result<User, ApiError>
 
 pub async fn history(
     state: &AppState,
+    who: &Caller,
     chat: &ChatId,
     limit: usize,
     before: Option<Timestamp>,
 ) -> Result<Vec<Message>, ApiError> {
+    check_reader(state, who, chat).await?;
     state
         .store
         .history(chat, limit, before)

@@ -53,6 +53,12 @@ pub struct Config {
     pub rate_limit_per_second: String,
     #[envconfig(from = "RATE_LIMIT_BURST", default = "40")]
     pub rate_limit_burst: String,
+    #[envconfig(from = "MAX_CONNECTIONS", default = "100000")]
+    pub max_connections: String,
+    #[envconfig(from = "MAX_CONNECTIONS_PER_USER", default = "16")]
+    pub max_connections_per_user: String,
+    #[envconfig(from = "SHUTDOWN_DRAIN_SECONDS", default = "2")]
+    pub shutdown_drain_seconds: String,
     #[envconfig(from = "LOG_FORMAT", default = "text")]
     pub log_format: String,
 }
@@ -122,6 +128,23 @@ pub struct Settings {
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
     pub log_format: LogFormat,
+    /// HS256 secret for tokens; `None` trusts the path's `user_id` (the seed's behaviour).
+    pub auth_secret: Option<Secret>,
+    /// WebSocket connections this instance holds at most, in total and per user.
+    pub max_connections: usize,
+    pub max_connections_per_user: usize,
+    /// At shutdown, WebSockets are closed (1001) in batches spread over this long.
+    pub shutdown_drain: Duration,
+}
+
+/// A secret value: usable, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<hidden>")
+    }
 }
 
 /// A variable that failed validation; `Display` names it.
@@ -180,13 +203,12 @@ impl Config {
             "redis" => StoreKind::Redis(redis),
             _ => return Err(fail("STORE", &self.store, "expected memory or redis")),
         };
-        if let Some(secret) = &self.auth_secret
-            && !secret.is_empty()
-        {
+        let auth_secret = self.auth_secret.clone().filter(|s| !s.is_empty()).map(Secret);
+        if auth_secret.as_ref().is_some_and(|s| s.0.len() < 16) {
             return Err(fail(
                 "AUTH_SECRET",
                 "<hidden>",
-                "token authentication is not built yet in this release; unset it",
+                "expected at least 16 characters (32 or more recommended)",
             ));
         }
         let cors_origins = parse_cors(&self.cors_origins)?;
@@ -209,6 +231,17 @@ impl Config {
             rate_limit_per_second: int("RATE_LIMIT_PER_SECOND", &self.rate_limit_per_second, 0, 1_000_000)?,
             rate_limit_burst: int("RATE_LIMIT_BURST", &self.rate_limit_burst, 1, 1_000_000)?,
             log_format,
+            auth_secret,
+            max_connections: int("MAX_CONNECTIONS", &self.max_connections, 1, 10_000_000)?,
+            max_connections_per_user: int(
+                "MAX_CONNECTIONS_PER_USER",
+                &self.max_connections_per_user,
+                1,
+                100_000,
+            )?,
+            shutdown_drain: Duration::from_millis(
+                int::<u64>("SHUTDOWN_DRAIN_SECONDS", &self.shutdown_drain_seconds, 0, 600)? * 1000,
+            ),
         })
     }
 }
@@ -358,9 +391,11 @@ mod tests {
             ("REDIS_URL", "http://x"),
             ("REDIS_POOL_SIZE", "0"),
             ("LOG_FORMAT", "xml"),
+            ("MAX_CONNECTIONS_PER_USER", "0"),
+            ("SHUTDOWN_DRAIN_SECONDS", "-1"),
             ("CORS_ORIGINS", "example.com"),
             ("REDIS_DB", "99"),
-            ("AUTH_SECRET", "s3cret"),
+            ("AUTH_SECRET", "too-short"),
         ] {
             let err = with(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

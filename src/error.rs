@@ -34,6 +34,8 @@ pub enum ApiError {
     #[error("Method Not Allowed")]
     MethodNotAllowed(&'static str),
     #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
     Conflict(&'static str),
@@ -56,6 +58,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -96,6 +99,9 @@ impl Reply for ApiError {
         match self {
             Self::MethodNotAllowed(allow) => {
                 h.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            Self::Unauthorized(_) => {
+                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             Self::UpgradeRequired => {
                 h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));

@@ -14,6 +14,7 @@
 //!
 //! `run` is the entry point: `main` calls it with the configured address, tests with port 0.
 
+pub mod auth;
 pub mod bus;
 pub mod chat;
 pub mod config;
@@ -35,6 +36,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::Auth;
 use crate::bus::{Bus, RedisBus};
 use crate::config::{Settings, StoreKind};
 use crate::limits::RateLimit;
@@ -82,11 +84,17 @@ pub async fn run(
             (Store::Redis(Arc::new(store)), Bus::Redis(bus))
         }
     };
+    let (rate, burst) = (settings.rate_limit_per_second, settings.rate_limit_burst);
+    let limits = match &store {
+        Store::Memory(_) => RateLimit::local(rate, burst),
+        Store::Redis(s) => RateLimit::shared(s.clone(), rate, burst),
+    };
     let state = AppState {
         store,
         bus,
         hub,
-        limits: RateLimit::new(settings.rate_limit_per_second, settings.rate_limit_burst),
+        auth: Auth::new(settings.auth_secret.as_ref().map(|s| s.0.as_str())),
+        limits,
         shutdown: token.clone(),
         tasks,
         settings: Arc::new(settings),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::Auth;
 use crate::bus::Bus;
 use crate::config::Settings;
 use crate::limits::RateLimit;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub store: Store,
     pub bus: Bus,
     pub hub: Hub,
+    /// Token verification (`AUTH_SECRET`), or trust when it is unset.
+    pub auth: Auth,
     /// Per-user message rate limit.
     pub limits: RateLimit,
     /// Cancelled when the server shuts down: every session closes with 1001.

@@ -8,6 +8,7 @@ use warp::reply::{Response, json, with_status};
 use warp::{Filter, Reply};
 
 use super::filters::{json_body, with_state};
+use crate::auth::{Caller, caller};
 use crate::chat;
 use crate::domain::{ChatId, ChatRoom, Message, NewChat, UserId, time};
 use crate::error::{ApiError, Detail};
@@ -30,25 +31,30 @@ pub struct AddParticipant {
 pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
     let history = warp::path!("chat" / String / "messages")
         .and(warp::get())
+        .and(caller(s.clone()))
         .and(warp::query::<HashMap<String, String>>())
         .and(with_state(s.clone()))
         .then(get_messages);
     let details = warp::path!("chat" / String)
         .and(warp::get())
+        .and(caller(s.clone()))
         .and(with_state(s.clone()))
         .then(get_chat);
     let create = warp::path!("chat")
         .and(warp::post())
+        .and(caller(s.clone()))
         .and(json_body())
         .and(with_state(s.clone()))
         .then(create_chat);
     let add = warp::path!("chat" / String / "participants")
         .and(warp::post())
+        .and(caller(s.clone()))
         .and(json_body())
         .and(with_state(s.clone()))
         .then(add_participant);
     let remove = warp::path!("chat" / String / "participants" / String)
         .and(warp::delete())
+        .and(caller(s.clone()))
         .and(with_state(s))
         .then(remove_participant);
     history
@@ -107,12 +113,13 @@ fn parse_before(q: &HashMap<String, String>) -> Result<Option<time::Timestamp>, 
     ))]
 pub async fn get_messages(
     chat_id: String,
+    who: Caller,
     q: HashMap<String, String>,
     s: AppState,
 ) -> Result<Response, ApiError> {
     let chat = ChatId::parse(&chat_id)?;
     let (limit, before) = (parse_limit(&q)?, parse_before(&q)?);
-    Ok(json(&chat::history(&s, &chat, limit, before).await?).into_response())
+    Ok(json(&chat::history(&s, &who, &chat, limit, before).await?).into_response())
 }
 
 /// Get chat room details
@@ -124,9 +131,9 @@ pub async fn get_messages(
         (status = 404, description = "Unknown chat", body = Detail, example = json!({"detail": "Chat not found"})),
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
-pub async fn get_chat(chat_id: String, s: AppState) -> Result<Response, ApiError> {
+pub async fn get_chat(chat_id: String, who: Caller, s: AppState) -> Result<Response, ApiError> {
     let chat = ChatId::parse(&chat_id)?;
-    Ok(json(&chat::get_room(&s, &chat).await?).into_response())
+    Ok(json(&chat::read_room(&s, &who, &chat).await?).into_response())
 }
 
 /// Create a chat room
@@ -138,8 +145,12 @@ pub async fn get_chat(chat_id: String, s: AppState) -> Result<Response, ApiError
         (status = 413, description = "Body over 64 KiB", body = Detail, example = json!({"detail": "Request body too large"})),
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
-pub async fn create_chat(body: NewChat, s: AppState) -> Result<Response, ApiError> {
-    let spec = body.validate().map_err(ApiError::BadRequest)?;
+pub async fn create_chat(who: Caller, body: NewChat, s: AppState) -> Result<Response, ApiError> {
+    let mut spec = body.validate().map_err(ApiError::BadRequest)?;
+    // CONTRACT (auth): the creator of a room is always one of its participants.
+    if let Some(me) = who.user() {
+        spec.participants.push(me.clone());
+    }
     let room = s
         .store
         .create_room(spec)
@@ -164,12 +175,13 @@ pub async fn create_chat(body: NewChat, s: AppState) -> Result<Response, ApiErro
     ))]
 pub async fn add_participant(
     chat_id: String,
+    who: Caller,
     body: AddParticipant,
     s: AppState,
 ) -> Result<Response, ApiError> {
     let chat = ChatId::parse(&chat_id)?;
     let user = UserId::parse_client(&body.user_id)?;
-    Ok(json(&chat::add_participant(&s, &chat, &user).await?).into_response())
+    Ok(json(&chat::add_participant(&s, &who, &chat, &user).await?).into_response())
 }
 
 /// Remove a participant
@@ -186,8 +198,13 @@ pub async fn add_participant(
         (status = 404, description = "Unknown chat, or the user is not a participant", body = Detail, example = json!({"detail": "User is not a participant of this chat"})),
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
-pub async fn remove_participant(chat_id: String, user_id: String, s: AppState) -> Result<Response, ApiError> {
+pub async fn remove_participant(
+    chat_id: String,
+    user_id: String,
+    who: Caller,
+    s: AppState,
+) -> Result<Response, ApiError> {
     let chat = ChatId::parse(&chat_id)?;
     let user = UserId::parse_client(&user_id)?;
-    Ok(json(&chat::remove_participant(&s, &chat, &user).await?).into_response())
+    Ok(json(&chat::remove_participant(&s, &who, &chat, &user).await?).into_response())
 }

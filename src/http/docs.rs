@@ -13,6 +13,7 @@ use warp::path::{FullPath, Tail};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
+use super::docs_security::BearerSecurity;
 use crate::domain::{ChatRoom, Message, MessageKind, NewChat, NewUser, User};
 use crate::error::Detail;
 use crate::ws::frames::{ClientFrame, ErrorFrame, ErrorTag, RoomFrame, ServerFrame, TextFrame, TypingFrame};
@@ -27,7 +28,7 @@ use crate::ws::frames::{ClientFrame, ErrorFrame, ErrorTag, RoomFrame, ServerFram
             WebSocket client frames are `ClientFrame`, server frames `ServerFrame` (see components)."
     ),
     servers((url = "http://localhost:8000", description = "Local server")),
-    modifiers(&NamedClientFrames),
+    modifiers(&NamedClientFrames, &BearerSecurity),
     paths(
         super::chats::get_messages, super::chats::get_chat, super::chats::create_chat,
         super::chats::add_participant, super::chats::remove_participant,

@@ -4,6 +4,7 @@ pub mod asyncapi;
 pub mod chats;
 pub mod demo;
 pub mod docs;
+pub mod docs_security;
 pub mod filters;
 pub mod health;
 pub mod users;

@@ -6,6 +6,7 @@ use warp::reply::{Response, json, with_status};
 use warp::{Filter, Reply};
 
 use super::filters::{json_body, with_state};
+use crate::auth::{Caller, caller};
 use crate::chat;
 use crate::domain::{ChatRoom, NewUser, User, UserId};
 use crate::error::{ApiError, Detail};
@@ -14,15 +15,18 @@ use crate::state::AppState;
 pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
     let details = warp::path!("user" / String)
         .and(warp::get())
+        .and(caller(s.clone()))
         .and(with_state(s.clone()))
         .then(get_user);
     let create = warp::path!("user")
         .and(warp::post())
+        .and(caller(s.clone()))
         .and(json_body())
         .and(with_state(s.clone()))
         .then(create_user);
     let chats = warp::path!("user" / String / "chats")
         .and(warp::get())
+        .and(caller(s.clone()))
         .and(with_state(s))
         .then(get_user_chats);
     details
@@ -45,7 +49,7 @@ pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
         (status = 404, description = "Unknown user", body = Detail, example = json!({"detail": "User not found"})),
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
-pub async fn get_user(user_id: String, s: AppState) -> Result<Response, ApiError> {
+pub async fn get_user(user_id: String, _who: Caller, s: AppState) -> Result<Response, ApiError> {
     let user = UserId::parse(&user_id)?;
     Ok(json(&chat::get_user(&s, &user).await?).into_response())
 }
@@ -59,7 +63,17 @@ pub async fn get_user(user_id: String, s: AppState) -> Result<Response, ApiError
         (status = 413, description = "Body over 64 KiB", body = Detail, example = json!({"detail": "Request body too large"})),
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
-pub async fn create_user(body: NewUser, s: AppState) -> Result<Response, ApiError> {
+pub async fn create_user(who: Caller, mut body: NewUser, s: AppState) -> Result<Response, ApiError> {
+    // CONTRACT (auth): a caller creates only its own user (the id defaults to the token's).
+    if let Some(me) = who.user() {
+        match &body.id {
+            None => body.id = Some(me.to_string()),
+            Some(id) if id != me.as_str() => {
+                return Err(ApiError::Forbidden("You can only create your own user".into()));
+            }
+            Some(_) => {}
+        }
+    }
     let spec = body.validate().map_err(ApiError::BadRequest)?;
     let user = s
         .store
@@ -78,7 +92,10 @@ pub async fn create_user(body: NewUser, s: AppState) -> Result<Response, ApiErro
         (status = 404, description = "Unknown user", body = Detail, example = json!({"detail": "User not found"})),
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
-pub async fn get_user_chats(user_id: String, s: AppState) -> Result<Response, ApiError> {
+pub async fn get_user_chats(user_id: String, who: Caller, s: AppState) -> Result<Response, ApiError> {
     let user = UserId::parse(&user_id)?;
+    if who.user().is_some_and(|me| *me != user) {
+        return Err(ApiError::Forbidden("You can only list your own chats".into()));
+    }
     Ok(json(&chat::user_rooms(&s, &user).await?).into_response())
 }

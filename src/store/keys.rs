@@ -45,6 +45,10 @@ impl Keys {
     pub fn user_conns(&self, u: &UserId) -> String {
         format!("{}:user:{{{u}}}:conns", self.prefix)
     }
+    /// String: the user's rate-limit state (GCRA theoretical arrival time, µs).
+    pub fn user_rate(&self, u: &UserId) -> String {
+        format!("{}:user:{{{u}}}:rate", self.prefix)
+    }
     /// Sorted set: instance id → time (ms) of its last heartbeat.
     pub fn instances(&self) -> String {
         format!("{}:instances", self.prefix)

@@ -61,9 +61,34 @@ struct RoomEntry {
     last: u64,
 }
 
+/// Connection caps (`MAX_CONNECTIONS`, `MAX_CONNECTIONS_PER_USER`), per instance.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    pub total: usize,
+    pub per_user: usize,
+}
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    Total(usize),
+    PerUser(usize),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Total(n) => write!(f, "server at its connection limit ({n}): try again later"),
+            Refused::PerUser(n) => write!(f, "too many connections for this user (limit {n})"),
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     next_id: u64,
+    /// Live connections, all users together.
+    open: usize,
     users: HashMap<UserId, UserConns>,
     rooms: HashMap<ChatId, RoomEntry>,
 }
@@ -79,13 +104,21 @@ impl Hub {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds a connection of `user`; returns its id for `unregister`.
-    pub fn register(&self, user: &UserId, out: Outbound) -> u64 {
+    /// Adds a connection of `user` unless a cap is reached; returns its id for `unregister`.
+    /// The check and the insertion happen under one lock, so racing connects cannot overshoot.
+    pub fn register(&self, user: &UserId, out: Outbound, caps: Caps) -> Result<u64, Refused> {
         let mut s = self.lock();
+        if s.open >= caps.total {
+            return Err(Refused::Total(caps.total));
+        }
+        if s.users.get(user).map_or(0, |e| e.conns.len()) >= caps.per_user {
+            return Err(Refused::PerUser(caps.per_user));
+        }
         s.next_id += 1;
+        s.open += 1;
         let id = s.next_id;
         s.users.entry(user.clone()).or_default().conns.push((id, out));
-        id
+        Ok(id)
     }
 
     /// Makes `user`'s local connections follow `rooms`; a room new to this hub starts
@@ -113,8 +146,11 @@ impl Hub {
     pub fn unregister(&self, user: &UserId, id: u64) -> Option<Vec<ChatId>> {
         let mut s = self.lock();
         let entry = s.users.get_mut(user)?;
+        let before = entry.conns.len();
         entry.conns.retain(|(c, _)| *c != id);
-        if !entry.conns.is_empty() {
+        let (removed, left) = (before - entry.conns.len(), entry.conns.len());
+        s.open -= removed;
+        if left > 0 {
             return None;
         }
         let entry = s.users.remove(user)?;
@@ -197,9 +233,9 @@ impl Hub {
         }
     }
 
-    /// Number of live local connections (for tests and readiness).
+    /// Number of live local connections.
     pub fn connections(&self) -> usize {
-        self.lock().users.values().map(|e| e.conns.len()).sum()
+        self.lock().open
     }
 }
 
@@ -239,13 +275,20 @@ mod tests {
     fn conn(hub: &Hub, user: &UserId, cap: usize) -> (mpsc::Receiver<WsMessage>, CancellationToken, u64) {
         let (tx, rx) = mpsc::channel(cap);
         let slow = CancellationToken::new();
-        let id = hub.register(
-            user,
-            Outbound {
-                tx,
-                slow: slow.clone(),
-            },
-        );
+        let caps = Caps {
+            total: 10,
+            per_user: 10,
+        };
+        let id = hub
+            .register(
+                user,
+                Outbound {
+                    tx,
+                    slow: slow.clone(),
+                },
+                caps,
+            )
+            .unwrap();
         (rx, slow, id)
     }
 
@@ -273,6 +316,28 @@ mod tests {
         assert!(rx.try_recv().is_err());
         assert_eq!(hub.unregister(&u, id), Some(vec![]));
         assert_eq!(hub.connections(), 0);
+    }
+
+    #[test]
+    fn caps_are_enforced_and_freed() {
+        let hub = Hub::default();
+        let (u, v) = (UserId::parse("u").unwrap(), UserId::parse("v").unwrap());
+        let caps = Caps {
+            total: 3,
+            per_user: 2,
+        };
+        let out = || Outbound {
+            tx: mpsc::channel(1).0,
+            slow: CancellationToken::new(),
+        };
+        let a = hub.register(&u, out(), caps).unwrap();
+        hub.register(&u, out(), caps).unwrap();
+        assert_eq!(hub.register(&u, out(), caps), Err(Refused::PerUser(2)));
+        hub.register(&v, out(), caps).unwrap();
+        assert_eq!(hub.register(&v, out(), caps), Err(Refused::Total(3)));
+        assert_eq!(hub.connections(), 3);
+        assert_eq!(hub.unregister(&u, a), None);
+        assert!(hub.register(&v, out(), caps).is_ok());
     }
 
     #[test]

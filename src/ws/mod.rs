@@ -15,7 +15,7 @@ use crate::domain::UserId;
 use crate::error::{ApiError, Rejected};
 use crate::http::filters::with_state;
 use crate::state::AppState;
-use hub::Outbound;
+use hub::{Caps, Outbound};
 use session::Registration;
 
 /// `GET /ws/{user_id}` with an upgrade; a plain GET is a 426.
@@ -25,6 +25,7 @@ pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
     warp::path!("ws" / String)
         .and(warp::get())
         .and(upgrade)
+        .and(crate::auth::ws_credentials())
         .and(with_state(state))
         .then(connect)
         .map(Reply::into_response)
@@ -50,19 +51,40 @@ pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
             example = json!({"detail": "This endpoint speaks WebSocket: send an upgrade request"})),
     )
 )]
-pub async fn connect(user_id: String, ws: Ws, state: AppState) -> Result<impl Reply, ApiError> {
+pub async fn connect(
+    user_id: String,
+    ws: Ws,
+    (bearer, token): (Option<String>, Option<String>),
+    state: AppState,
+) -> Result<Response, ApiError> {
     let user = UserId::parse_client(&user_id)?;
+    // CONTRACT (auth): with AUTH_SECRET, the token must be valid and for this very user.
+    if let Some(me) = state.auth.caller(bearer.as_deref(), token.as_deref())?.user()
+        && *me != user
+    {
+        return Err(ApiError::Unauthorized("Token is for another user".into()));
+    }
     let (tx, rx) = mpsc::channel(state.settings.ws_outbox_frames);
     let slow = CancellationToken::new();
     // Registered before the store reads the user's rooms, so a join racing with this
     // connect reaches the hub either way (CONTRACT: nothing missed after the handshake).
-    let conn_id = state.hub.register(
-        &user,
-        Outbound {
-            tx,
-            slow: slow.clone(),
-        },
-    );
+    let out = Outbound {
+        tx,
+        slow: slow.clone(),
+    };
+    let caps = Caps {
+        total: state.settings.max_connections,
+        per_user: state.settings.max_connections_per_user,
+    };
+    let conn_id = match state.hub.register(&user, out, caps) {
+        Ok(id) => id,
+        // CONTRACT: over a cap, the upgrade completes and closes at once with 1013.
+        Err(refused) => {
+            return Ok(ws
+                .on_upgrade(move |socket| session::refuse(socket, refused))
+                .into_response());
+        }
+    };
     let mut reg = Registration::new(&state, &user, conn_id);
     let rooms = state.store.connect(&user).await?;
     reg.counted = true;
@@ -74,5 +96,6 @@ pub async fn connect(user_id: String, ws: Ws, state: AppState) -> Result<impl Re
         .on_upgrade(move |socket| {
             let tasks = reg.state.tasks.clone();
             tasks.track_future(session::run(socket, reg, rx, slow))
-        }))
+        })
+        .into_response())
 }

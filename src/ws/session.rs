@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use warp::ws::{Message as WsMessage, WebSocket};
 
 use super::frames::{self, ClientFrame};
+use super::hub::Refused;
 use crate::chat::{self, TextInput};
 use crate::domain::{ChatId, UserId};
 use crate::error::ApiError;
@@ -22,6 +23,10 @@ pub const GOING_AWAY: u16 = 1001;
 /// A slow consumer (outbox full) or a dead peer (no pong within `WS_TIMEOUT_SECONDS`).
 pub const POLICY_VIOLATION: u16 = 1008;
 pub const MESSAGE_TOO_BIG: u16 = 1009;
+/// A text frame that is not valid UTF-8.
+pub const INVALID_PAYLOAD: u16 = 1007;
+/// A connection cap (`MAX_CONNECTIONS`, `MAX_CONNECTIONS_PER_USER`) was reached.
+pub const TRY_AGAIN_LATER: u16 = 1013;
 
 /// A connection registered in the hub and counted in presence; dropping it undoes both.
 pub struct Registration {
@@ -71,6 +76,15 @@ impl Drop for Registration {
     }
 }
 
+/// Closes a connection refused by a cap with 1013 (try again later) and the cap's reason.
+pub async fn refuse(mut socket: WebSocket, refused: Refused) {
+    tracing::warn!(%refused, "websocket refused");
+    let _ = socket
+        .send(WsMessage::close_with(TRY_AGAIN_LATER, refused.to_string()))
+        .await;
+    let _ = socket.close().await;
+}
+
 /// Runs a connection until the client leaves, it stalls, or the server shuts down.
 pub async fn run(
     socket: WebSocket,
@@ -87,10 +101,15 @@ pub async fn run(
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut heard = true;
+    // At shutdown, this connection's turn to close (batches spread over the drain time).
+    let mut drain_at: Option<tokio::time::Instant> = None;
     let close: Option<(u16, &str)> = loop {
         tokio::select! {
             biased;
-            _ = state.shutdown.cancelled() => break Some((GOING_AWAY, "server shutting down")),
+            _ = state.shutdown.cancelled(), if drain_at.is_none() => {
+                drain_at = Some(tokio::time::Instant::now() + drain_delay(&state, reg.conn_id));
+            }
+            _ = until(drain_at) => break Some((GOING_AWAY, "server shutting down")),
             _ = slow.cancelled() => break Some((POLICY_VIOLATION, "slow consumer: outbox full")),
             _ = heartbeat.tick() => {
                 if !std::mem::replace(&mut heard, false) {
@@ -112,8 +131,7 @@ pub async fn run(
             }
             incoming = stream.next() => match incoming.inspect(|_| heard = true) {
                 None => break None,
-                Some(Err(e)) if too_big(&e) => break Some((MESSAGE_TOO_BIG, "frame too large")),
-                Some(Err(_)) => break None,
+                Some(Err(e)) => break close_for(&e),
                 Some(Ok(msg)) if msg.is_close() => break None,
                 Some(Ok(msg)) => {
                     if let Some(reply) = answer(&state, &user, &msg).await
@@ -132,12 +150,29 @@ pub async fn run(
     drop(reg);
 }
 
-fn too_big(e: &warp::Error) -> bool {
+/// CONTRACT (SHUTDOWN_DRAIN_SECONDS): connections close in ten batches over the drain time,
+/// so clients reconnecting elsewhere do not all arrive at once.
+fn drain_delay(state: &AppState, conn_id: u64) -> std::time::Duration {
+    state.settings.shutdown_drain / 10 * (conn_id % 10) as u32
+}
+
+/// Completes at `deadline`, or never without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The close a read error calls for: 1009 for an oversized frame, 1007 for a text frame that
+/// is not UTF-8 (RFC 6455 says to fail the connection), nothing for a vanished peer.
+fn close_for(e: &warp::Error) -> Option<(u16, &'static str)> {
     use std::error::Error;
-    matches!(
-        e.source().and_then(|s| s.downcast_ref::<tungstenite::Error>()),
-        Some(tungstenite::Error::Capacity(_))
-    )
+    match e.source().and_then(|s| s.downcast_ref::<tungstenite::Error>()) {
+        Some(tungstenite::Error::Capacity(_)) => Some((MESSAGE_TOO_BIG, "frame too large")),
+        Some(tungstenite::Error::Utf8(_)) => Some((INVALID_PAYLOAD, "text frame is not valid UTF-8")),
+        _ => None,
+    }
 }
 
 /// Handles one client frame; returns the error frame to send back, if any.

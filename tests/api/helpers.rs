@@ -134,6 +134,18 @@ impl TestApp {
         app
     }
 
+    /// A handle on a server running elsewhere (a child process): requests and WebSockets
+    /// only; dropping it stops nothing.
+    pub fn attach(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            http: reqwest::Client::new(),
+            redis: None,
+            stop: None,
+            handle: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -252,6 +264,27 @@ impl WsClient {
             serde_json::json!({"type": "error", "detail": "Invalid frame: missing field `chat_id`"}),
             "an unexpected frame was pending"
         );
+    }
+
+    /// Like `assert_nothing_pending`, but a close frame instead of the answer is not a
+    /// failure: it returns the close code (used to probe for a free connection slot).
+    pub async fn assert_nothing_pending_or_closed(&mut self) -> Option<u16> {
+        let _ = self.stream.send(Message::text(r#"{"type":"join"}"#)).await;
+        let msg = tokio::time::timeout(TIMEOUT, self.stream.next())
+            .await
+            .expect("no answer");
+        match msg {
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                assert_eq!(
+                    v["detail"], "Invalid frame: missing field `chat_id`",
+                    "unexpected frame {v}"
+                );
+                None
+            }
+            Some(Ok(Message::Close(f))) => Some(f.map_or(1005, |f| u16::from(f.code))),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     pub async fn close(mut self) {

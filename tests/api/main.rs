@@ -1,6 +1,7 @@
 //! The one integration-test binary: each module tests one area against a real server on port 0.
 
 mod asyncapi;
+mod auth;
 mod demo;
 mod fuzz;
 mod helpers;
@@ -11,10 +12,12 @@ mod multi_instance;
 mod openapi;
 mod redis_outage;
 mod redis_server;
+mod server_process;
 mod smoke;
 mod store_contract;
 mod ws_delivery;
 mod ws_frames;
 mod ws_heartbeat;
 mod ws_lifecycle;
+mod ws_limits;
 mod ws_rate_limit;

@@ -4,6 +4,8 @@ use serde_json::json;
 
 use crate::helpers::TestApp;
 
+const TIGHT: &[(&str, &str)] = &[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "3")];
+
 fn text(chat: &str, n: usize) -> serde_json::Value {
     json!({"type": "text", "content": format!("m{n}"), "chat_id": chat})
 }
@@ -12,7 +14,7 @@ fn text(chat: &str, n: usize) -> serde_json::Value {
 /// the connection stays open; another user is not affected.
 #[tokio::test]
 async fn burst_then_error_frame_and_nothing_stored() {
-    let app = TestApp::spawn_with(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "3")]).await;
+    let app = TestApp::spawn_with(TIGHT).await;
     let mut a = app.ws("alice").await;
     a.send_json(text("rl", 0)).await;
     assert_eq!(a.recv_json().await["content"], "alice joined the chat");
@@ -82,4 +84,61 @@ async fn typing_is_not_rate_limited() {
         );
     }
     a.assert_nothing_pending().await;
+}
+
+/// With Redis, one user's allowance is shared by every instance: texts sent through two
+/// instances draw on the same burst.
+#[tokio::test]
+async fn the_allowance_is_shared_by_instances() {
+    let (a, b) = TestApp::spawn_pair(TIGHT).await;
+    let (mut on_a, mut on_b) = (a.ws("alice").await, b.ws("alice").await);
+    on_a.send_json(text("r", 0)).await;
+    for frame in ["alice joined the chat", "m0"] {
+        assert_eq!(on_a.recv_json().await["content"], frame);
+        assert_eq!(on_b.recv_json().await["content"], frame);
+    }
+    on_b.send_json(text("r", 1)).await;
+    assert_eq!(on_b.recv_json().await["content"], "m1");
+    assert_eq!(on_a.recv_json().await["content"], "m1");
+    on_a.send_json(text("r", 2)).await;
+    assert_eq!(on_a.recv_json().await["content"], "m2");
+    assert_eq!(on_b.recv_json().await["content"], "m2");
+    on_b.send_json(text("r", 3)).await;
+    let refused = on_b.recv_json().await;
+    assert_eq!(refused["type"], "error");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Rate limit exceeded: retry in "),
+        "{refused}"
+    );
+}
+
+/// Over the limit, the HTTP calls that store a notice answer 429 with `Retry-After`, and store
+/// nothing.
+#[tokio::test]
+async fn http_answers_429_with_retry_after() {
+    let app = TestApp::spawn_with(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "1")]).await;
+    for id in ["r1", "r2"] {
+        assert_eq!(app.post_json("/chat", json!({"id": id, "name": id})).await.0, 201);
+    }
+    assert_eq!(
+        app.post_json("/chat/r1/participants", json!({"user_id": "bob"}))
+            .await
+            .0,
+        200
+    );
+    let req = app
+        .http
+        .post(app.url("/chat/r2/participants"))
+        .json(&json!({"user_id": "bob"}));
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.starts_with("Rate limit exceeded: retry in "), "{detail}");
+    let (_, room) = app.get("/chat/r2").await;
+    assert_eq!(room["participants"], json!([]), "nothing was stored");
 }

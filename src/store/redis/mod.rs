@@ -66,6 +66,7 @@ pub struct RedisStore {
     create_room_script: redis::Script,
     create_user_script: redis::Script,
     disconnect_script: redis::Script,
+    rate_script: redis::Script,
 }
 
 impl RedisStore {
@@ -91,6 +92,7 @@ impl RedisStore {
             create_room_script: redis::Script::new(rooms::CREATE_ROOM_LUA),
             create_user_script: redis::Script::new(users::CREATE_USER_LUA),
             disconnect_script: redis::Script::new(users::DISCONNECT_LUA),
+            rate_script: redis::Script::new(users::RATE_LUA),
         };
         store.ping().await.map_err(|e| unreachable(&e))?;
         Ok(store)

@@ -7,6 +7,7 @@
 //! `last_seen`.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bb8_redis::redis::{self, AsyncCommands};
 
@@ -23,6 +24,20 @@ if n <= 0 then
   if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'last_seen', ARGV[2]) end
 end
 return n
+"#;
+
+/// GCRA on Redis's clock, so every instance shares one allowance per user.
+/// KEYS: the user's rate key. ARGV: µs per cell, burst. Returns 0, or the µs to wait.
+pub(super) const RATE_LUA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local tolerance = interval * (burst - 1)
+if tat - now > tolerance then return math.ceil(tat - now - tolerance) end
+local next_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1)
+return 0
 "#;
 
 /// Creates a user if its id is free. KEYS: user hash. ARGV: field/value pairs.
@@ -163,6 +178,24 @@ impl RedisStore {
         self.call(|mut c| async move { inv.invoke_async::<i64>(&mut c).await })
             .await
             .map(drop)
+    }
+
+    /// Takes one cell of `id`'s allowance (`interval` per cell, bursts of `burst`), or says
+    /// how long until one is free.
+    pub async fn take_cell(
+        &self,
+        id: &UserId,
+        interval: Duration,
+        burst: u32,
+    ) -> StoreResult<Option<Duration>> {
+        let mut inv = self.rate_script.prepare_invoke();
+        inv.key(self.keys.user_rate(id))
+            .arg(interval.as_micros() as u64)
+            .arg(burst);
+        let wait: i64 = self
+            .call(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok((wait > 0).then(|| Duration::from_micros(wait as u64)))
     }
 
     /// Records that this instance is alive; forgets instances silent for a day.

@@ -1,0 +1,90 @@
+//! The real `chat-server` binary as a child process, for what only a process can show: exit
+//! status on signals, a crash, its own memory. Killed and reaped when dropped.
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::helpers::{TIMEOUT, TestApp};
+
+/// A running binary and a `TestApp` handle pointing at it.
+pub struct ServerProcess {
+    child: Child,
+    pub port: u16,
+}
+
+impl ServerProcess {
+    /// Starts the binary on a free port with only these variables (plus `HOST`, `PORT`,
+    /// `PATH`), in an empty directory so no `.env` applies, and waits until it is healthy.
+    pub async fn start(vars: &[(&str, &str)]) -> (ServerProcess, TestApp) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chat-server"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
+        cmd.env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("RATE_LIMIT_PER_SECOND", "0");
+        cmd.envs(vars.iter().copied()).current_dir(std::env::temp_dir());
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let process = ServerProcess { child, port };
+        let app = TestApp::attach(([127, 0, 0, 1], port).into());
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        while app.http.get(app.url("/health")).send().await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the binary never became healthy"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (process, app)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal (`TERM`, `KILL`) with the `kill` command.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits (bounded) for the process to exit; its exit code.
+    pub fn wait(&mut self) -> Option<i32> {
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(std::time::Instant::now() < deadline, "the process did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Resident memory of the process, from `/proc/PID/status`, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
