@@ -3,6 +3,7 @@
 mod asyncapi;
 mod auth;
 mod demo;
+mod fuzz;
 mod helpers;
 mod http_chats;
 mod http_errors;
