@@ -107,6 +107,10 @@ impl Reply for ApiError {
                 h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
                 h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
             }
+            // The body was not read: the connection cannot carry another request.
+            Self::PayloadTooLarge => {
+                h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             Self::TooManyRequests(wait) => {
                 let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 h.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));

@@ -45,16 +45,16 @@ pub struct ChatRoom {
     "participants": ["user1", "user2"], "metadata": {"topic": "rust"}}))]
 pub struct NewChat {
     /// Room id; a UUID v7 is assigned when absent.
-    #[schema(example = "chat1")]
+    #[schema(example = "chat1", pattern = "^[A-Za-z0-9._:@-]{1,128}$")]
     pub id: Option<String>,
-    /// Display name, 1 to 200 characters.
-    #[schema(example = "Chat Room Name")]
+    /// Display name, 1 to 200 characters, not blank.
+    #[schema(example = "Chat Room Name", min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     /// Defaults to `false`.
     #[schema(example = false)]
     pub is_private: Option<bool>,
     /// Initial participants (created if they do not exist); no system message is stored for them.
-    #[schema(example = json!(["user1", "user2"]))]
+    #[schema(value_type = Option<Vec<crate::domain::ids::IdSchema>>, example = json!(["user1", "user2"]))]
     pub participants: Option<Vec<String>>,
     /// Free-form JSON object, default `{}`.
     #[schema(value_type = Option<HashMap<String, serde_json::Value>>, example = json!({"topic": "rust"}))]

@@ -11,6 +11,16 @@ pub const MAX_ID_LEN: usize = 128;
 /// The user id that system messages carry; no client may take it.
 pub const SYSTEM_USER: &str = "system";
 
+/// The OpenAPI schema of an id (the Rust types are validated with `parse`).
+#[derive(utoipa::ToSchema)]
+#[schema(
+    value_type = String,
+    description = "A user id a client may use: 1 to 128 characters of A-Z a-z 0-9 . _ - : @, not `system`",
+    example = "user1",
+    pattern = "^(?!system$)[A-Za-z0-9._:@-]{1,128}$"
+)]
+pub struct IdSchema(pub String);
+
 /// Why an id was refused; `Display` is the `detail` sent to the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {

@@ -46,13 +46,17 @@ pub struct User {
 #[schema(example = json!({"id": "user1", "username": "username", "email": "user@example.com", "metadata": {"locale": "en"}}))]
 pub struct NewUser {
     /// User id; a UUID v7 is assigned when absent.
-    #[schema(example = "user1")]
+    #[schema(example = "user1", pattern = "^(?!system$)[A-Za-z0-9._:@-]{1,128}$")]
     pub id: Option<String>,
-    /// Display name, 1 to 128 characters.
-    #[schema(example = "username")]
+    /// Display name, 1 to 128 characters, not blank.
+    #[schema(example = "username", min_length = 1, max_length = 128, pattern = "\\S")]
     pub username: String,
     /// Email address: at most 254 characters, one `@` with text on both sides.
-    #[schema(example = "user@example.com")]
+    #[schema(
+        example = "user@example.com",
+        max_length = 254,
+        pattern = "^[^@\\s]+@[^@\\s]+$"
+    )]
     pub email: Option<String>,
     /// Free-form JSON object, default `{}`.
     #[schema(value_type = Option<HashMap<String, serde_json::Value>>, example = json!({"locale": "en"}))]

@@ -7,7 +7,7 @@ use warp::http::StatusCode;
 use warp::reply::{Response, json, with_status};
 use warp::{Filter, Reply};
 
-use super::filters::{json_body, with_state};
+use super::filters::{json_body, segment, with_state};
 use crate::auth::{Caller, caller};
 use crate::chat;
 use crate::domain::{ChatId, ChatRoom, Message, NewChat, UserId, time};
@@ -24,7 +24,7 @@ pub const DEFAULT_LIMIT: usize = 50;
 #[schema(example = json!({"user_id": "user2"}))]
 pub struct AddParticipant {
     /// The user to add (created if absent).
-    #[schema(example = "user2")]
+    #[schema(example = "user2", pattern = "^(?!system$)[A-Za-z0-9._:@-]{1,128}$")]
     pub user_id: String,
 }
 
@@ -101,9 +101,9 @@ fn parse_before(q: &HashMap<String, String>) -> Result<Option<time::Timestamp>, 
 /// whole history backwards, pass the oldest `timestamp` of the page you have as `before`.
 #[utoipa::path(get, path = "/chat/{chat_id}/messages", tag = "chats", operation_id = "get_chat_messages",
     params(
-        ("chat_id" = String, Path, description = "Room id", example = "chat1"),
+        ("chat_id" = String, Path, pattern = "^[A-Za-z0-9._:@-]{1,128}$", description = "Room id", example = "chat1"),
         ("limit" = Option<u32>, Query, description = "How many messages, 1 to 1000 (default 50)", minimum = 1, maximum = 1000, example = 50),
-        ("before" = Option<String>, Query, description = "Only messages strictly older than this ISO 8601 time (naive = UTC)", example = "2024-01-01T00:00:00"),
+        ("before" = Option<String>, Query, format = DateTime, description = "Only messages strictly older than this time: RFC 3339, or the naive ISO 8601 form (read as UTC)", example = "2024-01-01T00:00:00"),
     ),
     responses(
         (status = 200, description = "Messages, oldest first", body = Vec<Message>),
@@ -117,14 +117,14 @@ pub async fn get_messages(
     q: HashMap<String, String>,
     s: AppState,
 ) -> Result<Response, ApiError> {
-    let chat = ChatId::parse(&chat_id)?;
+    let chat = ChatId::parse(&segment(&chat_id))?;
     let (limit, before) = (parse_limit(&q)?, parse_before(&q)?);
     Ok(json(&chat::history(&s, &who, &chat, limit, before).await?).into_response())
 }
 
 /// Get chat room details
 #[utoipa::path(get, path = "/chat/{chat_id}", tag = "chats", operation_id = "get_chat",
-    params(("chat_id" = String, Path, description = "Room id", example = "chat1")),
+    params(("chat_id" = String, Path, pattern = "^[A-Za-z0-9._:@-]{1,128}$", description = "Room id", example = "chat1")),
     responses(
         (status = 200, description = "The room", body = ChatRoom),
         (status = 400, description = "Invalid chat_id", body = Detail, example = json!({"detail": "Invalid request data"})),
@@ -132,7 +132,7 @@ pub async fn get_messages(
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn get_chat(chat_id: String, who: Caller, s: AppState) -> Result<Response, ApiError> {
-    let chat = ChatId::parse(&chat_id)?;
+    let chat = ChatId::parse(&segment(&chat_id))?;
     Ok(json(&chat::read_room(&s, &who, &chat).await?).into_response())
 }
 
@@ -164,7 +164,7 @@ pub async fn create_chat(who: Caller, body: NewChat, s: AppState) -> Result<Resp
 /// Adds the user (created if absent) and stores and delivers `"{user_id} joined the chat"`.
 /// Adding a participant again changes nothing. Works on private rooms too.
 #[utoipa::path(post, path = "/chat/{chat_id}/participants", tag = "chats", operation_id = "add_participant",
-    params(("chat_id" = String, Path, description = "Room id", example = "chat1")),
+    params(("chat_id" = String, Path, pattern = "^[A-Za-z0-9._:@-]{1,128}$", description = "Room id", example = "chat1")),
     request_body = AddParticipant,
     responses(
         (status = 200, description = "The room, with the participant", body = ChatRoom),
@@ -179,7 +179,7 @@ pub async fn add_participant(
     body: AddParticipant,
     s: AppState,
 ) -> Result<Response, ApiError> {
-    let chat = ChatId::parse(&chat_id)?;
+    let chat = ChatId::parse(&segment(&chat_id))?;
     let user = UserId::parse_client(&body.user_id)?;
     Ok(json(&chat::add_participant(&s, &who, &chat, &user).await?).into_response())
 }
@@ -189,8 +189,8 @@ pub async fn add_participant(
 /// Stores and delivers `"{user_id} left the chat"`; the leaver receives nothing more from the room.
 #[utoipa::path(delete, path = "/chat/{chat_id}/participants/{user_id}", tag = "chats", operation_id = "remove_participant",
     params(
-        ("chat_id" = String, Path, description = "Room id", example = "chat1"),
-        ("user_id" = String, Path, description = "User id", example = "user2"),
+        ("chat_id" = String, Path, pattern = "^[A-Za-z0-9._:@-]{1,128}$", description = "Room id", example = "chat1"),
+        ("user_id" = String, Path, pattern = "^(?!system$)[A-Za-z0-9._:@-]{1,128}$", description = "User id", example = "user2"),
     ),
     responses(
         (status = 200, description = "The room, without the participant", body = ChatRoom),
@@ -204,7 +204,7 @@ pub async fn remove_participant(
     who: Caller,
     s: AppState,
 ) -> Result<Response, ApiError> {
-    let chat = ChatId::parse(&chat_id)?;
-    let user = UserId::parse_client(&user_id)?;
+    let chat = ChatId::parse(&segment(&chat_id))?;
+    let user = UserId::parse_client(&segment(&user_id))?;
     Ok(json(&chat::remove_participant(&s, &who, &chat, &user).await?).into_response())
 }

@@ -54,6 +54,13 @@ async fn read_json<T: DeserializeOwned>(
         .map_err(|e| reject(ApiError::BadRequest(format!("Invalid request data: {e}"))))
 }
 
+/// A path segment as the client meant it, `%XX` decoded: RFC 3986 makes `/user/u-%61` and
+/// `/user/u-a` the same resource (clients encode `@` and `:` in ids). Bytes that are not
+/// UTF-8 decode to U+FFFD, which no id allows.
+pub fn segment(raw: &str) -> std::borrow::Cow<'_, str> {
+    percent_encoding::percent_decode_str(raw).decode_utf8_lossy()
+}
+
 /// CORS as configured: any origin by default, or the listed ones.
 pub fn cors(settings: &Settings) -> warp::cors::Builder {
     let builder = warp::cors()

@@ -5,7 +5,7 @@ use warp::http::StatusCode;
 use warp::reply::{Response, json, with_status};
 use warp::{Filter, Reply};
 
-use super::filters::{json_body, with_state};
+use super::filters::{json_body, segment, with_state};
 use crate::auth::{Caller, caller};
 use crate::chat;
 use crate::domain::{ChatRoom, NewUser, User, UserId};
@@ -42,7 +42,7 @@ pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
 ///
 /// `is_active` is true while the user has a live WebSocket; `last_seen` is when the last one closed.
 #[utoipa::path(get, path = "/user/{user_id}", tag = "users", operation_id = "get_user",
-    params(("user_id" = String, Path, description = "User id", example = "user1")),
+    params(("user_id" = String, Path, pattern = "^[A-Za-z0-9._:@-]{1,128}$", description = "User id", example = "user1")),
     responses(
         (status = 200, description = "The user", body = User),
         (status = 400, description = "Invalid user_id", body = Detail, example = json!({"detail": "Invalid request data"})),
@@ -50,7 +50,7 @@ pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn get_user(user_id: String, _who: Caller, s: AppState) -> Result<Response, ApiError> {
-    let user = UserId::parse(&user_id)?;
+    let user = UserId::parse(&segment(&user_id))?;
     Ok(json(&chat::get_user(&s, &user).await?).into_response())
 }
 
@@ -85,7 +85,7 @@ pub async fn create_user(who: Caller, mut body: NewUser, s: AppState) -> Result<
 
 /// List a user's rooms
 #[utoipa::path(get, path = "/user/{user_id}/chats", tag = "users", operation_id = "get_user_chats",
-    params(("user_id" = String, Path, description = "User id", example = "user1")),
+    params(("user_id" = String, Path, pattern = "^[A-Za-z0-9._:@-]{1,128}$", description = "User id", example = "user1")),
     responses(
         (status = 200, description = "The rooms the user takes part in, sorted by id", body = Vec<ChatRoom>),
         (status = 400, description = "Invalid user_id", body = Detail, example = json!({"detail": "Invalid request data"})),
@@ -93,7 +93,7 @@ pub async fn create_user(who: Caller, mut body: NewUser, s: AppState) -> Result<
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn get_user_chats(user_id: String, who: Caller, s: AppState) -> Result<Response, ApiError> {
-    let user = UserId::parse(&user_id)?;
+    let user = UserId::parse(&segment(&user_id))?;
     if who.user().is_some_and(|me| *me != user) {
         return Err(ApiError::Forbidden("You can only list your own chats".into()));
     }

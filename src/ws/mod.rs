@@ -13,7 +13,7 @@ use warp::{Filter, Reply};
 
 use crate::domain::UserId;
 use crate::error::{ApiError, Rejected};
-use crate::http::filters::with_state;
+use crate::http::filters::{segment, with_state};
 use crate::state::AppState;
 use hub::{Caps, Outbound};
 use session::Registration;
@@ -42,7 +42,7 @@ pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
     path = "/ws/{user_id}",
     tag = "websocket",
     operation_id = "connect_websocket",
-    params(("user_id" = String, Path, description = "Your user id (1 to 128 characters of A-Z a-z 0-9 . _ - : @)", example = "user1")),
+    params(("user_id" = String, Path, pattern = "^(?!system$)[A-Za-z0-9._:@-]{1,128}$", description = "Your user id (1 to 128 characters of A-Z a-z 0-9 . _ - : @)", example = "user1")),
     responses(
         (status = 101, description = "Switching Protocols: the connection now speaks WebSocket; send `ClientFrame`s, receive `ServerFrame`s"),
         (status = 400, description = "Invalid user_id", body = crate::error::Detail,
@@ -57,7 +57,7 @@ pub async fn connect(
     (bearer, token): (Option<String>, Option<String>),
     state: AppState,
 ) -> Result<Response, ApiError> {
-    let user = UserId::parse_client(&user_id)?;
+    let user = UserId::parse_client(&segment(&user_id))?;
     // CONTRACT (auth): with AUTH_SECRET, the token must be valid and for this very user.
     if let Some(me) = state.auth.caller(bearer.as_deref(), token.as_deref())?.user()
         && *me != user
