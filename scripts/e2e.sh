@@ -17,37 +17,12 @@ server_bin=${1:-${CARGO_TARGET_DIR:-target}/debug/chat-server}
 case $server_bin in /*) ;; *) server_bin=$repo/$server_bin ;; esac
 chromium=/usr/bin/chromium
 artifacts=$repo/artifacts/e2e
-server_pid=
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/e2e.XXXXXX")
-
-# Stops the server (if it runs) with SIGTERM; returns non-zero unless it exited 0 within 10 s.
-stop_server() {
-    [ -n "$server_pid" ] || return 0
-    local pid=$server_pid status
-    server_pid=
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "FAIL server: still running 10 s after SIGTERM; killed"
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        return 1
-    fi
-    wait "$pid"
-    status=$?
-    if [ "$status" -ne 0 ]; then
-        echo "FAIL server: exited $status after SIGTERM; its log:"
-        sed 's/^/    /' "$tmp/server.log"
-        return 1
-    fi
-}
+. scripts/lib/server.sh
 
 cleanup() {
     local rc=$?
-    stop_server || rc=1
+    server_stop || rc=1
     rm -rf "$tmp"
     exit "$rc"
 }
@@ -83,32 +58,12 @@ if [ "$want" != "$have" ]; then
 fi
 
 # 3. The server on a free port.
-[ -x "$server_bin" ] || fail "server: no executable at $server_bin (run cargo build first)"
-port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => {
-    console.log(s.address().port); s.close(); })') || fail "no free port"
+port=$(free_port) || fail "no free port"
 url=http://127.0.0.1:$port
-(cd "$tmp" && HOST=127.0.0.1 PORT=$port RATE_LIMIT_PER_SECOND=0 NO_COLOR=1 exec "$server_bin") \
-    >"$tmp/server.log" 2>&1 &
-server_pid=$!
-healthy() {
-    node -e 'fetch(process.argv[1], { signal: AbortSignal.timeout(1000) })
-        .then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$url/health"
-}
-for i in $(seq 50); do
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-        wait "$server_pid"
-        echo "FAIL server: exited $? before it was healthy; its log:"
-        server_pid=
-        sed 's/^/    /' "$tmp/server.log"
-        exit 1
-    fi
-    healthy && break
-    [ "$i" -eq 50 ] && { sed 's/^/    /' "$tmp/server.log"; fail "server: /health did not answer within ~10 s"; }
-    sleep 0.2
-done
+server_start "$port" RATE_LIMIT_PER_SECOND=0 || exit 1
 echo "server: $url (pid $server_pid)"
 
-# 4. The browser test; node's summary is the last thing printed (stop_server is silent when
+# 4. The browser test; node's summary is the last thing printed (server_stop is silent when
 # the server exits 0).
 mkdir -p "$artifacts"
 CHAT_URL=$url CHROMIUM=$chromium E2E_ARTIFACTS=$artifacts \

@@ -33,39 +33,14 @@ server_bin=${1:-${CARGO_TARGET_DIR:-target}/debug/chat-server}
 spec=${SPEC:-$repo/openapi/openapi.json}
 passed=0
 failed=0
-server_pid=
 port=
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/generated-clients.XXXXXX")
-
-# Stops the server (if it runs) with SIGTERM; returns non-zero unless it exited 0 within 10 s.
-stop_server() {
-    [ -n "$server_pid" ] || return 0
-    local pid=$server_pid status=0
-    server_pid=
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "FAIL server: still running 10 s after SIGTERM; killed"
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        return 1
-    fi
-    wait "$pid" || status=$?
-    if [ "$status" -ne 0 ]; then
-        echo "FAIL server: exited $status after SIGTERM; its log:"
-        sed 's/^/    /' "$tmp/server.log"
-        return 1
-    fi
-    pass server "exited 0 after SIGTERM"
-}
+. scripts/lib/server.sh
 
 cleanup() {
     local rc=$?
-    stop_server || rc=1
+    server_stop || rc=1
     rm -rf "$tmp"
     exit "$rc"
 }
@@ -184,46 +159,6 @@ python_install() {
     pass python-install "$("$python" -m pip show chat-api-client 2>/dev/null | sed -n 's/^Version: /chat-api-client /p')"
 }
 
-port_in_use() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-healthy() {
-    "$python" -c 'import sys, urllib.request
-urllib.request.urlopen(sys.argv[1], timeout=1).read()' "http://127.0.0.1:$port/health" 2>/dev/null
-}
-
-start_server() {
-    if [ ! -x "$server_bin" ]; then
-        fail server "no executable at $server_bin (run cargo build first)"
-        return 1
-    fi
-    port=$("$python" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
-    if port_in_use "$port"; then
-        fail server "port $port was free a moment ago and is taken now; run again"
-        return 1
-    fi
-    # Run from the temp dir so that no developer's .env is picked up.
-    (cd "$tmp" && HOST=127.0.0.1 PORT=$port NO_COLOR=1 exec "$server_bin") >"$tmp/server.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 50); do
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            local status=0
-            wait "$server_pid" || status=$?
-            server_pid=
-            fail server "exited $status before it was healthy; its log:" "$tmp/server.log"
-            return 1
-        fi
-        healthy && return 0
-        sleep 0.2
-    done
-    fail server "GET /health did not answer within 10 s; its log:" "$tmp/server.log"
-    return 1
-}
-
 python_drive() {
     local out=$tmp/python-drive.out rc=0
     (cd "$tmp" && PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 timeout -k 2 60 \
@@ -253,10 +188,16 @@ fi
 
 if python_generate; then
     if python_install; then
-        if start_server; then
+        if port=$(free_port) && server_start "$port"; then
             echo "ok   server: healthy on 127.0.0.1:$port"
             python_drive || true
-            stop_server || failed=$((failed + 1))
+            if server_stop; then
+                pass server "exited 0 after SIGTERM"
+            else
+                failed=$((failed + 1))
+            fi
+        else
+            failed=$((failed + 1))
         fi
     else
         fail python-drive "skipped: the generated client is not installed"

@@ -22,53 +22,17 @@ python=${PYTHON:-python3}
 port=8000
 passed=0
 failed=0
-server_pid=
-
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/client-examples.XXXXXX")
-
-# Stops the server (if it runs) with SIGTERM; returns non-zero unless it exited 0 within 10 s.
-stop_server() {
-    [ -n "$server_pid" ] || return 0
-    local pid=$server_pid status
-    server_pid=
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "FAIL server: still running 10 s after SIGTERM; killed"
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        return 1
-    fi
-    wait "$pid"
-    status=$?
-    if [ "$status" -ne 0 ]; then
-        echo "FAIL server: exited $status after SIGTERM; its log:"
-        sed 's/^/    /' "$tmp/server.log"
-        return 1
-    fi
-    echo "ok   server: exited 0 after SIGTERM"
-}
+. scripts/lib/server.sh
 
 cleanup() {
     local rc=$?
-    stop_server || rc=1
+    server_stop || rc=1
     rm -rf "$tmp"
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-port_in_use() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || (exec 3<>"/dev/tcp/::1/$port") 2>/dev/null
-}
-
-healthy() {
-    "$python" -c 'import sys, urllib.request
-urllib.request.urlopen(sys.argv[1], timeout=1).read()' "http://127.0.0.1:$port/health" 2>/dev/null
-}
 
 # run_example NAME FORMAT COMMAND...: runs COMMAND in tests/clients for 10 s, checks its stdout.
 run_example() {
@@ -88,41 +52,19 @@ run_example() {
     failed=$((failed + 1))
 }
 
-start_server() {
-    if [ ! -x "$server_bin" ]; then
-        echo "FAIL server: no executable at $server_bin (run cargo build first)"
-        return 1
-    fi
-    if port_in_use; then
-        echo "FAIL server: port $port is already in use; the client examples hard-code" \
-            "ws://localhost:$port, so free it first (ss -ltnp | grep :$port)"
-        return 1
-    fi
-    # Run from the temp dir so that no developer's .env is picked up.
-    (cd "$tmp" && HOST=127.0.0.1 PORT=$port NO_COLOR=1 exec "$server_bin") >"$tmp/server.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 50); do
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            wait "$server_pid"
-            echo "FAIL server: exited $? before it was healthy; its log:"
-            server_pid=
-            sed 's/^/    /' "$tmp/server.log"
-            return 1
-        fi
-        healthy && return 0
-        sleep 0.2
-    done
-    echo "FAIL server: GET /health did not answer within 10 s; its log:"
-    sed 's/^/    /' "$tmp/server.log"
-    return 1
-}
-
-case $server_bin in /*) ;; *) server_bin=$repo/$server_bin ;; esac
-if start_server; then
+if port_in_use "$port"; then
+    echo "FAIL server: port $port is already in use; the client examples hard-code" \
+        "ws://localhost:$port, so free it first (ss -ltnp | grep :$port)"
+    failed=2
+elif server_start "$port"; then
     echo "ok   server: healthy on 127.0.0.1:$port"
     run_example python json "$python" seed_client.py
     run_example javascript inspect node --require ./ws-global.js seed_client.js
-    stop_server || failed=$((failed + 1))
+    if server_stop; then
+        echo "ok   server: exited 0 after SIGTERM"
+    else
+        failed=$((failed + 1))
+    fi
 else
     failed=2
 fi

@@ -32,39 +32,14 @@ max_examples=${MAX_EXAMPLES:-50}
 st_timeout=${ST_TIMEOUT:-600}
 passed=0
 failed=0
-server_pid=
 port=
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/schemathesis.XXXXXX")
-
-# Stops the server (if it runs) with SIGTERM; returns non-zero unless it exited 0 within 10 s.
-stop_server() {
-    [ -n "$server_pid" ] || return 0
-    local pid=$server_pid status=0
-    server_pid=
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "FAIL server: still running 10 s after SIGTERM; killed"
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        return 1
-    fi
-    wait "$pid" || status=$?
-    if [ "$status" -ne 0 ]; then
-        echo "FAIL server: exited $status after SIGTERM; its log:"
-        sed 's/^/    /' "$tmp/server.log"
-        return 1
-    fi
-    echo "ok   server: exited 0 after SIGTERM"
-}
+. scripts/lib/server.sh
 
 cleanup() {
     local rc=$?
-    stop_server || rc=1
+    server_stop || rc=1
     rm -rf "$tmp"
     exit "$rc"
 }
@@ -106,48 +81,6 @@ setup_python() {
         cp "$here/requirements.txt" "$stamp"
     fi
     "$st" --version
-}
-
-port_in_use() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-healthy() {
-    "$python" -c 'import sys, urllib.request
-urllib.request.urlopen(sys.argv[1], timeout=1).read()' "http://127.0.0.1:$port/health" 2>/dev/null
-}
-
-start_server() {
-    if [ ! -x "$server_bin" ]; then
-        fail server "no executable at $server_bin (run cargo build first)"
-        return 1
-    fi
-    port=$("$python" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
-    if port_in_use "$port"; then
-        fail server "port $port was free a moment ago and is taken now; run again"
-        return 1
-    fi
-    # Run from the temp dir so that no developer's .env is picked up. No rate limit: the
-    # fuzzer sends far more than 20 requests a second, and HTTP is not rate limited anyway.
-    (cd "$tmp" && HOST=127.0.0.1 PORT=$port RATE_LIMIT_PER_SECOND=0 NO_COLOR=1 exec "$server_bin") \
-        >"$tmp/server.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 50); do
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            local status=0
-            wait "$server_pid" || status=$?
-            server_pid=
-            fail server "exited $status before it was healthy; its log:" "$tmp/server.log"
-            return 1
-        fi
-        healthy && return 0
-        sleep 0.2
-    done
-    fail server "GET /health did not answer within 10 s; its log:" "$tmp/server.log"
-    return 1
 }
 
 run_schemathesis() {
@@ -192,10 +125,14 @@ if ! setup_python >"$tmp/setup.log" 2>&1; then
 fi
 echo "ok   setup: $(tail -n 1 "$tmp/setup.log")"
 
-if start_server; then
+if port=$(free_port) && server_start "$port" RATE_LIMIT_PER_SECOND=0; then
     echo "ok   server: healthy on 127.0.0.1:$port"
     run_schemathesis || true
-    stop_server || failed=$((failed + 1))
+    if server_stop; then
+        echo "ok   server: exited 0 after SIGTERM"
+    else
+        failed=$((failed + 1))
+    fi
 else
     fail schemathesis "skipped: the server did not start"
 fi

@@ -108,7 +108,7 @@ impl NewChat {
             None => ChatId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|e| e.to_string())?,
         };
         let chars = self.name.chars().count();
-        if self.name.trim().is_empty() || chars > MAX_NAME_CHARS {
+        if super::text::is_blank(&self.name) || chars > MAX_NAME_CHARS {
             return Err(format!(
                 "Invalid name: must be 1 to {MAX_NAME_CHARS} characters, not blank"
             ));

@@ -3,6 +3,7 @@
 pub mod chat;
 pub mod ids;
 pub mod message;
+pub mod text;
 pub mod time;
 pub mod user;
 

@@ -102,7 +102,7 @@ fn valid_email(e: &str) -> bool {
     let mut parts = e.split('@');
     matches!((parts.next(), parts.next(), parts.next()), (Some(l), Some(d), None) if !l.is_empty() && !d.is_empty())
         && e.chars().count() <= MAX_EMAIL_CHARS
-        && !e.chars().any(char::is_whitespace)
+        && !e.chars().any(super::text::is_space)
 }
 
 impl NewUser {
@@ -113,7 +113,7 @@ impl NewUser {
             None => UserId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|e| e.to_string())?,
         };
         let chars = self.username.chars().count();
-        if self.username.trim().is_empty() || chars > MAX_USERNAME_CHARS {
+        if super::text::is_blank(&self.username) || chars > MAX_USERNAME_CHARS {
             return Err(format!(
                 "Invalid username: must be 1 to {MAX_USERNAME_CHARS} characters, not blank"
             ));

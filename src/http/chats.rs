@@ -190,7 +190,7 @@ pub async fn add_participant(
 #[utoipa::path(delete, path = "/chat/{chat_id}/participants/{user_id}", tag = "chats", operation_id = "remove_participant",
     params(
         ("chat_id" = String, Path, pattern = "^[A-Za-z0-9._:@-]{1,128}$", description = "Room id", example = "chat1"),
-        ("user_id" = String, Path, pattern = "^(?!system$)[A-Za-z0-9._:@-]{1,128}$", description = "User id", example = "user2"),
+        ("user_id" = String, Path, pattern = "^[A-Za-z0-9._:@-]{1,128}$", description = "User id", example = "user2"),
     ),
     responses(
         (status = 200, description = "The room, without the participant", body = ChatRoom),
@@ -205,6 +205,7 @@ pub async fn remove_participant(
     s: AppState,
 ) -> Result<Response, ApiError> {
     let chat = ChatId::parse(&segment(&chat_id))?;
-    let user = UserId::parse_client(&segment(&user_id))?;
+    // `system` is a valid id that is never a participant: 404, like any other non-member.
+    let user = UserId::parse(&segment(&user_id))?;
     Ok(json(&chat::remove_participant(&s, &who, &chat, &user).await?).into_response())
 }
