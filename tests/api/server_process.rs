@@ -11,6 +11,8 @@ use crate::helpers::{TIMEOUT, TestApp};
 pub struct ServerProcess {
     child: Child,
     pub port: u16,
+    /// Where the process's stdout (its log) goes; removed on drop.
+    log: std::path::PathBuf,
 }
 
 impl ServerProcess {
@@ -29,13 +31,15 @@ impl ServerProcess {
             .env("PORT", port.to_string())
             .env("RATE_LIMIT_PER_SECOND", "0");
         cmd.envs(vars.iter().copied()).current_dir(std::env::temp_dir());
+        let log = std::env::temp_dir().join(format!("chat-test-{}.log", crate::helpers::fresh_prefix()));
+        let out = std::fs::File::create(&log).unwrap();
         let child = cmd
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(out)
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let process = ServerProcess { child, port };
+        let process = ServerProcess { child, port, log };
         let app = TestApp::attach(([127, 0, 0, 1], port).into());
         let deadline = tokio::time::Instant::now() + TIMEOUT;
         while app.http.get(app.url("/health")).send().await.is_err() {
@@ -74,6 +78,11 @@ impl ServerProcess {
         }
     }
 
+    /// What the process has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// Resident memory of the process, from `/proc/PID/status`, in KiB.
     pub fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
@@ -86,5 +95,6 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }

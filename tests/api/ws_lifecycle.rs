@@ -161,3 +161,36 @@ async fn presence_returns_on_reconnect() {
     let (status, user) = app.get("/user/pat").await;
     assert_eq!((status, &user["is_active"]), (200, &json!(true)), "{user}");
 }
+
+/// With LOG_FORMAT=json every log line is one JSON object: one per HTTP request (route,
+/// status, time taken) and one per WebSocket connection closed (with its duration).
+#[tokio::test]
+async fn json_logs_have_one_line_per_request_and_connection() {
+    let (mut server, app) = ServerProcess::start(&[("LOG_FORMAT", "json"), ("RUST_LOG", "info")]).await;
+    assert_eq!(app.get("/user/nobody").await.0, 404);
+    let mut ws = app.ws("alice").await;
+    ws.assert_nothing_pending().await;
+    ws.close().await;
+    server.signal("TERM");
+    assert_eq!(server.wait(), Some(0));
+    let lines: Vec<Value> = server
+        .log()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let request = lines
+        .iter()
+        .find(|l| l["message"] == "request" && l["path"] == "/user/nobody")
+        .expect("a request line");
+    assert_eq!(
+        (request["route"].as_str(), request["status"].as_u64()),
+        (Some("/user/{user_id}"), Some(404))
+    );
+    assert!(request["micros"].is_u64(), "{request}");
+    let closed = lines
+        .iter()
+        .find(|l| l["message"] == "websocket closed")
+        .expect("a connection line");
+    assert_eq!(closed["user"], "alice");
+    assert!(closed["seconds"].is_f64(), "{closed}");
+}
