@@ -5,6 +5,7 @@
 //!   connection and never completes its HTTP request or WebSocket handshake, or leaves a
 //!   keep-alive connection idle, is dropped within it.
 //! - Graceful shutdown: stop accepting, let in-flight requests finish, then return.
+//! - WebSocket upgrades handed to our own filter, which sizes each connection's buffers.
 
 use std::future::Future;
 use std::time::Duration;
@@ -12,7 +13,12 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
+use warp::http::Request;
+use warp::hyper::body::Incoming;
+use warp::hyper::service::service_fn;
+use warp::hyper::upgrade::OnUpgrade;
+
+use crate::ws::upgrade::UpgradeSlot;
 use tokio::net::TcpListener;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
@@ -45,7 +51,16 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(warp::service(routes.clone()));
+        let routes = warp::service(routes.clone());
+        // hyper's upgrade handle is not `Clone`, so warp filters cannot reach it: hand it over
+        // in a slot the WebSocket route takes it from (ws/upgrade.rs).
+        let service = service_fn(move |mut req: Request<Incoming>| {
+            if let Some(on) = req.extensions_mut().remove::<OnUpgrade>() {
+                req.extensions_mut().insert(UpgradeSlot::new(on));
+            }
+            let mut routes = routes.clone();
+            tower_service::Service::call(&mut routes, req)
+        });
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();

@@ -14,12 +14,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::ws::frames::WsMessage;
 use bb8_redis::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use bb8_redis::redis::{self, PushInfo, PushKind, Value};
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use warp::ws::Message as WsMessage;
 
 use crate::config::RedisSettings;
 use crate::domain::{ChatId, UserId};
@@ -122,7 +122,7 @@ impl RedisBus {
     pub async fn typing(&self, d: &Delivery) -> StoreResult<()> {
         let sender = d.skip.as_ref().map_or("", UserId::as_str);
         let instance = self.inner.store.instance();
-        let payload = format!("t|{instance}|{sender}|{}", d.frame.to_str().unwrap_or_default());
+        let payload = format!("t|{instance}|{sender}|{}", d.frame.to_text().unwrap_or_default());
         let channel = self.inner.keys.room_channel(&d.chat_id);
         let mut conn = self.inner.conn.clone();
         let mut cmd = redis::cmd("PUBLISH");

@@ -4,8 +4,9 @@
 //! (CONTRACT: invalid JSON, missing field, unknown type, `system` from a client...).
 
 use serde::{Deserialize, Serialize};
+pub use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use utoipa::ToSchema;
-use warp::ws::Message as WsMessage;
 
 use crate::domain::{Message, Metadata};
 
@@ -120,6 +121,14 @@ pub fn frame_of(message: &Message) -> WsMessage {
     WsMessage::text(serde_json::to_string(message).unwrap_or_default())
 }
 
+/// A close frame with `code` and `reason`.
+pub fn close_frame(code: u16, reason: impl Into<String>) -> WsMessage {
+    WsMessage::Close(Some(CloseFrame {
+        code: code.into(),
+        reason: reason.into().into(),
+    }))
+}
+
 /// The error frame for `detail`.
 pub fn error_frame(detail: impl Into<String>) -> WsMessage {
     let frame = ErrorFrame {
@@ -200,6 +209,6 @@ mod tests {
     #[test]
     fn error_frame_shape() {
         let f = error_frame("nope");
-        assert_eq!(f.to_str().unwrap(), r#"{"type":"error","detail":"nope"}"#);
+        assert_eq!(f.to_text().unwrap(), r#"{"type":"error","detail":"nope"}"#);
     }
 }

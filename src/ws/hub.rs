@@ -8,9 +8,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::ws::frames::WsMessage;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
-use warp::ws::Message as WsMessage;
 
 use crate::domain::{ChatId, UserId};
 use crate::stats;
@@ -311,8 +311,8 @@ mod tests {
         hub.deliver(&delivery(&chat, "joined", Some(Membership::Joined(u.clone()))));
         hub.deliver(&delivery(&chat, "left", Some(Membership::Left(u.clone()))));
         hub.deliver(&delivery(&chat, "after", None));
-        assert_eq!(rx.try_recv().unwrap().to_str().unwrap(), "joined");
-        assert_eq!(rx.try_recv().unwrap().to_str().unwrap(), "left");
+        assert_eq!(rx.try_recv().unwrap().to_text().unwrap(), "joined");
+        assert_eq!(rx.try_recv().unwrap().to_text().unwrap(), "left");
         assert!(rx.try_recv().is_err());
         assert_eq!(hub.unregister(&u, id), Some(vec![]));
         assert_eq!(hub.connections(), 0);
@@ -352,8 +352,8 @@ mod tests {
                 ..delivery(&chat, text, None)
             });
         }
-        assert_eq!(rx.try_recv().unwrap().to_str().unwrap(), "a");
-        assert_eq!(rx.try_recv().unwrap().to_str().unwrap(), "b");
+        assert_eq!(rx.try_recv().unwrap().to_text().unwrap(), "a");
+        assert_eq!(rx.try_recv().unwrap().to_text().unwrap(), "b");
         assert!(rx.try_recv().is_err());
         assert_eq!(hub.last_seq(&chat), Some(12));
     }
@@ -377,7 +377,7 @@ mod tests {
             ..delivery(&chat, "2", None)
         });
         assert!(slow.is_cancelled());
-        assert_eq!(rv.try_recv().unwrap().to_str().unwrap(), "1");
+        assert_eq!(rv.try_recv().unwrap().to_text().unwrap(), "1");
         assert!(rv.try_recv().is_err());
     }
 }

@@ -3,16 +3,16 @@
 pub mod frames;
 pub mod hub;
 pub mod session;
+pub mod upgrade;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::ws::Ws;
 use warp::{Filter, Reply};
 
 use crate::domain::UserId;
-use crate::error::{ApiError, Rejected};
+use crate::error::ApiError;
 use crate::http::filters::{segment, with_state};
 use crate::state::AppState;
 use hub::{Caps, Outbound};
@@ -20,11 +20,9 @@ use session::Registration;
 
 /// `GET /ws/{user_id}` with an upgrade; a plain GET is a 426.
 pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
-    let upgrade =
-        warp::ws().or_else(|_| async { Err(warp::reject::custom(Rejected(ApiError::UpgradeRequired))) });
     warp::path!("ws" / String)
         .and(warp::get())
-        .and(upgrade)
+        .and(upgrade::upgrade())
         .and(crate::auth::ws_credentials())
         .and(with_state(state))
         .then(connect)
@@ -53,7 +51,7 @@ pub fn route(state: AppState) -> BoxedFilter<(Response,)> {
 )]
 pub async fn connect(
     user_id: String,
-    ws: Ws,
+    ws: upgrade::Upgrade,
     (bearer, token): (Option<String>, Option<String>),
     state: AppState,
 ) -> Result<Response, ApiError> {
@@ -80,22 +78,17 @@ pub async fn connect(
         Ok(id) => id,
         // CONTRACT: over a cap, the upgrade completes and closes at once with 1013.
         Err(refused) => {
-            return Ok(ws
-                .on_upgrade(move |socket| session::refuse(socket, refused))
-                .into_response());
+            let config = upgrade::config(state.settings.max_frame_bytes);
+            return Ok(ws.reply(config, move |socket| session::refuse(socket, refused)));
         }
     };
     let mut reg = Registration::new(&state, &user, conn_id);
     let rooms = state.store.connect(&user).await?;
     reg.counted = true;
     state.bus.follow(&state.hub, &user, rooms).await?;
-    let max = state.settings.max_frame_bytes;
-    Ok(ws
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket| {
-            let tasks = reg.state.tasks.clone();
-            tasks.track_future(session::run(socket, reg, rx, slow))
-        })
-        .into_response())
+    let config = upgrade::config(state.settings.max_frame_bytes);
+    Ok(ws.reply(config, move |socket| {
+        let tasks = reg.state.tasks.clone();
+        tasks.track_future(session::run(socket, reg, rx, slow))
+    }))
 }

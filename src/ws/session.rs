@@ -5,10 +5,11 @@
 //! connection small. Clean-up (hub, presence) is the `Registration`'s `Drop`, so it also runs
 //! when the upgrade never completes.
 
+use super::frames::{WsMessage, close_frame};
+use super::upgrade::Socket;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use warp::ws::{Message as WsMessage, WebSocket};
 
 use super::frames::{self, ClientFrame};
 use super::hub::Refused;
@@ -77,17 +78,17 @@ impl Drop for Registration {
 }
 
 /// Closes a connection refused by a cap with 1013 (try again later) and the cap's reason.
-pub async fn refuse(mut socket: WebSocket, refused: Refused) {
+pub async fn refuse(mut socket: Socket, refused: Refused) {
     tracing::warn!(%refused, "websocket refused");
     let _ = socket
-        .send(WsMessage::close_with(TRY_AGAIN_LATER, refused.to_string()))
+        .send(close_frame(TRY_AGAIN_LATER, refused.to_string()))
         .await;
-    let _ = socket.close().await;
+    let _ = socket.close(None).await;
 }
 
 /// Runs a connection until the client leaves, it stalls, or the server shuts down.
 pub async fn run(
-    socket: WebSocket,
+    socket: Socket,
     reg: Registration,
     mut outbox: mpsc::Receiver<WsMessage>,
     slow: CancellationToken,
@@ -115,7 +116,7 @@ pub async fn run(
                 if !std::mem::replace(&mut heard, false) {
                     break Some((POLICY_VIOLATION, "heartbeat timeout: no pong"));
                 }
-                if sink.send(WsMessage::ping(Vec::new())).await.is_err() {
+                if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
                     break None;
                 }
             }
@@ -144,7 +145,7 @@ pub async fn run(
         }
     };
     if let Some((code, reason)) = close {
-        let _ = sink.send(WsMessage::close_with(code, reason)).await;
+        let _ = sink.send(close_frame(code, reason)).await;
     }
     let _ = sink.close().await;
     drop(reg);
@@ -166,11 +167,10 @@ async fn until(deadline: Option<tokio::time::Instant>) {
 
 /// The close a read error calls for: 1009 for an oversized frame, 1007 for a text frame that
 /// is not UTF-8 (RFC 6455 says to fail the connection), nothing for a vanished peer.
-fn close_for(e: &warp::Error) -> Option<(u16, &'static str)> {
-    use std::error::Error;
-    match e.source().and_then(|s| s.downcast_ref::<tungstenite::Error>()) {
-        Some(tungstenite::Error::Capacity(_)) => Some((MESSAGE_TOO_BIG, "frame too large")),
-        Some(tungstenite::Error::Utf8(_)) => Some((INVALID_PAYLOAD, "text frame is not valid UTF-8")),
+fn close_for(e: &tungstenite::Error) -> Option<(u16, &'static str)> {
+    match e {
+        tungstenite::Error::Capacity(_) => Some((MESSAGE_TOO_BIG, "frame too large")),
+        tungstenite::Error::Utf8(_) => Some((INVALID_PAYLOAD, "text frame is not valid UTF-8")),
         _ => None,
     }
 }
@@ -183,7 +183,8 @@ async fn answer(state: &AppState, user: &UserId, msg: &WsMessage) -> Option<WsMe
             "Binary frames are not supported: send JSON text frames",
         ));
     }
-    let text = msg.to_str().ok()?; // ping and pong: tungstenite answers pings itself
+    // Ping and pong: tungstenite answers pings itself.
+    let WsMessage::Text(text) = msg else { return None };
     let result = match frames::decode(text) {
         Ok(frame) => {
             metrics::counter!(stats::FRAMES_IN, "type" => frame.kind()).increment(1);
