@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# Measures our server (memory and Redis stores) and the peers of ../shared/peers (FastAPI and
+# Node, both on Redis) with the project's own load generator (examples/loadgen), back to back
+# and interleaved, on this machine, and prints a Markdown table with ratios.
+#
+#   scripts/bench.sh [--quick] [--rounds N] [--servers "ours-memory ours-redis node fastapi"]
+#                    [--scenarios "fanout paced burst idle history scale"] [--out DIR]
+#
+# --quick     small sizes and a few seconds per scenario (about 3 minutes in all)
+# --rounds N  repeat every (scenario, server) N times, interleaved; the table shows medians
+# --out DIR   where the JSON results and table.md go (default artifacts/bench/<time>)
+#
+# Every server under test runs alone, with a private redis-server on a free port (started
+# fresh for each run, killed after), and is stopped after each run. The peers are copied
+# outside the repository (their venv and node_modules are cached in ${BENCH_CACHE:-~/.cache/
+# chat-bench}). Every run is bounded by `timeout`; the trap stops everything at exit. The last
+# line is `bench: N runs, M failed` (a run fails when the generator gives no result or reports
+# `"complete": false`); the exit status is 1 if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+peers_src=${PEERS_DIR:-$repo/../shared/peers}
+[ -d "$peers_src" ] || peers_src=/work/shared/peers
+cache=${BENCH_CACHE:-$HOME/.cache/chat-bench}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
+
+mode=full
+rounds=1
+servers="ours-memory ours-redis node fastapi"
+scenarios="fanout paced burst idle history scale"
+out=
+while [ $# -gt 0 ]; do
+    case $1 in
+        --quick) mode=quick ;;
+        --rounds) rounds=$2; shift ;;
+        --servers) servers=$2; shift ;;
+        --scenarios) scenarios=$2; shift ;;
+        --out) out=$2; shift ;;
+        -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+        *) echo "bench: unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+[ "$mode" = quick ] && [ "$scenarios" = "fanout paced burst idle history scale" ] &&
+    scenarios="fanout paced burst idle history"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
+results=${out:-$repo/artifacts/bench/$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$results"
+server_pid=
+redis_pid=
+runs=0
+failed=0
+t_start=$SECONDS
+
+# Stops one process we started: SIGTERM, then SIGKILL after 5 s.
+stop_pid() {
+    local pid=$1
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+cleanup() {
+    local rc=$?
+    stop_pid "$server_pid"
+    stop_pid "$redis_pid"
+    rm -rf "$tmp"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# ------------------------------------------------------------------ the machine
+model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+fd_limit=$(ulimit -n)
+clk=$(getconf CLK_TCK)
+machine="$(nproc) × ${model:-unknown CPU}, $mem RAM, Linux $(uname -r), open files $fd_limit"
+echo "machine: $machine"
+echo "mode: $mode, rounds: $rounds, servers: $servers, scenarios: $scenarios"
+echo "results: $results"
+
+# ------------------------------------------------------------------ build
+echo "building (cargo build --release --bin chat-server --example loadgen)..."
+if ! timeout 1800 cargo build --release --quiet --bin chat-server --example loadgen; then
+    echo "bench: build failed"
+    exit 1
+fi
+server_bin=$CARGO_TARGET_DIR/release/chat-server
+loadgen=$CARGO_TARGET_DIR/release/examples/loadgen
+
+# ------------------------------------------------------------------ peers
+# Prepares a peer in the cache (venv / node_modules keyed by the lock file's hash) and copies
+# its current code there. Prints nothing on success; on failure the server is skipped.
+declare -A peer_dir
+prepare_peers() {
+    local want key dir
+    for s in $servers; do
+        case $s in
+            fastapi)
+                key=$(sha256sum "$peers_src/fastapi/requirements.txt" | cut -c1-12)
+                dir=$cache/fastapi-$key
+                if [ ! -x "$dir/.venv/bin/uvicorn" ]; then
+                    echo "preparing the FastAPI peer (venv + pip install) in $dir..."
+                    rm -rf "$dir" && mkdir -p "$dir" &&
+                        cp "$peers_src/fastapi/requirements.txt" "$dir/" &&
+                        timeout 600 python3 -m venv "$dir/.venv" &&
+                        timeout 600 "$dir/.venv/bin/pip" install -q -r "$dir/requirements.txt" \
+                            >"$tmp/pip.log" 2>&1 ||
+                        { echo "bench: FastAPI peer setup failed:"; tail -5 "$tmp/pip.log"; rm -rf "$dir"; continue; }
+                fi
+                cp "$peers_src/fastapi/app.py" "$dir/" && peer_dir[fastapi]=$dir
+                ;;
+            node)
+                key=$(sha256sum "$peers_src/node/package-lock.json" | cut -c1-12)
+                dir=$cache/node-$key
+                if [ ! -d "$dir/node_modules" ]; then
+                    echo "preparing the Node peer (npm ci) in $dir..."
+                    rm -rf "$dir" && mkdir -p "$dir" &&
+                        cp "$peers_src/node/package.json" "$peers_src/node/package-lock.json" "$dir/" &&
+                        (cd "$dir" && timeout 600 npm ci --no-audit --no-fund --silent) >"$tmp/npm.log" 2>&1 ||
+                        { echo "bench: Node peer setup failed:"; tail -5 "$tmp/npm.log"; rm -rf "$dir"; continue; }
+                fi
+                cp "$peers_src/node/server.js" "$dir/" && peer_dir[node]=$dir
+                ;;
+        esac
+    done
+}
+prepare_peers
+
+# ------------------------------------------------------------------ one run
+start_redis() {
+    local port i
+    port=$(free_port)
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+        --maxclients 100000 --logfile '' >"$tmp/redis.log" 2>&1 &
+    redis_pid=$!
+    for i in $(seq 100); do
+        [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && { redis_port=$port; return 0; }
+        sleep 0.05
+    done
+    echo "    redis did not start:"; sed 's/^/      /' "$tmp/redis.log"
+    return 1
+}
+
+# Starts server $1 on a free port; sets server_pid and port. The pid is the server process
+# itself (exec), so /proc/PID is what we sample.
+start_server() {
+    local name=$1 i
+    port=$(free_port)
+    mkdir -p "$tmp/run"
+    case $name in
+        ours-memory | ours-redis)
+            local store=${name#ours-} url=
+            [ "$store" = redis ] && url=redis://127.0.0.1:$redis_port/0
+            (cd "$tmp/run" && exec env HOST=127.0.0.1 PORT="$port" STORE="$store" \
+                ${url:+REDIS_URL=$url} RATE_LIMIT_PER_SECOND=0 MAX_CONNECTIONS=200000 \
+                MAX_CONNECTIONS_PER_USER=100000 SHUTDOWN_DRAIN_SECONDS=0 RUST_LOG=warn \
+                "$server_bin") >"$tmp/server.log" 2>&1 &
+            ;;
+        node)
+            [ -n "${peer_dir[node]:-}" ] || return 1
+            (cd "${peer_dir[node]}" && exec env HOST=127.0.0.1 PORT="$port" REDIS_HOST=127.0.0.1 \
+                REDIS_PORT="$redis_port" node server.js) >"$tmp/server.log" 2>&1 &
+            ;;
+        fastapi)
+            [ -n "${peer_dir[fastapi]:-}" ] || return 1
+            (cd "${peer_dir[fastapi]}" && exec env PORT="$port" REDIS_HOST=127.0.0.1 \
+                REDIS_PORT="$redis_port" .venv/bin/uvicorn app:app --host 127.0.0.1 --port "$port" \
+                --loop uvloop --http httptools --ws-max-size 65536 --log-level warning \
+                --no-access-log) >"$tmp/server.log" 2>&1 &
+            ;;
+        *) echo "    unknown server $name"; return 1 ;;
+    esac
+    server_pid=$!
+    for i in $(seq 300); do
+        kill -0 "$server_pid" 2>/dev/null || break
+        curl -sf -o /dev/null "http://127.0.0.1:$port/health" && return 0
+        sleep 0.1
+    done
+    echo "    $name did not become healthy:"; tail -20 "$tmp/server.log" | sed 's/^/      /'
+    return 1
+}
+
+order=0
+# run_one TAG SERVER ROUND DURATION LOADGEN-ARGS...
+run_one() {
+    local tag=$1 name=$2 round=$3 duration=$4
+    shift 4
+    local file=$results/$tag.$name.r$round.json t0=$SECONDS ok=1 redis_arg=
+    order=$((order + 1))
+    runs=$((runs + 1))
+    echo "== $tag on $name (round $round): loadgen $*"
+    redis_port=
+    if [ "$name" != ours-memory ]; then
+        start_redis || ok=0
+        redis_arg="--redis-pid $redis_pid"
+    fi
+    if [ $ok = 1 ] && start_server "$name"; then
+        # shellcheck disable=SC2086
+        timeout --kill-after=5 "$((duration + 30))" "$loadgen" --url "http://127.0.0.1:$port" \
+            --server-pid "$server_pid" $redis_arg --clk-tck "$clk" --server-name "$name" \
+            --tag "$tag" --order "$order" --json "$file" "$@" \
+            2> >(sed -u 's/^/    /' >&2) >/dev/null
+        local rc=$?
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            echo "    $name exited during the run:"; tail -20 "$tmp/server.log" | sed 's/^/      /'
+        fi
+        if [ $rc -ne 0 ] || [ ! -s "$file" ]; then ok=0; fi
+        [ -s "$file" ] || echo "    no result (loadgen exit $rc)"
+    else
+        ok=0
+    fi
+    stop_pid "$server_pid"; server_pid=
+    stop_pid "$redis_pid"; redis_pid=
+    [ $ok = 1 ] || failed=$((failed + 1))
+    echo "   -> $([ $ok = 1 ] && echo ok || echo FAILED) in $((SECONDS - t0)) s"
+}
+
+# ------------------------------------------------------------------ scenarios
+# scenario_runs SCENARIO: lines "TAG DURATION ARGS..." for this mode.
+scenario_runs() {
+    if [ "$mode" = quick ]; then
+        case $1 in
+            fanout) echo "fanout 25 fanout --rooms 10 --members 10 --messages 100 --window 8 --size 100 --duration 25" ;;
+            paced) echo "paced 15 paced --rooms 10 --members 10 --rate 200 --send-for 3 --size 100 --duration 15" ;;
+            burst) echo "burst 15 burst --members 10 --window 64 --send-for 3 --size 100 --duration 15" ;;
+            idle) echo "idle-2k 40 idle --connections 2000 --members 10 --settle 1 --hold 2 --duration 40" ;;
+            history) echo "history 25 history --concurrency 32 --seed 1000 --limit 50 --send-for 3 --duration 25" ;;
+            scale)
+                echo "fanout-1k 60 fanout --rooms 100 --members 10 --messages 20 --window 8 --duration 60"
+                echo "fanout-5k 60 fanout --rooms 500 --members 10 --messages 4 --window 8 --duration 60"
+                ;;
+        esac
+        return
+    fi
+    case $1 in
+        fanout) echo "fanout 120 fanout --rooms 50 --members 10 --messages 100 --window 8 --size 100 --duration 120" ;;
+        paced) echo "paced 40 paced --rooms 50 --members 10 --rate 500 --send-for 10 --size 100 --duration 40" ;;
+        burst) echo "burst 40 burst --members 10 --window 64 --send-for 10 --size 100 --duration 40" ;;
+        idle)
+            echo "idle-10k 180 idle --connections 10000 --members 10 --settle 2 --hold 6 --duration 180"
+            # The server and the generator each hold one descriptor per connection.
+            if [ "$fd_limit" -ge 51000 ]; then
+                echo "idle-50k 300 idle --connections 50000 --members 10 --settle 3 --hold 6 --duration 300"
+            else
+                echo "skip idle-50k: needs an open-file limit of 51000 or more (ulimit -Hn is $(ulimit -Hn))" >&2
+            fi
+            ;;
+        history) echo "history 60 history --concurrency 32 --seed 1000 --limit 50 --send-for 10 --duration 60" ;;
+        scale)
+            # Same work (500k deliveries) over 1k and 10k connections: deliveries per CPU-second should hold.
+            echo "fanout-1k 150 fanout --rooms 100 --members 10 --messages 50 --window 8 --duration 150"
+            echo "fanout-10k 150 fanout --rooms 1000 --members 10 --messages 5 --window 8 --duration 150"
+            ;;
+    esac
+}
+
+for round in $(seq "$rounds"); do
+    for sc in $scenarios; do
+        while read -r tag duration args; do
+            [ -n "$tag" ] || continue
+            for name in $servers; do
+                # shellcheck disable=SC2086
+                run_one "$tag" "$name" "$round" "$duration" $args
+            done
+        done < <(scenario_runs "$sc")
+    done
+done
+
+# ------------------------------------------------------------------ table
+# shellcheck disable=SC2086
+cols=$(echo $servers | tr ' ' ',')
+{
+    echo "machine: $machine"
+    echo
+    echo "command: scripts/bench.sh $([ "$mode" = quick ] && echo --quick) --rounds $rounds ($(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null))"
+    echo
+    "$loadgen" report "$results" --servers "$cols"
+    echo
+    echo "Ratios are ours-redis / peer (a latency or memory ratio below 1 is better). * = an incomplete run."
+} >"$results/table.md"
+echo
+cat "$results/table.md"
+echo
+echo "results: $results"
+echo "bench: $runs runs, $failed failed ($((SECONDS - t_start)) s)"
+[ "$failed" -eq 0 ]
