@@ -20,15 +20,6 @@ artifacts=$repo/artifacts/e2e
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/e2e.XXXXXX")
 . scripts/lib/server.sh
 
-cleanup() {
-    local rc=$?
-    server_stop || rc=1
-    rm -rf "$tmp"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 fail() {
     echo "FAIL $*"
     exit 1

@@ -38,15 +38,6 @@ port=
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/generated-clients.XXXXXX")
 . scripts/lib/server.sh
 
-cleanup() {
-    local rc=$?
-    server_stop || rc=1
-    rm -rf "$tmp"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 pass() {
     echo "ok   $1${2:+: $2}"
     passed=$((passed + 1))

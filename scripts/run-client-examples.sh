@@ -25,15 +25,6 @@ failed=0
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/client-examples.XXXXXX")
 . scripts/lib/server.sh
 
-cleanup() {
-    local rc=$?
-    server_stop || rc=1
-    rm -rf "$tmp"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 # run_example NAME FORMAT COMMAND...: runs COMMAND in tests/clients for 10 s, checks its stdout.
 run_example() {
     local name=$1 format=$2 rc

@@ -37,15 +37,6 @@ port=
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/schemathesis.XXXXXX")
 . scripts/lib/server.sh
 
-cleanup() {
-    local rc=$?
-    server_stop || rc=1
-    rm -rf "$tmp"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 # fail NAME WHY [LOG...]: counts a failure and shows the logs.
 fail() {
     local name=$1 why=$2 log

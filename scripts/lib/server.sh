@@ -7,6 +7,8 @@
 #   server_stop                            # SIGTERM; fails unless it exits 0 within 10 s
 #
 # Both print a `FAIL server: ...` line (with the server's log) and return 1 on failure.
+# Sourcing it also installs the exit trap: the server is stopped (a bad exit fails the
+# script) and $tmp removed, whatever happens.
 # The server runs from $tmp, so no developer's .env is picked up; its log is $tmp/server.log.
 
 server_pid=
@@ -94,3 +96,12 @@ server_stop() {
         return 1
     fi
 }
+
+server_cleanup() {
+    local rc=$?
+    server_stop || rc=1
+    rm -rf "$tmp"
+    exit "$rc"
+}
+trap server_cleanup EXIT
+trap 'exit 130' INT TERM

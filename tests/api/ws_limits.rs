@@ -98,6 +98,35 @@ async fn invalid_utf8_text_closes_with_1007() {
     other.assert_nothing_pending().await;
 }
 
+/// Sends texts `range` (8 KB each, one at a time) and returns how long each took to reach
+/// `reader`.
+async fn latencies(
+    sender: &mut WsClient,
+    reader: &mut WsClient,
+    range: std::ops::Range<usize>,
+) -> Vec<Duration> {
+    let payload = "x".repeat(8000);
+    let mut out = Vec::new();
+    for n in range {
+        let tag = format!("{n} ");
+        let t = tokio::time::Instant::now();
+        sender
+            .send_json(
+                serde_json::json!({"type": "text", "chat_id": "r", "content": format!("{tag}{payload}")}),
+            )
+            .await;
+        let got = reader.recv_json().await;
+        assert!(
+            got["content"].as_str().unwrap().starts_with(&tag),
+            "{}",
+            &got["content"].to_string()[..40]
+        );
+        out.push(t.elapsed());
+        let _ = sender.recv_json().await; // the echo
+    }
+    out
+}
+
 /// While one member has stopped reading, the others keep receiving promptly and the server's
 /// memory stays bounded: the stalled connection's outbox fills (WS_OUTBOX_FRAMES) and it is
 /// closed with 1008, instead of the server buffering the flood (32 MB here) for it.
@@ -113,26 +142,8 @@ async fn a_stalled_reader_neither_slows_the_room_nor_grows_memory() {
     reader.send_json(join).await;
     assert_eq!(reader.recv_json().await["content"], "reader joined the chat");
     assert_eq!(sender.recv_json().await["content"], "reader joined the chat");
-    let payload = "x".repeat(8000);
-    let round = |n: usize| {
-        let msg = serde_json::json!({"type": "text", "chat_id": "r", "content": format!("{n} {payload}")});
-        (msg, format!("{n} "))
-    };
     // Baseline latency, nobody stalled.
-    let mut base = Vec::new();
-    for n in 0..200 {
-        let (msg, tag) = round(n);
-        let t = tokio::time::Instant::now();
-        sender.send_json(msg).await;
-        assert!(
-            reader.recv_json().await["content"]
-                .as_str()
-                .unwrap()
-                .starts_with(&tag)
-        );
-        base.push(t.elapsed());
-        let _ = sender.recv_json().await;
-    }
+    let mut base = latencies(&mut sender, &mut reader, 0..200).await;
     let mut stalled = app.ws_small_buffer("stalled").await;
     stalled
         .send_json(serde_json::json!({"type": "join", "chat_id": "r"}))
@@ -140,20 +151,7 @@ async fn a_stalled_reader_neither_slows_the_room_nor_grows_memory() {
     assert_eq!(reader.recv_json().await["content"], "stalled joined the chat");
     assert_eq!(sender.recv_json().await["content"], "stalled joined the chat");
     let rss_before = server.rss_kib();
-    let mut during = Vec::new();
-    for n in 200..4200 {
-        let (msg, tag) = round(n);
-        let t = tokio::time::Instant::now();
-        sender.send_json(msg).await;
-        assert!(
-            reader.recv_json().await["content"]
-                .as_str()
-                .unwrap()
-                .starts_with(&tag)
-        );
-        during.push(t.elapsed());
-        let _ = sender.recv_json().await;
-    }
+    let mut during = latencies(&mut sender, &mut reader, 200..4200).await;
     let grown_kib = server.rss_kib().saturating_sub(rss_before);
     let p99 = |v: &mut Vec<Duration>| {
         v.sort();
