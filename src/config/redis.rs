@@ -1,0 +1,144 @@
+//! The Redis settings: `REDIS_URL`, or the URL built from `REDIS_HOST`, `REDIS_PORT`,
+//! `REDIS_DB` and `REDIS_PASSWORD`, plus the pool, key prefix and presence TTL.
+
+use std::time::Duration;
+
+use super::{Config, ConfigError, fail, int, seconds};
+
+/// How to reach and use Redis.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `redis://[:password@]host:port/db` (from `REDIS_URL`, or built from the parts).
+    pub url: String,
+    /// `host:port` for messages (the URL may hold a password).
+    pub address: String,
+    pub pool_size: u32,
+    /// Every key and channel starts with this.
+    pub key_prefix: String,
+    /// A crashed instance's connections stop counting as active after this long.
+    pub presence_ttl: Duration,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never log the URL: it may carry the password.
+        f.debug_struct("Redis")
+            .field("address", &self.address)
+            .field("prefix", &self.key_prefix)
+            .finish()
+    }
+}
+
+impl Config {
+    /// The Redis variables, checked even with `STORE=memory` so a typo does not wait.
+    pub(super) fn redis_settings(&self) -> Result<RedisSettings, ConfigError> {
+        let port: u16 = int("REDIS_PORT", &self.redis_port, 1, u16::MAX)?;
+        let db: u32 = int("REDIS_DB", &self.redis_db, 0, 15)?;
+        let host = self.redis_host.trim();
+        if host.is_empty() || host.contains(['/', '@', ' ']) {
+            return Err(fail("REDIS_HOST", host, "expected a host name or IP address"));
+        }
+        let prefix = self.redis_key_prefix.trim();
+        if prefix.is_empty()
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
+        {
+            return Err(fail(
+                "REDIS_KEY_PREFIX",
+                prefix,
+                "expected letters, digits, . _ - or :",
+            ));
+        }
+        let (url, address) = match self.redis_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) => {
+                if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                    return Err(fail(
+                        "REDIS_URL",
+                        "<hidden>",
+                        "expected redis://[:password@]host:port/db",
+                    ));
+                }
+                let rest = url.split_once("://").map_or(url, |(_, r)| r);
+                let address = rest.rsplit_once('@').map_or(rest, |(_, a)| a);
+                (
+                    url.to_string(),
+                    address.split('/').next().unwrap_or(address).to_string(),
+                )
+            }
+            None => {
+                let auth = match self.redis_password.as_deref().filter(|p| !p.is_empty()) {
+                    Some(p) => format!(":{}@", percent_encode(p)),
+                    None => String::new(),
+                };
+                let host = if host.contains(':') {
+                    format!("[{host}]")
+                } else {
+                    host.to_string()
+                };
+                (
+                    format!("redis://{auth}{host}:{port}/{db}"),
+                    format!("{host}:{port}"),
+                )
+            }
+        };
+        Ok(RedisSettings {
+            url,
+            address,
+            pool_size: int("REDIS_POOL_SIZE", &self.redis_pool_size, 1, 256)?,
+            key_prefix: prefix.to_string(),
+            presence_ttl: seconds("PRESENCE_TTL_SECONDS", &self.presence_ttl_seconds)?,
+        })
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (for the password).
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Settings, StoreKind};
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Settings, super::ConfigError> {
+        Settings::from_map(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn redis_url_from_parts_or_whole() {
+        let s = with(&[
+            ("STORE", "redis"),
+            ("REDIS_PASSWORD", "p@ss w"),
+            ("REDIS_DB", "2"),
+        ])
+        .unwrap();
+        let StoreKind::Redis(r) = s.store else {
+            panic!("not redis")
+        };
+        assert_eq!(r.url, "redis://:p%40ss%20w@localhost:6379/2");
+        assert_eq!(r.address, "localhost:6379");
+        assert_eq!(
+            format!("{r:?}"),
+            r#"Redis { address: "localhost:6379", prefix: "chat" }"#
+        );
+        let s = with(&[("STORE", "redis"), ("REDIS_URL", "redis://:pw@cache:7000/1")]).unwrap();
+        let StoreKind::Redis(r) = s.store else {
+            panic!("not redis")
+        };
+        assert_eq!(
+            (r.url.as_str(), r.address.as_str()),
+            ("redis://:pw@cache:7000/1", "cache:7000")
+        );
+    }
+}
