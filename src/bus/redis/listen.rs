@@ -1,0 +1,142 @@
+//! The listener of the instance's pub/sub connection: pushes are handled in arrival order
+//! (each room's stored order), stored messages and typing events go to the hub, joins made on
+//! other instances are followed, and a (re)subscribed room replays what it may have missed.
+
+use bb8_redis::redis::{PushInfo, PushKind, Value};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Channel, RedisBus};
+use crate::domain::{ChatId, UserId};
+use crate::ws::frames::WsMessage;
+use crate::ws::hub::{Delivery, Membership};
+
+impl RedisBus {
+    /// Handles pushes in arrival order (which is each room's stored order).
+    pub(super) async fn listen(self, mut rx: mpsc::UnboundedReceiver<PushInfo>, shutdown: CancellationToken) {
+        loop {
+            let push = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                push = rx.recv() => match push { Some(p) => p, None => return },
+            };
+            match push.kind {
+                PushKind::Message => self.on_message(push.data).await,
+                PushKind::Subscribe => {
+                    if let Some(chat) = self.room_of(push.data.first()) {
+                        self.replay(&chat).await;
+                    }
+                }
+                PushKind::Disconnection => tracing::warn!("pub/sub connection lost; reconnecting"),
+                _ => {}
+            }
+        }
+    }
+
+    fn room_of(&self, channel: Option<&Value>) -> Option<ChatId> {
+        let name = text(channel?)?;
+        ChatId::parse(name.strip_prefix(&self.inner.keys.room_channel_prefix())?).ok()
+    }
+
+    async fn on_message(&self, data: Vec<Value>) {
+        let (Some(channel), Some(payload)) = (data.first().and_then(text), data.get(1).and_then(text)) else {
+            return;
+        };
+        if let Some(chat) = channel.strip_prefix(&self.inner.keys.room_channel_prefix()) {
+            if let Ok(chat) = ChatId::parse(chat) {
+                self.deliver_payload(&chat, payload).await;
+            }
+        } else if let Some(user) = channel.strip_prefix(&self.inner.keys.user_channel_prefix()) {
+            self.joined_elsewhere(user, payload).await;
+        }
+    }
+
+    /// Delivers `"<seq>|<j, l or ->|<user>|<json>"` (a stored message, see room.lua) or
+    /// `"t|<instance>|<user>|<json>"` (a typing event).
+    async fn deliver_payload(&self, chat: &ChatId, payload: &str) {
+        let mut parts = payload.splitn(4, '|');
+        let (Some(seq), Some(mark), Some(user), Some(json)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return;
+        };
+        let Ok(user) = UserId::parse(user) else { return };
+        if seq == "t" && mark == self.inner.store.instance() {
+            return; // our own typing event: delivered locally already
+        }
+        let left = mark == "l";
+        let d = Delivery {
+            chat_id: chat.clone(),
+            frame: WsMessage::text(json),
+            skip: (seq == "t").then(|| user.clone()),
+            membership: match mark {
+                "j" => Some(Membership::Joined(user)),
+                "l" => Some(Membership::Left(user)),
+                _ => None,
+            },
+            seq: seq.parse().ok(),
+        };
+        self.inner.hub.deliver(&d);
+        if left && !self.inner.hub.wants_room(chat) {
+            let _ = self.reconcile(vec![Channel::Room(chat.clone())]).await;
+        }
+    }
+
+    /// `"<seq>|<chat>"` on a user's channel: the user joined a room on some instance. Follow
+    /// it from just before the join notice, so the subscription's replay delivers the notice.
+    async fn joined_elsewhere(&self, user: &str, payload: &str) {
+        let Some((seq, chat)) = payload.split_once('|') else {
+            return;
+        };
+        let (Ok(user), Ok(chat), Ok(seq)) = (UserId::parse(user), ChatId::parse(chat), seq.parse::<u64>())
+        else {
+            return;
+        };
+        if !self.inner.hub.wants_user(&user) {
+            return;
+        }
+        self.inner.hub.follow(&user, [(chat.clone(), seq - 1)]);
+        if let Err(e) = self.reconcile(vec![Channel::Room(chat.clone())]).await {
+            tracing::warn!(error = %e, %chat, "subscribe after a remote join failed");
+        }
+    }
+
+    /// Delivers what the room's log holds past the last sequence delivered here.
+    async fn replay(&self, chat: &ChatId) {
+        let Some(after) = self.inner.hub.last_seq(chat) else {
+            return;
+        };
+        let entries = match self.inner.store.log_after(chat, after).await {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(error = %e, %chat, "replay after (re)subscribe failed");
+                return;
+            }
+        };
+        for e in entries {
+            let membership = e.mark.and_then(|(kind, user)| {
+                let user = UserId::parse(&user).ok()?;
+                Some(if kind == 'j' {
+                    Membership::Joined(user)
+                } else {
+                    Membership::Left(user)
+                })
+            });
+            let d = Delivery {
+                chat_id: chat.clone(),
+                frame: WsMessage::text(e.json),
+                skip: None,
+                membership,
+                seq: Some(e.seq),
+            };
+            self.inner.hub.deliver(&d);
+        }
+    }
+}
+
+fn text(v: &Value) -> Option<&str> {
+    match v {
+        Value::BulkString(b) => std::str::from_utf8(b).ok(),
+        Value::SimpleString(s) => Some(s),
+        _ => None,
+    }
+}
