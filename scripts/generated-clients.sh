@@ -31,28 +31,11 @@ here=$repo/tests/clients/generated
 
 server_bin=${1:-${CARGO_TARGET_DIR:-target}/debug/chat-server}
 spec=${SPEC:-$repo/openapi/openapi.json}
-passed=0
-failed=0
 port=
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/generated-clients.XXXXXX")
 . scripts/lib/server.sh
-
-pass() {
-    echo "ok   $1${2:+: $2}"
-    passed=$((passed + 1))
-}
-
-# fail NAME WHY [LOG...]: counts a failure and shows the logs.
-fail() {
-    local name=$1 why=$2 log
-    shift 2
-    echo "FAIL $name: $why"
-    for log in "$@"; do
-        [ -s "$log" ] && sed 's/^/    /' "$log"
-    done
-    failed=$((failed + 1))
-}
+. scripts/lib/report.sh
 
 # Lines of a generator's output that are warnings (or anything that looks like one).
 warnings_in() {

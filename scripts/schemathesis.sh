@@ -30,23 +30,11 @@ here=$repo/tests/schemathesis
 server_bin=${1:-${CARGO_TARGET_DIR:-target}/debug/chat-server}
 max_examples=${MAX_EXAMPLES:-50}
 st_timeout=${ST_TIMEOUT:-600}
-passed=0
-failed=0
 port=
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/schemathesis.XXXXXX")
 . scripts/lib/server.sh
-
-# fail NAME WHY [LOG...]: counts a failure and shows the logs.
-fail() {
-    local name=$1 why=$2 log
-    shift 2
-    echo "FAIL $name: $why"
-    for log in "$@"; do
-        [ -s "$log" ] && sed 's/^/    /' "$log"
-    done
-    failed=$((failed + 1))
-}
+. scripts/lib/report.sh
 
 setup_python() {
     if [ -n "${PYTHON:-}" ]; then

@@ -252,6 +252,17 @@ impl Settings {
             .validate()
     }
 
+    /// Settings from literal pairs (tests).
+    #[cfg(test)]
+    pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        Self::from_map(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
     /// Settings from the process environment (after `.env` has been loaded).
     pub fn from_env() -> Result<Self, ConfigError> {
         Config::init_from_env()
@@ -264,18 +275,9 @@ impl Settings {
 mod tests {
     use super::*;
 
-    fn with(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        Settings::from_map(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
     #[test]
     fn defaults_match_the_contract() {
-        let s = with(&[]).unwrap();
+        let s = Settings::from_pairs(&[]).unwrap();
         assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 8000));
         assert_eq!(s.store, StoreKind::Memory);
         assert_eq!(s.max_messages_per_room, 1000);
@@ -303,7 +305,7 @@ mod tests {
             ("REDIS_DB", "99"),
             ("AUTH_SECRET", "too-short"),
         ] {
-            let err = with(&[(var, value)]).unwrap_err();
+            let err = Settings::from_pairs(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);
             assert!(err.to_string().contains(var), "{err}");
         }
@@ -311,7 +313,7 @@ mod tests {
 
     #[test]
     fn cors_list_is_trimmed() {
-        let s = with(&[("CORS_ORIGINS", "https://a.example, http://b.example/")]).unwrap();
+        let s = Settings::from_pairs(&[("CORS_ORIGINS", "https://a.example, http://b.example/")]).unwrap();
         assert_eq!(
             s.cors_origins,
             CorsOrigins::List(vec!["https://a.example".into(), "http://b.example".into()])

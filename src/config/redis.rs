@@ -106,18 +106,9 @@ fn percent_encode(s: &str) -> String {
 mod tests {
     use super::super::{Settings, StoreKind};
 
-    fn with(pairs: &[(&str, &str)]) -> Result<Settings, super::ConfigError> {
-        Settings::from_map(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
     #[test]
     fn redis_url_from_parts_or_whole() {
-        let s = with(&[
+        let s = Settings::from_pairs(&[
             ("STORE", "redis"),
             ("REDIS_PASSWORD", "p@ss w"),
             ("REDIS_DB", "2"),
@@ -132,7 +123,8 @@ mod tests {
             format!("{r:?}"),
             r#"Redis { address: "localhost:6379", prefix: "chat" }"#
         );
-        let s = with(&[("STORE", "redis"), ("REDIS_URL", "redis://:pw@cache:7000/1")]).unwrap();
+        let s =
+            Settings::from_pairs(&[("STORE", "redis"), ("REDIS_URL", "redis://:pw@cache:7000/1")]).unwrap();
         let StoreKind::Redis(r) = s.store else {
             panic!("not redis")
         };
