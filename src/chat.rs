@@ -9,7 +9,7 @@ use crate::domain::{ChatId, ChatRoom, Draft, Message, MessageKind, Metadata, Tim
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::stats;
-use crate::store::{Access, JoinMode, Joined, Left, Sent};
+use crate::store::{Access, JoinMode, Joined, Left, Page, Sent};
 use crate::ws::hub::Delivery;
 
 /// A text message a client wants to send.
@@ -217,7 +217,7 @@ pub async fn history(
     chat: &ChatId,
     limit: usize,
     before: Option<Timestamp>,
-) -> Result<Vec<Message>, ApiError> {
+) -> Result<Page, ApiError> {
     check_reader(state, who, chat).await?;
     state
         .store

@@ -70,7 +70,7 @@ pub async fn run(
         ),
         StoreKind::Redis(redis) => {
             let timeout = settings.redis_timeout;
-            let store = RedisStore::open(redis, timeout, settings.max_messages_per_room).await?;
+            let store = RedisStore::open(redis, timeout, settings.max_messages_per_room, hub.clone()).await?;
             store.heartbeat().await?;
             let bus = RedisBus::start(
                 redis,

@@ -23,6 +23,28 @@ use tokio::net::TcpListener;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
+/// Accept queue length asked of the kernel (capped by `net.core.somaxconn`). tokio's own
+/// `TcpListener::bind` asks for 128: a burst of handshakes (a reconnect storm after a restart,
+/// the bench's 256 in flight) then overflows it and each dropped SYN costs its client a 1 s
+/// retransmit.
+const BACKLOG: u32 = 4096;
+
+/// Listens on the first address `host:port` resolves to, with a long accept queue.
+pub async fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {
+    let addr = tokio::net::lookup_host((host, port))
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// Serves `routes` on `listener` until `shutdown` completes, then waits for open requests.
 pub async fn serve(
     listener: TcpListener,

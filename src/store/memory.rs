@@ -8,10 +8,11 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use super::{Access, JoinMode, Joined, Left, Sent, StoreResult};
+use super::{Access, JoinMode, Joined, Left, Page, Sent, StoreResult};
 use crate::domain::{ChatId, ChatRoom, Draft, Message, RoomSpec, Timestamp, User, UserId, UserSpec, time};
-use crate::ws::frames::frame_of;
+use crate::ws::frames::{WsMessage, message_json};
 use crate::ws::hub::{Delivery, Hub, Membership};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -26,7 +27,8 @@ struct UserRec {
 struct Room {
     /// The room as served; `participants` kept sorted.
     meta: ChatRoom,
-    messages: VecDeque<Message>,
+    /// Each message's timestamp and JSON (the bytes delivered, shared with history).
+    messages: VecDeque<(Timestamp, Utf8Bytes)>,
     last_ts: Option<Timestamp>,
 }
 
@@ -104,13 +106,14 @@ impl MemoryStore {
         let ts = time::next_after(room.last_ts);
         room.last_ts = Some(ts);
         let message = draft.stamp(ts);
-        room.messages.push_back(message.clone());
+        let json = message_json(&message);
+        room.messages.push_back((ts, json.clone()));
         while room.messages.len() > self.inner.max_messages {
             room.messages.pop_front();
         }
         self.inner.hub.deliver(&Delivery {
             chat_id: room.meta.id.clone(),
-            frame: frame_of(&message),
+            frame: WsMessage::Text(json),
             skip: None,
             membership,
             seq: u64::try_from(ts.timestamp_micros()).ok(),
@@ -247,18 +250,20 @@ impl MemoryStore {
         chat: &ChatId,
         limit: usize,
         before: Option<Timestamp>,
-    ) -> StoreResult<Option<Vec<Message>>> {
+    ) -> StoreResult<Option<Page>> {
         let Some(room) = self.room(chat) else {
             return Ok(None);
         };
         let room = lock(&room);
         // Timestamps strictly increase, so the deque is sorted by them.
         let end = match before {
-            Some(b) => room.messages.partition_point(|m| m.timestamp < b),
+            Some(b) => room.messages.partition_point(|(t, _)| *t < b),
             None => room.messages.len(),
         };
         let start = end.saturating_sub(limit);
-        Ok(Some(room.messages.range(start..end).cloned().collect()))
+        Ok(Some(Page(
+            room.messages.range(start..end).map(|(_, m)| m.clone()).collect(),
+        )))
     }
 
     pub fn user_rooms(&self, id: &UserId) -> StoreResult<Option<Vec<ChatRoom>>> {

@@ -7,10 +7,12 @@
 
 pub mod keys;
 pub mod memory;
+pub mod page;
 pub mod redis;
 
 use crate::domain::{ChatId, ChatRoom, Draft, Message, RoomSpec, Timestamp, User, UserId, UserSpec};
 pub use memory::MemoryStore;
+pub use page::Page;
 pub use redis::RedisStore;
 
 /// Why the store could not answer (Redis down or too slow). Memory never fails.
@@ -130,7 +132,7 @@ impl Store {
         chat: &ChatId,
         limit: usize,
         before: Option<Timestamp>,
-    ) -> StoreResult<Option<Vec<Message>>> {
+    ) -> StoreResult<Option<Page>> {
         delegate!(self.history(chat, limit, before))
     }
     /// The rooms a user takes part in, sorted by id; `None` for no user.

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 pub use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use utoipa::ToSchema;
 
@@ -117,8 +118,13 @@ pub enum ServerFrame {
 
 /// Serialises a message once, as the frame every recipient shares.
 pub fn frame_of(message: &Message) -> WsMessage {
+    WsMessage::Text(message_json(message))
+}
+
+/// A message's JSON, serialised once and shared by every copy (frames, history).
+pub fn message_json(message: &Message) -> Utf8Bytes {
     // A `Message` always serialises: strings, a UUID, a timestamp and a JSON map.
-    WsMessage::text(serde_json::to_string(message).unwrap_or_default())
+    serde_json::to_string(message).unwrap_or_default().into()
 }
 
 /// A close frame with `code` and `reason`.

@@ -9,8 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::ws::frames::WsMessage;
-use tokio::sync::mpsc::{self, error::TrySendError};
-use tokio_util::sync::CancellationToken;
+use crate::ws::outbox::{Offered, Outbox};
 
 use crate::domain::{ChatId, UserId};
 use crate::stats;
@@ -40,13 +39,8 @@ pub struct Delivery {
     pub seq: Option<u64>,
 }
 
-/// The sending half a session leaves in the hub.
-#[derive(Debug)]
-pub struct Outbound {
-    pub tx: mpsc::Sender<WsMessage>,
-    /// Cancelled when the outbox overflows: the session then closes with 1008.
-    pub slow: CancellationToken,
-}
+/// What a session leaves in the hub to be written to.
+pub type Outbound = Arc<Outbox>;
 
 #[derive(Default)]
 struct UserConns {
@@ -195,26 +189,60 @@ impl Hub {
     /// Delivers one frame to the room's local participants, applying its membership change.
     pub fn deliver(&self, d: &Delivery) {
         let mut s = self.lock();
+        s.joined(d, 0);
+        s.deliver(d);
+    }
+
+    /// Delivers a message the store has just stored, if the room is followed here and the
+    /// message directly follows what was last delivered in it (`prev`, the room's sequence
+    /// before it). Otherwise does nothing: a message before it is still on its way, and
+    /// pub/sub delivers both in order; a room new here is followed through pub/sub, whose
+    /// replay starts where each joining user's notice is.
+    pub fn deliver_next(&self, prev: u64, d: &Delivery) {
+        let mut s = self.lock();
+        if s.rooms.get(&d.chat_id).is_some_and(|r| r.last == prev) {
+            s.joined(d, prev);
+            s.deliver(d);
+        }
+    }
+
+    /// Number of live local connections.
+    pub fn connections(&self) -> usize {
+        self.lock().open
+    }
+}
+
+impl State {
+    /// Applies a join carried by `d`: the user's local connections follow the room (which,
+    /// new here, starts after `last`).
+    fn joined(&mut self, d: &Delivery, last: u64) {
         if let Some(Membership::Joined(user)) = &d.membership
-            && let Some(entry) = s.users.get_mut(user)
+            && let Some(entry) = self.users.get_mut(user)
         {
             entry.rooms.insert(d.chat_id.clone());
-            s.rooms
+            self.rooms
                 .entry(d.chat_id.clone())
-                .or_default()
+                .or_insert_with(|| RoomEntry {
+                    members: HashSet::new(),
+                    last,
+                })
                 .members
                 .insert(user.clone());
         }
-        let Some(room) = s.rooms.get_mut(&d.chat_id) else {
+    }
+
+    /// Delivers `d` unless the room already had it, then applies a leave it carries.
+    fn deliver(&mut self, d: &Delivery) {
+        let Some(room) = self.rooms.get_mut(&d.chat_id) else {
             return;
         };
         if let Some(seq) = d.seq {
             if seq <= room.last {
-                return; // already delivered (a replay after a reconnect)
+                return; // already delivered (a replay after a reconnect, or the store's reply)
             }
             room.last = seq;
         }
-        let (room, users) = (&s.rooms[&d.chat_id], &s.users);
+        let (room, users) = (&self.rooms[&d.chat_id], &self.users);
         let mut sent = 0;
         for user in &room.members {
             if d.skip.as_ref() == Some(user) {
@@ -226,20 +254,13 @@ impl Hub {
         }
         metrics::counter!(stats::FRAMES_OUT).increment(sent);
         if let Some(Membership::Left(user)) = &d.membership {
-            if let Some(entry) = s.users.get_mut(user) {
+            if let Some(entry) = self.users.get_mut(user) {
                 entry.rooms.remove(&d.chat_id);
             }
-            s.unfollow(&d.chat_id, user);
+            self.unfollow(&d.chat_id, user);
         }
     }
 
-    /// Number of live local connections.
-    pub fn connections(&self) -> usize {
-        self.lock().open
-    }
-}
-
-impl State {
     fn unfollow(&mut self, room: &ChatId, user: &UserId) {
         if let Some(entry) = self.rooms.get_mut(room) {
             entry.members.remove(user);
@@ -251,20 +272,17 @@ impl State {
 }
 
 /// Queues a frame without waiting (true if queued); a full outbox marks the connection slow.
-fn offer(out: &Outbound, frame: &WsMessage) -> bool {
-    match out.tx.try_send(frame.clone()) {
-        Ok(()) => true,
-        Err(TrySendError::Full(_)) => {
+fn offer(out: &Outbox, frame: &WsMessage) -> bool {
+    match out.offer(frame) {
+        Offered::Queued => true,
+        Offered::Dropped { newly_slow } => {
             metrics::counter!(stats::DELIVERIES_DROPPED).increment(1);
-            if !out.slow.is_cancelled() {
+            if newly_slow {
                 tracing::warn!("outbox full: closing a slow consumer");
                 metrics::counter!(stats::SLOW_CLOSED).increment(1);
-                out.slow.cancel();
             }
             false
         }
-        // The session is ending; it unregisters itself.
-        Err(TrySendError::Closed(_)) => false,
     }
 }
 
@@ -272,24 +290,23 @@ fn offer(out: &Outbound, frame: &WsMessage) -> bool {
 mod tests {
     use super::*;
 
-    fn conn(hub: &Hub, user: &UserId, cap: usize) -> (mpsc::Receiver<WsMessage>, CancellationToken, u64) {
-        let (tx, rx) = mpsc::channel(cap);
-        let slow = CancellationToken::new();
+    /// A registered connection: its outbox (frames are checked with `pop`) and its id.
+    fn conn(hub: &Hub, user: &UserId, cap: usize) -> (Outbound, u64) {
+        let out = Arc::new(Outbox::new(cap));
         let caps = Caps {
             total: 10,
             per_user: 10,
         };
-        let id = hub
-            .register(
-                user,
-                Outbound {
-                    tx,
-                    slow: slow.clone(),
-                },
-                caps,
-            )
-            .unwrap();
-        (rx, slow, id)
+        let id = hub.register(user, out.clone(), caps).unwrap();
+        (out, id)
+    }
+
+    /// The frames waiting in `out`, taken.
+    fn texts(out: &Outbox) -> Vec<String> {
+        out.take()
+            .into_iter()
+            .map(|f| f.to_text().unwrap().to_string())
+            .collect()
     }
 
     fn delivery(chat: &ChatId, text: &str, membership: Option<Membership>) -> Delivery {
@@ -306,14 +323,12 @@ mod tests {
     fn join_applies_before_and_leave_after_delivery() {
         let hub = Hub::default();
         let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
-        let (mut rx, _, id) = conn(&hub, &u, 8);
+        let (out, id) = conn(&hub, &u, 8);
         hub.deliver(&delivery(&chat, "before", None));
         hub.deliver(&delivery(&chat, "joined", Some(Membership::Joined(u.clone()))));
         hub.deliver(&delivery(&chat, "left", Some(Membership::Left(u.clone()))));
         hub.deliver(&delivery(&chat, "after", None));
-        assert_eq!(rx.try_recv().unwrap().to_text().unwrap(), "joined");
-        assert_eq!(rx.try_recv().unwrap().to_text().unwrap(), "left");
-        assert!(rx.try_recv().is_err());
+        assert_eq!(texts(&out), ["joined", "left"]);
         assert_eq!(hub.unregister(&u, id), Some(vec![]));
         assert_eq!(hub.connections(), 0);
     }
@@ -326,10 +341,7 @@ mod tests {
             total: 3,
             per_user: 2,
         };
-        let out = || Outbound {
-            tx: mpsc::channel(1).0,
-            slow: CancellationToken::new(),
-        };
+        let out = || Arc::new(Outbox::new(1));
         let a = hub.register(&u, out(), caps).unwrap();
         hub.register(&u, out(), caps).unwrap();
         assert_eq!(hub.register(&u, out(), caps), Err(Refused::PerUser(2)));
@@ -344,7 +356,7 @@ mod tests {
     fn replays_at_or_below_the_last_sequence_are_dropped() {
         let hub = Hub::default();
         let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
-        let (mut rx, _, _) = conn(&hub, &u, 8);
+        let (out, _) = conn(&hub, &u, 8);
         hub.follow(&u, [(chat.clone(), 10)]);
         for (seq, text) in [(10, "old"), (11, "a"), (11, "dup"), (12, "b")] {
             hub.deliver(&Delivery {
@@ -352,9 +364,7 @@ mod tests {
                 ..delivery(&chat, text, None)
             });
         }
-        assert_eq!(rx.try_recv().unwrap().to_text().unwrap(), "a");
-        assert_eq!(rx.try_recv().unwrap().to_text().unwrap(), "b");
-        assert!(rx.try_recv().is_err());
+        assert_eq!(texts(&out), ["a", "b"]);
         assert_eq!(hub.last_seq(&chat), Some(12));
     }
 
@@ -366,18 +376,17 @@ mod tests {
             UserId::parse("v").unwrap(),
             ChatId::parse("c").unwrap(),
         );
-        let (_rx, slow, _) = conn(&hub, &u, 1);
-        let (mut rv, _, _) = conn(&hub, &v, 8);
+        let (slow, _) = conn(&hub, &u, 1);
+        let (rv, _) = conn(&hub, &v, 8);
         hub.follow(&u, [(chat.clone(), 0)]);
         hub.follow(&v, [(chat.clone(), 0)]);
         hub.deliver(&delivery(&chat, "1", None));
-        assert!(!slow.is_cancelled());
+        assert!(!slow.is_slow());
         hub.deliver(&Delivery {
             skip: Some(v.clone()),
             ..delivery(&chat, "2", None)
         });
-        assert!(slow.is_cancelled());
-        assert_eq!(rv.try_recv().unwrap().to_text().unwrap(), "1");
-        assert!(rv.try_recv().is_err());
+        assert!(slow.is_slow());
+        assert_eq!(texts(&rv), ["1"]);
     }
 }

@@ -2,11 +2,12 @@
 
 pub mod frames;
 pub mod hub;
+pub mod outbox;
 pub mod session;
 pub mod upgrade;
 
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use std::sync::Arc;
+
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply};
@@ -15,7 +16,8 @@ use crate::domain::UserId;
 use crate::error::ApiError;
 use crate::http::filters::{segment, with_state};
 use crate::state::AppState;
-use hub::{Caps, Outbound};
+use hub::Caps;
+use outbox::Outbox;
 use session::Registration;
 
 /// `GET /ws/{user_id}` with an upgrade; a plain GET is a 426.
@@ -62,19 +64,14 @@ pub async fn connect(
     {
         return Err(ApiError::Unauthorized("Token is for another user".into()));
     }
-    let (tx, rx) = mpsc::channel(state.settings.ws_outbox_frames);
-    let slow = CancellationToken::new();
     // Registered before the store reads the user's rooms, so a join racing with this
     // connect reaches the hub either way (CONTRACT: nothing missed after the handshake).
-    let out = Outbound {
-        tx,
-        slow: slow.clone(),
-    };
+    let out = Arc::new(Outbox::new(state.settings.ws_outbox_frames));
     let caps = Caps {
         total: state.settings.max_connections,
         per_user: state.settings.max_connections_per_user,
     };
-    let conn_id = match state.hub.register(&user, out, caps) {
+    let conn_id = match state.hub.register(&user, out.clone(), caps) {
         Ok(id) => id,
         // CONTRACT: over a cap, the upgrade completes and closes at once with 1013.
         Err(refused) => {
@@ -89,6 +86,6 @@ pub async fn connect(
     let config = upgrade::config(state.settings.max_frame_bytes);
     Ok(ws.reply(config, move |socket| {
         let tasks = reg.state.tasks.clone();
-        tasks.track_future(session::run(socket, reg, rx, slow))
+        tasks.track_future(session::run(socket, reg, out))
     }))
 }

@@ -7,12 +7,14 @@
 
 use super::frames::{WsMessage, close_frame};
 use super::upgrade::Socket;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::frames::{self, ClientFrame};
 use super::hub::Refused;
+use super::outbox::Outbox;
 use crate::chat::{self, TextInput};
 use crate::domain::{ChatId, UserId};
 use crate::error::ApiError;
@@ -83,18 +85,17 @@ pub async fn refuse(mut socket: Socket, refused: Refused) {
     let _ = socket
         .send(close_frame(TRY_AGAIN_LATER, refused.to_string()))
         .await;
-    let _ = socket.close(None).await;
+    // The sink's close (not the stream's `close(frame)`, which would send a second close
+    // frame): it writes a queued close reply and ends the connection.
+    let _ = SinkExt::close(&mut socket).await;
 }
 
 /// Runs a connection until the client leaves, it stalls, or the server shuts down.
-pub async fn run(
-    socket: Socket,
-    reg: Registration,
-    mut outbox: mpsc::Receiver<WsMessage>,
-    slow: CancellationToken,
-) {
-    let (mut sink, mut stream) = socket.split();
-    let (state, user) = (reg.state.clone(), reg.user.clone());
+///
+/// The socket is not split: every branch's future is dropped before its handler runs, so the
+/// handlers can write, and an idle connection carries no split lock (0.4 KiB each).
+pub async fn run(mut socket: Socket, reg: Registration, outbox: Arc<Outbox>) {
+    let (state, user) = (&reg.state, &reg.user);
     tracing::info!(%user, conn = reg.conn_id, "websocket open");
     // CONTRACT (WS_TIMEOUT_SECONDS): ping every interval; a peer silent for a whole
     // interval after a ping (no pong, no frame) is dead and is closed.
@@ -108,35 +109,35 @@ pub async fn run(
         tokio::select! {
             biased;
             _ = state.shutdown.cancelled(), if drain_at.is_none() => {
-                drain_at = Some(tokio::time::Instant::now() + drain_delay(&state, reg.conn_id));
+                drain_at = Some(tokio::time::Instant::now() + drain_delay(state, reg.conn_id));
             }
             _ = until(drain_at) => break Some((GOING_AWAY, "server shutting down")),
-            _ = slow.cancelled() => break Some((POLICY_VIOLATION, "slow consumer: outbox full")),
+            frames = outbox.ready() => {
+                let Some(frames) = frames else {
+                    break Some((POLICY_VIOLATION, "slow consumer: outbox full"));
+                };
+                // Batch: queue every waiting frame, then flush once.
+                if write_all(&mut socket, frames).await.is_err() {
+                    break None;
+                }
+            }
             _ = heartbeat.tick() => {
                 if !std::mem::replace(&mut heard, false) {
                     break Some((POLICY_VIOLATION, "heartbeat timeout: no pong"));
                 }
-                if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
+                if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
                     break None;
                 }
             }
-            Some(first) = outbox.recv() => {
-                // Batch: queue whatever else is waiting, then flush once.
-                let mut batch = sink.feed(first).await;
-                while let (Ok(()), Ok(next)) = (&batch, outbox.try_recv()) {
-                    batch = sink.feed(next).await;
-                }
-                if batch.is_err() || sink.flush().await.is_err() {
-                    break None;
-                }
-            }
-            incoming = stream.next() => match incoming.inspect(|_| heard = true) {
+            incoming = socket.next() => match incoming.inspect(|_| heard = true) {
                 None => break None,
                 Some(Err(e)) => break close_for(&e),
                 Some(Ok(msg)) if msg.is_close() => break None,
                 Some(Ok(msg)) => {
-                    if let Some(reply) = answer(&state, &user, &msg).await
-                        && sink.send(reply).await.is_err()
+                    // Boxed: handling a frame awaits the store, whose futures are large;
+                    // inline, they would size every idle connection's task (3.5 KiB).
+                    if let Some(reply) = Box::pin(answer(state, user, &msg)).await
+                        && socket.send(reply).await.is_err()
                     {
                             break None;
                     }
@@ -145,10 +146,20 @@ pub async fn run(
         }
     };
     if let Some((code, reason)) = close {
-        let _ = sink.send(close_frame(code, reason)).await;
+        let _ = socket.send(close_frame(code, reason)).await;
     }
-    let _ = sink.close().await;
+    // The sink's close (not the stream's `close(frame)`, which would send a second close
+    // frame): it writes a queued close reply and ends the connection.
+    let _ = SinkExt::close(&mut socket).await;
     drop(reg);
+}
+
+/// Writes a batch of frames with one flush (one system call when they fit the buffer).
+async fn write_all(socket: &mut Socket, frames: VecDeque<WsMessage>) -> Result<(), tungstenite::Error> {
+    for frame in frames {
+        socket.feed(frame).await?;
+    }
+    socket.flush().await
 }
 
 /// CONTRACT (SHUTDOWN_DRAIN_SECONDS): connections close in ten batches over the drain time,

@@ -23,9 +23,12 @@ use crate::error::{ApiError, Rejected};
 /// A WebSocket on an upgraded connection.
 pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
-/// Read and write buffers of each connection: small, since frames are small and most
-/// connections are idle; tungstenite grows them for a large frame.
-const BUFFER_BYTES: usize = 4 * 1024;
+/// Each connection's read buffer, allocated up front and kept: small, since client frames are
+/// small and most connections are idle (tungstenite grows it for a large frame). Reads take
+/// at most this much per system call.
+const READ_BUFFER_BYTES: usize = 512;
+/// Frames queue up to this much before tungstenite writes them out (a flush writes the rest).
+const WRITE_BUFFER_BYTES: usize = 1024;
 
 /// hyper's upgrade handle, shareable so a warp filter can take it (it is not `Clone`).
 #[derive(Clone)]
@@ -83,8 +86,8 @@ pub fn upgrade() -> impl Filter<Extract = (Upgrade,), Error = warp::Rejection> +
 /// what may wait unwritten (a client that stops reading is closed by its outbox first).
 pub fn config(max_frame_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(BUFFER_BYTES)
-        .write_buffer_size(BUFFER_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(4 * 1024 * 1024)
         .max_message_size(Some(max_frame_bytes))
         .max_frame_size(Some(max_frame_bytes))

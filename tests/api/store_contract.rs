@@ -15,7 +15,7 @@ use chat_server::domain::{
     ChatId, ChatRoom, Draft, Message, MessageKind, Metadata, NewChat, RoomSpec, Timestamp, User, UserId,
     UserSpec, time,
 };
-use chat_server::store::{Access, JoinMode, Joined, Left, MemoryStore, RedisStore, Sent, Store};
+use chat_server::store::{Access, JoinMode, Joined, Left, MemoryStore, Page, RedisStore, Sent, Store};
 use chat_server::ws::hub::Hub;
 use chrono::TimeDelta;
 use serde_json::json;
@@ -38,7 +38,7 @@ async fn redis_store(server: &RedisServer, max: usize) -> Store {
         key_prefix: fresh_prefix(),
         presence_ttl: Duration::from_secs(30),
     };
-    let store = RedisStore::open(&settings, Duration::from_secs(5), max)
+    let store = RedisStore::open(&settings, Duration::from_secs(5), max, Hub::default())
         .await
         .unwrap();
     store.heartbeat().await.unwrap();
@@ -125,7 +125,12 @@ async fn join_now(store: &Store, chat: &str, user: &str, mode: JoinMode) -> Mess
 }
 
 async fn history(store: &Store, chat: &str) -> Vec<Message> {
-    store.history(&cid(chat), ROOMY, None).await.unwrap().unwrap()
+    parsed(store.history(&cid(chat), ROOMY, None).await.unwrap()).unwrap()
+}
+
+/// A page's messages, parsed from the JSON the store keeps.
+fn parsed(page: Option<Page>) -> Option<Vec<Message>> {
+    page.map(|p| p.messages().unwrap())
 }
 
 async fn room_ids(store: &Store, user: &str) -> Vec<String> {
@@ -485,7 +490,7 @@ store_test!(
         assert_eq!(contents, ["m3", "m4", "m5", "m6", "m7"]);
         assert_eq!(stored, sent[3..]);
         let page = store.history(&cid("small"), 2, Some(sent[5].timestamp)).await.unwrap();
-        assert_eq!(page, Some(sent[3..5].to_vec()));
+        assert_eq!(parsed(page), Some(sent[3..5].to_vec()));
     }
 );
 
@@ -501,17 +506,17 @@ store_test!(
             all.push(send_ok(&store, text("h", "hal", &format!("m{i}"))).await);
         }
         let h = cid("h");
-        let page = |limit, before| store.history(&h, limit, before);
-        assert_eq!(page(3, None).await.unwrap(), Some(all[8..].to_vec()));
-        assert_eq!(page(100, None).await.unwrap(), Some(all.clone()));
-        assert_eq!(page(100, Some(all[5].timestamp)).await.unwrap(), Some(all[..5].to_vec()));
-        assert_eq!(page(2, Some(all[5].timestamp)).await.unwrap(), Some(all[3..5].to_vec()));
+        let page = async |limit, before| parsed(store.history(&h, limit, before).await.unwrap());
+        assert_eq!(page(3, None).await, Some(all[8..].to_vec()));
+        assert_eq!(page(100, None).await, Some(all.clone()));
+        assert_eq!(page(100, Some(all[5].timestamp)).await, Some(all[..5].to_vec()));
+        assert_eq!(page(2, Some(all[5].timestamp)).await, Some(all[3..5].to_vec()));
         let just_after = all[5].timestamp + TimeDelta::nanoseconds(500);
-        assert_eq!(page(100, Some(just_after)).await.unwrap(), Some(all[..6].to_vec()));
-        assert_eq!(page(100, Some(all[0].timestamp)).await.unwrap(), Some(vec![]));
+        assert_eq!(page(100, Some(just_after)).await, Some(all[..6].to_vec()));
+        assert_eq!(page(100, Some(all[0].timestamp)).await, Some(vec![]));
         let earlier = all[0].timestamp - TimeDelta::seconds(1);
-        assert_eq!(page(100, Some(earlier)).await.unwrap(), Some(vec![]));
-        assert_eq!(page(100, Some(Timestamp::UNIX_EPOCH)).await.unwrap(), Some(vec![]));
+        assert_eq!(page(100, Some(earlier)).await, Some(vec![]));
+        assert_eq!(page(100, Some(Timestamp::UNIX_EPOCH)).await, Some(vec![]));
     }
 );
 
@@ -527,7 +532,7 @@ store_test!(
         assert_eq!(all.len(), 24);
         let (mut pages, mut before) = (Vec::new(), None);
         loop {
-            let page = store.history(&cid("walk"), 5, before).await.unwrap().unwrap();
+            let page = parsed(store.history(&cid("walk"), 5, before).await.unwrap()).unwrap();
             let Some(oldest) = page.first() else { break };
             before = Some(oldest.timestamp);
             pages.push(page);

@@ -63,6 +63,13 @@ impl RedisBus {
         if seq == "t" && mark == self.inner.store.instance() {
             return; // our own typing event: delivered locally already
         }
+        // Mostly a message this instance stored and delivered from the store's reply already.
+        if mark == "-"
+            && let Ok(seq) = seq.parse::<u64>()
+            && self.inner.hub.last_seq(chat).is_none_or(|last| seq <= last)
+        {
+            return;
+        }
         let left = mark == "l";
         let d = Delivery {
             chat_id: chat.clone(),

@@ -11,7 +11,7 @@
 //! a connect, or a join made elsewhere loses and duplicates nothing, in order.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use bb8_redis::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -30,6 +30,7 @@ use crate::store::{StoreError, StoreResult};
 use crate::ws::hub::{Delivery, Hub};
 
 /// A channel this instance may need.
+#[derive(Clone)]
 enum Channel {
     Room(ChatId),
     User(UserId),
@@ -48,6 +49,8 @@ struct Inner {
     store: RedisStore,
     timeout: Duration,
     subscribed: Mutex<HashSet<String>>,
+    /// Channels queued for the next `reconcile` to look at (a group commit, see there).
+    pending: std::sync::Mutex<Vec<Channel>>,
     tasks: TaskTracker,
 }
 
@@ -87,6 +90,7 @@ impl RedisBus {
             store,
             timeout,
             subscribed: Mutex::default(),
+            pending: std::sync::Mutex::default(),
             tasks: tasks.clone(),
         };
         let bus = Self {
@@ -137,21 +141,32 @@ impl RedisBus {
     }
 
     /// Subscribes to what is needed and unsubscribes from what is not, among `channels`.
+    ///
+    /// A group commit: the channels are queued, and whoever holds the lock next takes the
+    /// whole queue into one SUBSCRIBE, so a burst of connects costs a few round trips, not one
+    /// each behind the lock. After taking the lock, a caller checks its own channels again:
+    /// if an earlier holder's SUBSCRIBE failed, they are still missing and it tries itself.
     async fn reconcile(&self, channels: Vec<Channel>) -> StoreResult<()> {
         let (hub, keys) = (&self.inner.hub, &self.inner.keys);
+        let pending = || self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending().extend(channels.iter().cloned());
         let mut subscribed = self.inner.subscribed.lock().await;
-        let (mut add, mut remove) = (Vec::new(), Vec::new());
-        for ch in channels {
+        let mut batch = std::mem::take(&mut *pending());
+        batch.extend(channels);
+        let (mut add, mut remove) = (HashSet::new(), HashSet::new());
+        for ch in batch {
             let (name, wanted) = match &ch {
                 Channel::Room(c) => (keys.room_channel(c), hub.wants_room(c)),
                 Channel::User(u) => (keys.user_channel(u), hub.wants_user(u)),
             };
             match (wanted, subscribed.contains(&name)) {
-                (true, false) => add.push(name),
-                (false, true) => remove.push(name),
-                _ => {}
-            }
+                (true, false) => add.insert(name),
+                (false, true) => remove.insert(name),
+                _ => false,
+            };
         }
+        let (add, remove): (Vec<String>, Vec<String>) =
+            (add.into_iter().collect(), remove.into_iter().collect());
         let mut conn = self.inner.conn.clone();
         if !add.is_empty() {
             tokio::time::timeout(self.inner.timeout, conn.subscribe(&add))

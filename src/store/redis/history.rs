@@ -5,8 +5,8 @@ use bb8_redis::redis::{self, AsyncCommands};
 
 use super::RedisStore;
 use super::rooms::corrupt;
-use crate::domain::{ChatId, Message, Timestamp};
-use crate::store::StoreResult;
+use crate::domain::{ChatId, Timestamp};
+use crate::store::{Page, StoreResult};
 
 impl RedisStore {
     pub async fn history(
@@ -14,10 +14,10 @@ impl RedisStore {
         chat: &ChatId,
         limit: usize,
         before: Option<Timestamp>,
-    ) -> StoreResult<Option<Vec<Message>>> {
+    ) -> StoreResult<Option<Page>> {
         // Entry ids are `<µs>-0`: "strictly older than before" is an exclusive upper bound.
         let end = match before.map(ceil_micros) {
-            Some(us) if us <= 0 => return Ok(self.exists(chat).await?.then(Vec::new)),
+            Some(us) if us <= 0 => return Ok(self.exists(chat).await?.then(Page::default)),
             Some(us) => format!("({us}-0"),
             None => "+".to_string(),
         };
@@ -40,12 +40,11 @@ impl RedisStore {
             return Ok(None);
         }
         let mut out = Vec::with_capacity(entries.len());
-        for (_, fields) in entries.iter().rev() {
-            let json = fields.chunks(2).find(|f| f[0] == "m").and_then(|f| f.get(1));
-            let json = json.ok_or_else(|| corrupt("message", "no m field"))?;
-            out.push(serde_json::from_str(json).map_err(|e| corrupt("message", e))?);
+        for (_, fields) in entries.into_iter().rev() {
+            let json = fields.chunks_exact(2).find(|f| f[0] == "m").map(|f| f[1].clone());
+            out.push(json.ok_or_else(|| corrupt("message", "no m field"))?.into());
         }
-        Ok(Some(out))
+        Ok(Some(Page(out)))
     }
 
     async fn exists(&self, chat: &ChatId) -> StoreResult<bool> {

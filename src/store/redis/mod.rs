@@ -22,6 +22,7 @@ use super::keys::Keys;
 use super::{StoreError, StoreResult};
 use crate::config::RedisSettings;
 use crate::stats;
+use crate::ws::hub::Hub;
 
 /// bb8 manager of auto-reconnecting connections with the configured timeouts (bb8-redis's own
 /// manager fixes a 500 ms response timeout).
@@ -67,11 +68,18 @@ pub struct RedisStore {
     create_user_script: redis::Script,
     disconnect_script: redis::Script,
     rate_script: redis::Script,
+    /// This instance's connections: what the room script stores is delivered here first.
+    hub: Hub,
 }
 
 impl RedisStore {
     /// Connects (bounded by the timeout) and checks that Redis answers.
-    pub async fn open(settings: &RedisSettings, timeout: Duration, max_messages: usize) -> StoreResult<Self> {
+    pub async fn open(
+        settings: &RedisSettings,
+        timeout: Duration,
+        max_messages: usize,
+        hub: Hub,
+    ) -> StoreResult<Self> {
         let unreachable = |e: &dyn std::fmt::Display| {
             StoreError::Unavailable(format!("cannot reach Redis at {}: {e}", settings.address))
         };
@@ -93,6 +101,7 @@ impl RedisStore {
             create_user_script: redis::Script::new(users::CREATE_USER_LUA),
             disconnect_script: redis::Script::new(users::DISCONNECT_LUA),
             rate_script: redis::Script::new(users::RATE_LUA),
+            hub,
         };
         store.ping().await.map_err(|e| unreachable(&e))?;
         Ok(store)

@@ -11,7 +11,8 @@
 -- ARGV[9] the user's channel (a join is announced there, for the user's other instances)
 -- ARGV[10], ARGV[11] JSON of the text (send only), before and after its timestamp
 -- Returns {status, entry...} where status is "ok", "noroom", "private", "already" or "notmember"
--- and each entry is "<µs>" followed by its JSON.
+-- and each entry is the room's previous "<µs>", its own "<µs>", then its JSON (the previous one
+-- lets an instance deliver the entry straight from this reply when it holds everything before).
 
 local room, members, log = KEYS[1], KEYS[2], KEYS[3]
 local op, chat, user, max, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -56,6 +57,7 @@ local function append(before, after, mark)
   -- Payload: "<µs>|<mark or ->|<user>|<json>" (see bus/redis.rs).
   redis.call('PUBLISH', channel, us .. '|' .. (mark or '-') .. '|' .. user .. '|' .. json)
   if mark == 'j' then redis.call('PUBLISH', ARGV[9], us .. '|' .. chat) end
+  out[#out + 1] = string.format('%.0f', last)
   out[#out + 1] = us
   out[#out + 1] = json
 end

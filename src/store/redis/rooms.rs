@@ -7,6 +7,8 @@ use bb8_redis::redis::{self, AsyncCommands};
 use super::RedisStore;
 use crate::domain::{ChatId, ChatRoom, Draft, Message, RoomSpec, Timestamp, UserId, time};
 use crate::store::{Access, JoinMode, Joined, Left, Sent, StoreError, StoreResult};
+use crate::ws::frames::WsMessage;
+use crate::ws::hub::{Delivery, Membership};
 
 /// Creates a room if its id is free. KEYS: room, members. ARGV: fields, then participants.
 pub(super) const CREATE_ROOM_LUA: &str = r#"
@@ -18,10 +20,10 @@ return 1
 "#;
 
 /// A message's JSON split around its timestamp value, which the room script fills in.
-fn json_halves(draft: Draft) -> (String, String) {
+fn json_halves(message: &Message) -> (String, String) {
     const MARK: &str = "\"timestamp\":\"";
     const LEN: usize = "1970-01-01T00:00:00.000000Z".len();
-    let json = serde_json::to_string(&draft.stamp(Timestamp::UNIX_EPOCH)).unwrap_or_default();
+    let json = serde_json::to_string(message).unwrap_or_default();
     // Keys and string values before it are JSON strings, whose quotes are escaped, so the
     // first unescaped `"timestamp":"` is the field itself.
     let at = json.find(MARK).map_or(0, |i| i + MARK.len());
@@ -29,6 +31,20 @@ fn json_halves(draft: Draft) -> (String, String) {
         json[..at].to_string(),
         json.get(at + LEN..).unwrap_or_default().to_string(),
     )
+}
+
+/// A message for the room script to stamp: the message, and its JSON around the timestamp.
+struct Unstamped {
+    message: Message,
+    halves: (String, String),
+}
+
+impl Unstamped {
+    fn new(draft: Draft) -> Self {
+        let message = draft.stamp(Timestamp::UNIX_EPOCH);
+        let halves = json_halves(&message);
+        Self { message, halves }
+    }
 }
 
 pub(super) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -52,22 +68,32 @@ fn room_from(mut h: HashMap<String, String>, mut members: Vec<String>) -> StoreR
     }))
 }
 
-/// Parses the room script's reply: a status, then (µs, JSON) pairs.
-fn script_reply(reply: Vec<String>) -> StoreResult<(String, Vec<Message>)> {
+/// One message as the room script reports it: the room's sequence before it, its own, its JSON.
+type ScriptEntry = (u64, u64, String);
+
+/// Parses the room script's reply: a status, then its entries.
+fn script_reply(reply: Vec<String>) -> StoreResult<(String, Vec<ScriptEntry>)> {
     let mut it = reply.into_iter();
     let status = it.next().unwrap_or_default();
-    let rest: Vec<String> = it.collect();
-    let messages = rest
-        .chunks(2)
-        .map(|pair| {
-            serde_json::from_str(pair.get(1).map_or("", String::as_str)).map_err(|e| corrupt("message", e))
-        })
-        .collect::<StoreResult<_>>()?;
-    Ok((status, messages))
+    let mut entries = Vec::new();
+    while let Some(prev) = it.next() {
+        let (Some(seq), Some(json)) = (it.next(), it.next()) else {
+            return Err(corrupt("reply", "incomplete entry"));
+        };
+        let (Ok(prev), Ok(seq)) = (prev.parse(), seq.parse()) else {
+            return Err(corrupt("reply", "sequence"));
+        };
+        entries.push((prev, seq, json));
+    }
+    Ok((status, entries))
 }
 
 impl RedisStore {
-    /// Runs the room script (see room.lua) for `op`.
+    /// Runs the room script (see room.lua) for `op`; returns its status and the messages it
+    /// stored, stamped, in order. Each is also delivered to this instance's hub at once when
+    /// it directly follows what the hub last delivered in the room: its local participants
+    /// (the sender's echo among them) need not wait for the pub/sub hop, whose copy the hub
+    /// then drops as a duplicate.
     async fn room_op(
         &self,
         op: &str,
@@ -79,24 +105,55 @@ impl RedisStore {
         let mut inv = self.room_script.prepare_invoke();
         inv.key(k.room(chat)).key(k.members(chat)).key(k.log(chat));
         let joined = matches!(op, "send" | "join" | "admin_join");
-        let (notice_a, notice_b) = json_halves(Draft::membership(chat, user, joined));
+        let notice = Unstamped::new(Draft::membership(chat, user, joined));
         inv.arg(op)
             .arg(chat.as_str())
             .arg(user.as_str())
             .arg(self.max_messages)
             .arg(k.room_channel(chat));
         inv.arg(time::format(&time::now()))
-            .arg(notice_a)
-            .arg(notice_b)
+            .arg(&notice.halves.0)
+            .arg(&notice.halves.1)
             .arg(k.user_channel(user));
-        if let Some(draft) = text {
-            let (a, b) = json_halves(draft);
-            inv.arg(a).arg(b);
+        let text = text.map(Unstamped::new);
+        if let Some(t) = &text {
+            inv.arg(&t.halves.0).arg(&t.halves.1);
         }
         let reply: Vec<String> = self
             .call(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        script_reply(reply)
+        let (status, entries) = script_reply(reply)?;
+        // The notice comes first when there are two (a send that joined the room first).
+        let mut pending = match (entries.len(), text) {
+            (1, Some(t)) => vec![(t, None)],
+            (_, t) => {
+                let mark = if joined {
+                    Membership::Joined(user.clone())
+                } else {
+                    Membership::Left(user.clone())
+                };
+                std::iter::once((notice, Some(mark)))
+                    .chain(t.map(|t| (t, None)))
+                    .collect()
+            }
+        };
+        let mut stored = Vec::with_capacity(entries.len());
+        for ((prev, seq, json), (mut u, membership)) in entries.into_iter().zip(pending.drain(..)) {
+            u.message.timestamp = i64::try_from(seq)
+                .ok()
+                .and_then(Timestamp::from_timestamp_micros)
+                .ok_or_else(|| corrupt("reply", "timestamp"))?;
+            let delivery = Delivery {
+                chat_id: chat.clone(),
+                frame: WsMessage::text(json),
+                skip: None,
+                membership,
+                seq: Some(seq),
+            };
+            self.hub.deliver_next(prev, &delivery);
+            stored.push(u.message);
+        }
+        Ok((status, stored))
     }
 
     /// After a join: the user exists (created as a WebSocket would) and lists the room. Both
@@ -271,7 +328,7 @@ mod tests {
             metadata: Metadata::new(),
             reply_to: None,
         };
-        let (a, b) = json_halves(draft);
+        let (a, b) = json_halves(&draft.stamp(Timestamp::UNIX_EPOCH));
         let json = format!("{a}2024-01-01T00:00:00.000001Z{b}");
         let m: Message = serde_json::from_str(&json).unwrap();
         assert_eq!(m.content, "\"timestamp\":\"tricky");
