@@ -12,6 +12,7 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 pub type Ws = WebSocketStream<TcpStream>;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -147,7 +148,11 @@ impl Target {
         let stream = socket.connect(self.addr).await?;
         stream.set_nodelay(true)?;
         let url = format!("ws://{}/ws/{user}", self.authority);
-        let (ws, _) = tokio_tungstenite::client_async(url, stream).await?;
+        // tungstenite's default read buffer is 128 KiB, zeroed on first read: with thousands
+        // of connections that made the generator, not the server, the limit on connections
+        // opened per second. 16 KiB still takes a burst of frames in one read.
+        let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+        let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?;
         Ok(ws)
     }
 }

@@ -57,9 +57,10 @@ impl Keys {
     pub fn room_channel(&self, c: &ChatId) -> String {
         format!("{}:ch:room:{c}", self.prefix)
     }
-    /// Channel of a user: rooms the user joined on some instance.
+    /// Channel of a bucket of users (see [`user_bucket`]): rooms its users joined on some
+    /// instance, as `<seq>|<chat>|<user>`.
     pub fn user_channel(&self, u: &UserId) -> String {
-        format!("{}:ch:user:{u}", self.prefix)
+        format!("{}:ch:users:{}", self.prefix, user_bucket(u))
     }
     /// The prefix of room channels, to tell channel kinds apart on receipt.
     pub fn room_channel_prefix(&self) -> String {
@@ -67,8 +68,21 @@ impl Keys {
     }
     /// The prefix of user channels.
     pub fn user_channel_prefix(&self) -> String {
-        format!("{}:ch:user:", self.prefix)
+        format!("{}:ch:users:", self.prefix)
     }
+}
+
+/// How many user channels there are.
+pub const USER_BUCKETS: u32 = 1024;
+
+/// A user's bucket: FNV-1a of the id, so every instance (of any build) agrees. Users share a
+/// bounded set of channels rather than one each: an instance subscribes once per bucket, not
+/// once per connecting user (and never unsubscribes them), and filters what it receives.
+pub fn user_bucket(u: &UserId) -> u32 {
+    let hash = u.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % USER_BUCKETS
 }
 
 #[cfg(test)]
@@ -85,5 +99,22 @@ mod tests {
         assert_eq!(k.room_channel(&c), "p:ch:room:chat:1");
         let u = UserId::parse("u@x").unwrap();
         assert_eq!(k.user_rooms(&u), "p:user:{u@x}:rooms");
+    }
+
+    #[test]
+    fn user_buckets_are_fixed_and_spread() {
+        // FNV-1a 32 of "a" is 0xe40c292c; pinned, since every instance must agree.
+        assert_eq!(
+            user_bucket(&UserId::parse("a").unwrap()),
+            0xe40c_292c % USER_BUCKETS
+        );
+        assert_eq!(
+            Keys::new("p").user_channel(&UserId::parse("a").unwrap()),
+            "p:ch:users:300"
+        );
+        let used: std::collections::HashSet<u32> = (0..4096)
+            .map(|i| user_bucket(&UserId::parse(&format!("user{i}")).unwrap()))
+            .collect();
+        assert!(used.len() > 900, "{} buckets used", used.len());
     }
 }

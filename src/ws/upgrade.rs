@@ -28,7 +28,7 @@ pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
 /// at most this much per system call.
 const READ_BUFFER_BYTES: usize = 512;
 /// Frames queue up to this much before tungstenite writes them out (a flush writes the rest).
-const WRITE_BUFFER_BYTES: usize = 1024;
+const WRITE_BUFFER_BYTES: usize = 4 * 1024;
 
 /// hyper's upgrade handle, shareable so a warp filter can take it (it is not `Clone`).
 #[derive(Clone)]

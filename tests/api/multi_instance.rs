@@ -10,7 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use chat_server::domain::time;
+use chat_server::domain::{UserId, time};
+use chat_server::store::keys::user_bucket;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -427,8 +428,9 @@ async fn wait_subscriptions(port: u16, prefix: &str, want: &BTreeMap<String, i64
 }
 
 /// An instance subscribes exactly to the channels of the rooms its connected users take part
-/// in and of those users; a room nobody connected takes part in has no channel; channels go
-/// when their last local follower leaves or disconnects.
+/// in and to its users' bucket channels; a room nobody connected takes part in has no channel;
+/// a room's channel goes when its last local follower leaves or disconnects, bucket channels
+/// stay (they are shared by every user of the bucket).
 #[tokio::test]
 async fn instances_subscribe_only_to_what_their_connections_need() {
     let (a, b) = TestApp::spawn_pair(&[]).await;
@@ -439,74 +441,50 @@ async fn instances_subscribe_only_to_what_their_connections_need() {
     room(&a, "nobody", &["z"]).await;
     // Nothing is connected yet: nothing is subscribed.
     assert_eq!(subscriptions(port, &prefix).await, BTreeMap::new());
+    let bucket = |u: &str| format!("users:{}", user_bucket(&UserId::parse(u).unwrap()));
+    let (bp, bq) = (bucket("p"), bucket("q"));
+    assert_ne!(bp, bq, "the test wants p and q in different buckets");
 
     // Connecting subscribes before the handshake completes.
     let mut p = a.ws("p").await;
     let mut q = b.ws("q").await;
-    assert_eq!(
-        subscriptions(port, &prefix).await,
+    let all = |only_a: i64| {
         channels(
             &prefix,
             &[
                 ("room:both", 2),
-                ("room:only-a", 1),
+                ("room:only-a", only_a),
                 ("room:only-b", 1),
-                ("user:p", 1),
-                ("user:q", 1)
-            ]
+                (&bp, 1),
+                (&bq, 1),
+            ],
         )
-    );
+    };
+    assert_eq!(subscriptions(port, &prefix).await, all(1));
 
     // q (on B) joins only-a: once q has the notice, B follows the room too.
     q.send_json(json!({"type": "join", "chat_id": "only-a"})).await;
     let notice = q.recv_json().await;
     assert_notice(&notice, "only-a", "q", true);
     assert_eq!(p.recv_json().await, notice);
-    assert_eq!(
-        subscriptions(port, &prefix).await,
-        channels(
-            &prefix,
-            &[
-                ("room:both", 2),
-                ("room:only-a", 2),
-                ("room:only-b", 1),
-                ("user:p", 1),
-                ("user:q", 1)
-            ]
-        )
-    );
+    assert_eq!(subscriptions(port, &prefix).await, all(2));
 
     // q leaves only-a again: B drops that channel (asynchronously).
     q.send_json(json!({"type": "leave", "chat_id": "only-a"})).await;
     assert_notice(&q.recv_json().await, "only-a", "q", false);
-    wait_subscriptions(
-        port,
-        &prefix,
-        &channels(
-            &prefix,
-            &[
-                ("room:both", 2),
-                ("room:only-a", 1),
-                ("room:only-b", 1),
-                ("user:p", 1),
-                ("user:q", 1),
-            ],
-        ),
-    )
-    .await;
+    wait_subscriptions(port, &prefix, &all(1)).await;
 
-    // p disconnects: A needs nothing any more.
+    // p disconnects: A needs no room any more.
     p.close().await;
-    wait_subscriptions(
-        port,
+    let rest = channels(
         &prefix,
-        &channels(&prefix, &[("room:both", 1), ("room:only-b", 1), ("user:q", 1)]),
-    )
-    .await;
+        &[("room:both", 1), ("room:only-b", 1), (&bp, 1), (&bq, 1)],
+    );
+    wait_subscriptions(port, &prefix, &rest).await;
 
-    // q disconnects: nothing is subscribed any more.
+    // q disconnects: only the bucket channels remain.
     q.close().await;
-    wait_subscriptions(port, &prefix, &BTreeMap::new()).await;
+    wait_subscriptions(port, &prefix, &channels(&prefix, &[(&bp, 1), (&bq, 1)])).await;
 }
 
 /// A user connected to an instance that crashes (SIGKILL: no disconnect is ever written)

@@ -45,8 +45,8 @@ impl RedisBus {
             if let Ok(chat) = ChatId::parse(chat) {
                 self.deliver_payload(&chat, payload).await;
             }
-        } else if let Some(user) = channel.strip_prefix(&self.inner.keys.user_channel_prefix()) {
-            self.joined_elsewhere(user, payload).await;
+        } else if channel.starts_with(&self.inner.keys.user_channel_prefix()) {
+            self.joined_elsewhere(payload).await;
         }
     }
 
@@ -88,10 +88,12 @@ impl RedisBus {
         }
     }
 
-    /// `"<seq>|<chat>"` on a user's channel: the user joined a room on some instance. Follow
-    /// it from just before the join notice, so the subscription's replay delivers the notice.
-    async fn joined_elsewhere(&self, user: &str, payload: &str) {
-        let Some((seq, chat)) = payload.split_once('|') else {
+    /// `"<seq>|<chat>|<user>"` on a user bucket's channel: the user joined a room on some
+    /// instance. If the user is connected here, follow the room from just before the join
+    /// notice, so the subscription's replay delivers the notice.
+    async fn joined_elsewhere(&self, payload: &str) {
+        let mut parts = payload.splitn(3, '|');
+        let (Some(seq), Some(chat), Some(user)) = (parts.next(), parts.next(), parts.next()) else {
             return;
         };
         let (Ok(user), Ok(chat), Ok(seq)) = (UserId::parse(user), ChatId::parse(chat), seq.parse::<u64>())

@@ -1,9 +1,11 @@
 //! Fan-out between instances over Redis pub/sub: one RESP3 connection per instance.
 //!
 //! The instance subscribes only to what its connections need: the channel of each room that
-//! has a local participant, and the channel of each user connected here (to learn of joins
-//! made on other instances). `reconcile` compares that need with what is subscribed, under
-//! one async lock, so subscribe and unsubscribe never race. No pattern subscriptions.
+//! has a local participant, and the bucket channel (one of 1024, by user id) of each user
+//! connected here, to learn of joins made on other instances. `reconcile` compares that need
+//! with what is subscribed, under one async lock, so subscribe and unsubscribe never race;
+//! concurrent calls share one SUBSCRIBE. Bucket channels, once subscribed, stay: a connect
+//! whose user has no rooms yet then costs no pub/sub round trip at all. No patterns.
 //!
 //! Gaps: every stored message carries its sequence (its µs timestamp). When a room channel is
 //! (re)subscribed, the listener replays the room's log past the last sequence delivered here,
@@ -11,6 +13,7 @@
 //! a connect, or a join made elsewhere loses and duplicates nothing, in order.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
@@ -24,7 +27,7 @@ mod listen;
 
 use crate::config::RedisSettings;
 use crate::domain::{ChatId, UserId};
-use crate::store::keys::Keys;
+use crate::store::keys::{Keys, USER_BUCKETS, user_bucket};
 use crate::store::redis::RedisStore;
 use crate::store::{StoreError, StoreResult};
 use crate::ws::hub::{Delivery, Hub};
@@ -33,7 +36,8 @@ use crate::ws::hub::{Delivery, Hub};
 #[derive(Clone)]
 enum Channel {
     Room(ChatId),
-    User(UserId),
+    /// The bucket channel of this user.
+    Users(UserId),
 }
 
 /// Handle to the instance's pub/sub link; clones share it.
@@ -51,6 +55,8 @@ struct Inner {
     subscribed: Mutex<HashSet<String>>,
     /// Channels queued for the next `reconcile` to look at (a group commit, see there).
     pending: std::sync::Mutex<Vec<Channel>>,
+    /// Which user bucket channels are subscribed (they are never unsubscribed).
+    buckets: Box<[AtomicBool]>,
     tasks: TaskTracker,
 }
 
@@ -91,6 +97,7 @@ impl RedisBus {
             timeout,
             subscribed: Mutex::default(),
             pending: std::sync::Mutex::default(),
+            buckets: (0..USER_BUCKETS).map(|_| AtomicBool::new(false)).collect(),
             tasks: tasks.clone(),
         };
         let bus = Self {
@@ -106,16 +113,25 @@ impl RedisBus {
         let lasts = self.inner.store.last_seqs(&rooms).await?;
         self.inner.hub.follow(user, rooms.iter().cloned().zip(lasts));
         let mut channels: Vec<Channel> = rooms.into_iter().map(Channel::Room).collect();
-        channels.push(Channel::User(user.clone()));
+        let bucket = &self.inner.buckets[user_bucket(user) as usize];
+        if !bucket.load(Ordering::Acquire) {
+            channels.push(Channel::Users(user.clone()));
+        }
+        if channels.is_empty() {
+            return Ok(()); // the usual connect: no rooms yet, its bucket already subscribed
+        }
         self.reconcile(channels).await
     }
 
-    /// After a user's last local connection closed: drop the channels nobody here needs.
-    pub fn release(&self, user: UserId, rooms: Vec<ChatId>) {
+    /// After a user's last local connection closed: drop the room channels nobody here needs
+    /// (bucket channels stay: there are few, and other users share them).
+    pub fn release(&self, _user: UserId, rooms: Vec<ChatId>) {
+        if rooms.is_empty() {
+            return;
+        }
         let bus = self.clone();
         self.inner.tasks.spawn(async move {
-            let mut channels: Vec<Channel> = rooms.into_iter().map(Channel::Room).collect();
-            channels.push(Channel::User(user));
+            let channels: Vec<Channel> = rooms.into_iter().map(Channel::Room).collect();
             if let Err(e) = bus.reconcile(channels).await {
                 tracing::warn!(error = %e, "unsubscribe failed");
             }
@@ -157,7 +173,7 @@ impl RedisBus {
         for ch in batch {
             let (name, wanted) = match &ch {
                 Channel::Room(c) => (keys.room_channel(c), hub.wants_room(c)),
-                Channel::User(u) => (keys.user_channel(u), hub.wants_user(u)),
+                Channel::Users(u) => (keys.user_channel(u), true),
             };
             match (wanted, subscribed.contains(&name)) {
                 (true, false) => add.insert(name),
@@ -173,6 +189,15 @@ impl RedisBus {
                 .await
                 .map_err(unavailable)?
                 .map_err(unavailable)?;
+            for name in &add {
+                if let Some(b) = name
+                    .strip_prefix(&keys.user_channel_prefix())
+                    .and_then(|b| b.parse::<usize>().ok())
+                    && let Some(flag) = self.inner.buckets.get(b)
+                {
+                    flag.store(true, Ordering::Release);
+                }
+            }
             subscribed.extend(add);
         }
         if !remove.is_empty() {

@@ -7,10 +7,12 @@
 -- ARGV[1] op: "send" | "join" | "admin_join" | "leave"
 -- ARGV[2] chat id, ARGV[3] user id, ARGV[4] max messages, ARGV[5] room channel
 -- ARGV[6] created_at for an implicitly created room
--- ARGV[7], ARGV[8] JSON of the system notice, before and after its timestamp
--- ARGV[9] the user's channel (a join is announced there, for the user's other instances)
+-- ARGV[7], ARGV[8] JSON of the system notice, before and after its timestamp (empty for a
+-- send: the script then answers "needjoin" if the sender must join first)
+-- ARGV[9] the user's bucket channel (a join is announced there, for the user's other instances)
 -- ARGV[10], ARGV[11] JSON of the text (send only), before and after its timestamp
--- Returns {status, entry...} where status is "ok", "noroom", "private", "already" or "notmember"
+-- Returns {status, entry...} where status is "ok", "noroom", "private", "already", "notmember"
+-- or "needjoin"
 -- and each entry is the room's previous "<µs>", its own "<µs>", then its JSON (the previous one
 -- lets an instance deliver the entry straight from this reply when it holds everything before).
 
@@ -56,10 +58,16 @@ local function append(before, after, mark)
   end
   -- Payload: "<µs>|<mark or ->|<user>|<json>" (see bus/redis.rs).
   redis.call('PUBLISH', channel, us .. '|' .. (mark or '-') .. '|' .. user .. '|' .. json)
-  if mark == 'j' then redis.call('PUBLISH', ARGV[9], us .. '|' .. chat) end
+  if mark == 'j' then redis.call('PUBLISH', ARGV[9], us .. '|' .. chat .. '|' .. user) end
   out[#out + 1] = string.format('%.0f', last)
   out[#out + 1] = us
   out[#out + 1] = json
+end
+
+-- A send comes without the join notice (most senders are members already): asked for it
+-- before anything changes, the caller runs the script again with it.
+if op == 'send' and ARGV[7] == '' and redis.call('SISMEMBER', members, user) == 0 then
+  return {'needjoin'}
 end
 
 local exists = redis.call('EXISTS', room) == 1

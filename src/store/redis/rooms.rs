@@ -68,6 +68,23 @@ fn room_from(mut h: HashMap<String, String>, mut members: Vec<String>) -> StoreR
     }))
 }
 
+/// What a run of the room script did.
+enum Outcome {
+    /// Its status, and the messages it stored.
+    Done(String, Vec<Message>),
+    /// A send from a user new to the room: run it again with the join notice.
+    NeedJoin(Option<Unstamped>),
+}
+
+impl Outcome {
+    fn done(self) -> StoreResult<(String, Vec<Message>)> {
+        match self {
+            Outcome::Done(status, stored) => Ok((status, stored)),
+            Outcome::NeedJoin(_) => Err(corrupt("reply", "needjoin twice")),
+        }
+    }
+}
+
 /// One message as the room script reports it: the room's sequence before it, its own, its JSON.
 type ScriptEntry = (u64, u64, String);
 
@@ -99,23 +116,28 @@ impl RedisStore {
         op: &str,
         chat: &ChatId,
         user: &UserId,
-        text: Option<Draft>,
-    ) -> StoreResult<(String, Vec<Message>)> {
+        text: Option<Unstamped>,
+        with_notice: bool,
+    ) -> StoreResult<Outcome> {
         let k = &self.keys;
         let mut inv = self.room_script.prepare_invoke();
         inv.key(k.room(chat)).key(k.members(chat)).key(k.log(chat));
         let joined = matches!(op, "send" | "join" | "admin_join");
-        let notice = Unstamped::new(Draft::membership(chat, user, joined));
+        // A send's notice is only needed when the sender is new to the room (the script
+        // then answers "needjoin" and `send` asks again with it).
+        let notice =
+            (op != "send" || with_notice).then(|| Unstamped::new(Draft::membership(chat, user, joined)));
+        let no_halves = (String::new(), String::new());
+        let halves = notice.as_ref().map_or(&no_halves, |n| &n.halves);
         inv.arg(op)
             .arg(chat.as_str())
             .arg(user.as_str())
             .arg(self.max_messages)
             .arg(k.room_channel(chat));
         inv.arg(time::format(&time::now()))
-            .arg(&notice.halves.0)
-            .arg(&notice.halves.1)
+            .arg(&halves.0)
+            .arg(&halves.1)
             .arg(k.user_channel(user));
-        let text = text.map(Unstamped::new);
         if let Some(t) = &text {
             inv.arg(&t.halves.0).arg(&t.halves.1);
         }
@@ -123,6 +145,9 @@ impl RedisStore {
             .call(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
         let (status, entries) = script_reply(reply)?;
+        if status == "needjoin" {
+            return Ok(Outcome::NeedJoin(text));
+        }
         // The notice comes first when there are two (a send that joined the room first).
         let mut pending = match (entries.len(), text) {
             (1, Some(t)) => vec![(t, None)],
@@ -132,9 +157,8 @@ impl RedisStore {
                 } else {
                     Membership::Left(user.clone())
                 };
-                std::iter::once((notice, Some(mark)))
-                    .chain(t.map(|t| (t, None)))
-                    .collect()
+                let notice = notice.map(|n| (n, Some(mark)));
+                notice.into_iter().chain(t.map(|t| (t, None))).collect()
             }
         };
         let mut stored = Vec::with_capacity(entries.len());
@@ -153,7 +177,7 @@ impl RedisStore {
             self.hub.deliver_next(prev, &delivery);
             stored.push(u.message);
         }
-        Ok((status, stored))
+        Ok(Outcome::Done(status, stored))
     }
 
     /// After a join: the user exists (created as a WebSocket would) and lists the room. Both
@@ -183,7 +207,7 @@ impl RedisStore {
         } else {
             "join"
         };
-        let (status, mut messages) = self.room_op(op, chat, user, None).await?;
+        let (status, mut messages) = self.room_op(op, chat, user, None, true).await?.done()?;
         Ok(match status.as_str() {
             "noroom" => Joined::NoRoom,
             "private" => Joined::Private,
@@ -196,7 +220,7 @@ impl RedisStore {
     }
 
     pub async fn leave(&self, chat: &ChatId, user: &UserId) -> StoreResult<Left> {
-        let (status, mut messages) = self.room_op("leave", chat, user, None).await?;
+        let (status, mut messages) = self.room_op("leave", chat, user, None, true).await?.done()?;
         Ok(match status.as_str() {
             "noroom" => Left::NoRoom,
             "notmember" => Left::NotMember,
@@ -209,7 +233,13 @@ impl RedisStore {
 
     pub async fn send(&self, draft: Draft) -> StoreResult<Sent> {
         let (chat, user) = (draft.chat_id.clone(), draft.user_id.clone());
-        let (status, mut messages) = self.room_op("send", &chat, &user, Some(draft)).await?;
+        let mut outcome = self
+            .room_op("send", &chat, &user, Some(Unstamped::new(draft)), false)
+            .await?;
+        if let Outcome::NeedJoin(text) = outcome {
+            outcome = self.room_op("send", &chat, &user, text, true).await?;
+        }
+        let (status, mut messages) = outcome.done()?;
         if status == "private" {
             return Ok(Sent::Private);
         }
