@@ -8,6 +8,7 @@
 
 mod history;
 mod rooms;
+mod script;
 mod users;
 
 pub use history::LogEntry;

@@ -1,0 +1,175 @@
+//! The room script (room.lua): its arguments, its reply, and the local delivery of what it
+//! stored.
+
+use super::RedisStore;
+use super::rooms::corrupt;
+use crate::domain::{ChatId, Draft, Message, Timestamp, UserId, time};
+use crate::store::StoreResult;
+use crate::ws::frames::WsMessage;
+use crate::ws::hub::{Delivery, Membership};
+
+/// A message's JSON split around its timestamp value, which the room script fills in.
+fn json_halves(message: &Message) -> (String, String) {
+    const MARK: &str = "\"timestamp\":\"";
+    const LEN: usize = "1970-01-01T00:00:00.000000Z".len();
+    let json = serde_json::to_string(message).unwrap_or_default();
+    // Keys and string values before it are JSON strings, whose quotes are escaped, so the
+    // first unescaped `"timestamp":"` is the field itself.
+    let at = json.find(MARK).map_or(0, |i| i + MARK.len());
+    (
+        json[..at].to_string(),
+        json.get(at + LEN..).unwrap_or_default().to_string(),
+    )
+}
+
+/// A message for the room script to stamp: the message, and its JSON around the timestamp.
+pub(super) struct Unstamped {
+    message: Message,
+    halves: (String, String),
+}
+
+impl Unstamped {
+    pub(super) fn new(draft: Draft) -> Self {
+        let message = draft.stamp(Timestamp::UNIX_EPOCH);
+        let halves = json_halves(&message);
+        Self { message, halves }
+    }
+}
+
+/// What a run of the room script did.
+pub(super) enum Outcome {
+    /// Its status, and the messages it stored.
+    Done(String, Vec<Message>),
+    /// A send from a user new to the room: run it again with the join notice.
+    NeedJoin(Option<Unstamped>),
+}
+
+impl Outcome {
+    pub(super) fn done(self) -> StoreResult<(String, Vec<Message>)> {
+        match self {
+            Outcome::Done(status, stored) => Ok((status, stored)),
+            Outcome::NeedJoin(_) => Err(corrupt("reply", "needjoin twice")),
+        }
+    }
+}
+
+/// One message as the room script reports it: the room's sequence before it, its own, its JSON.
+type ScriptEntry = (u64, u64, String);
+
+/// Parses the room script's reply: a status, then its entries.
+fn script_reply(reply: Vec<String>) -> StoreResult<(String, Vec<ScriptEntry>)> {
+    let mut it = reply.into_iter();
+    let status = it.next().unwrap_or_default();
+    let mut entries = Vec::new();
+    while let Some(prev) = it.next() {
+        let (Some(seq), Some(json)) = (it.next(), it.next()) else {
+            return Err(corrupt("reply", "incomplete entry"));
+        };
+        let (Ok(prev), Ok(seq)) = (prev.parse(), seq.parse()) else {
+            return Err(corrupt("reply", "sequence"));
+        };
+        entries.push((prev, seq, json));
+    }
+    Ok((status, entries))
+}
+
+impl RedisStore {
+    /// Runs the room script (see room.lua) for `op`; returns its status and the messages it
+    /// stored, stamped, in order. Each is also delivered to this instance's hub at once when
+    /// it directly follows what the hub last delivered in the room: its local participants
+    /// (the sender's echo among them) need not wait for the pub/sub hop, whose copy the hub
+    /// then drops as a duplicate.
+    pub(super) async fn room_op(
+        &self,
+        op: &str,
+        chat: &ChatId,
+        user: &UserId,
+        text: Option<Unstamped>,
+        with_notice: bool,
+    ) -> StoreResult<Outcome> {
+        let k = &self.keys;
+        let mut inv = self.room_script.prepare_invoke();
+        inv.key(k.room(chat)).key(k.members(chat)).key(k.log(chat));
+        let joined = matches!(op, "send" | "join" | "admin_join");
+        // A send's notice is only needed when the sender is new to the room (the script
+        // then answers "needjoin" and `send` asks again with it).
+        let notice =
+            (op != "send" || with_notice).then(|| Unstamped::new(Draft::membership(chat, user, joined)));
+        let no_halves = (String::new(), String::new());
+        let halves = notice.as_ref().map_or(&no_halves, |n| &n.halves);
+        inv.arg(op)
+            .arg(chat.as_str())
+            .arg(user.as_str())
+            .arg(self.max_messages)
+            .arg(k.room_channel(chat));
+        inv.arg(time::format(&time::now()))
+            .arg(&halves.0)
+            .arg(&halves.1)
+            .arg(k.user_channel(user));
+        if let Some(t) = &text {
+            inv.arg(&t.halves.0).arg(&t.halves.1);
+        }
+        let reply: Vec<String> = self
+            .call(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        let (status, entries) = script_reply(reply)?;
+        if status == "needjoin" {
+            return Ok(Outcome::NeedJoin(text));
+        }
+        // The notice comes first when there are two (a send that joined the room first).
+        let mut pending = match (entries.len(), text) {
+            (1, Some(t)) => vec![(t, None)],
+            (_, t) => {
+                let mark = if joined {
+                    Membership::Joined(user.clone())
+                } else {
+                    Membership::Left(user.clone())
+                };
+                let notice = notice.map(|n| (n, Some(mark)));
+                notice.into_iter().chain(t.map(|t| (t, None))).collect()
+            }
+        };
+        let mut stored = Vec::with_capacity(entries.len());
+        for ((prev, seq, json), (mut u, membership)) in entries.into_iter().zip(pending.drain(..)) {
+            u.message.timestamp = i64::try_from(seq)
+                .ok()
+                .and_then(Timestamp::from_timestamp_micros)
+                .ok_or_else(|| corrupt("reply", "timestamp"))?;
+            let delivery = Delivery {
+                chat_id: chat.clone(),
+                frame: WsMessage::text(json),
+                skip: None,
+                membership,
+                seq: Some(seq),
+            };
+            self.hub.deliver_next(prev, &delivery);
+            stored.push(u.message);
+        }
+        Ok(Outcome::Done(status, stored))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{MessageKind, Metadata};
+
+    #[test]
+    fn halves_surround_the_timestamp_value() {
+        let chat = ChatId::parse("c").unwrap();
+        let draft = Draft {
+            chat_id: chat,
+            user_id: UserId::parse("u").unwrap(),
+            content: "\"timestamp\":\"tricky".into(),
+            kind: MessageKind::Text,
+            metadata: Metadata::new(),
+            reply_to: None,
+        };
+        let (a, b) = json_halves(&draft.stamp(Timestamp::UNIX_EPOCH));
+        let json = format!("{a}2024-01-01T00:00:00.000001Z{b}");
+        let m: Message = serde_json::from_str(&json).unwrap();
+        assert_eq!(m.content, "\"timestamp\":\"tricky");
+        assert_eq!(time::format(&m.timestamp), "2024-01-01T00:00:00.000001Z");
+        assert!(b.starts_with("\",\"metadata\""), "{b}");
+    }
+}
