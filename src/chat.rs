@@ -220,8 +220,8 @@ pub async fn history(
 ) -> Result<Page, ApiError> {
     check_reader(state, who, chat).await?;
     state
-        .store
-        .history(chat, limit, before)
+        .bus
+        .history(&state.store, chat, limit, before)
         .await?
         .ok_or(ApiError::NotFound("Chat not found"))
 }

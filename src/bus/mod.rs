@@ -7,8 +7,8 @@
 
 pub mod redis;
 
-use crate::domain::{ChatId, UserId};
-use crate::store::StoreResult;
+use crate::domain::{ChatId, Timestamp, UserId};
+use crate::store::{Page, Store, StoreResult};
 use crate::ws::hub::{Delivery, Hub};
 pub use redis::RedisBus;
 
@@ -29,6 +29,20 @@ impl Bus {
                 Ok(())
             }
             Bus::Redis(bus) => bus.follow(user, rooms).await,
+        }
+    }
+
+    /// A history page (see `RedisBus::history` for the recent messages kept on Redis).
+    pub async fn history(
+        &self,
+        store: &Store,
+        chat: &ChatId,
+        limit: usize,
+        before: Option<Timestamp>,
+    ) -> StoreResult<Option<Page>> {
+        match self {
+            Bus::Local(_) => store.history(chat, limit, before).await,
+            Bus::Redis(bus) => bus.history(chat, limit, before).await,
         }
     }
 

@@ -8,8 +8,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::store::Page;
 use crate::ws::frames::WsMessage;
 use crate::ws::outbox::{Offered, Outbox};
+use crate::ws::recent::{READ_FOLLOW, Recent};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::domain::{ChatId, UserId};
 use crate::stats;
@@ -53,6 +56,9 @@ struct RoomEntry {
     members: HashSet<UserId>,
     /// Sequence of the last stored message delivered here.
     last: u64,
+    /// The room's newest messages, once history was read here (Redis store; see recent.rs).
+    /// A room read recently stays followed without local members.
+    recent: Option<Recent>,
 }
 
 /// Connection caps (`MAX_CONNECTIONS`, `MAX_CONNECTIONS_PER_USER`), per instance.
@@ -127,8 +133,8 @@ impl Hub {
         };
         for (room, last) in rooms {
             let r = index.entry(room.clone()).or_insert_with(|| RoomEntry {
-                members: HashSet::new(),
                 last,
+                ..RoomEntry::default()
             });
             r.members.insert(user.clone());
             entry.rooms.insert(room);
@@ -206,6 +212,80 @@ impl Hub {
         }
     }
 
+    /// A history page from the room's recent messages, if they hold the whole answer.
+    pub fn recent_page(&self, room: &ChatId, limit: usize, before: Option<u64>) -> Option<Page> {
+        let mut s = self.lock();
+        let recent = s.rooms.get_mut(room)?.recent.as_mut()?;
+        let page = recent.page(limit, before)?;
+        recent.read_at = std::time::Instant::now();
+        Some(page)
+    }
+
+    /// Keeps `page` (the room's newest messages, oldest first; `complete` if that is all of
+    /// them) as the room's recent messages, if it ends exactly at what the hub last delivered
+    /// there; a room not followed here is followed from its end. Returns the id to pass to
+    /// [`Hub::recent_live`] once the room's subscription is confirmed and caught up, or
+    /// `None` if nothing was kept (the room moved on meanwhile, or is kept already).
+    pub fn keep_recent(
+        &self,
+        room: &ChatId,
+        page: Vec<(u64, Utf8Bytes)>,
+        complete: bool,
+        cap: usize,
+    ) -> Option<u64> {
+        let mut s = self.lock();
+        let newest = page.last().map_or(0, |(seq, _)| *seq);
+        s.next_id += 1;
+        let id = s.next_id;
+        let entry = s.rooms.entry(room.clone()).or_insert_with(|| RoomEntry {
+            last: newest,
+            ..RoomEntry::default()
+        });
+        if entry.recent.is_some() || entry.last != newest {
+            return None;
+        }
+        entry.recent = Some(Recent::new(page, complete, cap, id));
+        Some(id)
+    }
+
+    /// The room's subscription is confirmed and caught up: its recent messages `id` may serve.
+    pub fn recent_live(&self, room: &ChatId, id: u64) {
+        if let Some(recent) = self.lock().rooms.get_mut(room).and_then(|r| r.recent.as_mut())
+            && recent.id == id
+        {
+            recent.live = true;
+        }
+    }
+
+    /// Forgets every room's recent messages (the pub/sub link dropped: some may be missing).
+    pub fn forget_recent(&self) {
+        for entry in self.lock().rooms.values_mut() {
+            entry.recent = None;
+        }
+    }
+
+    /// Forgets recent messages not read for `READ_FOLLOW`; returns the rooms no longer
+    /// followed at all (their channels may go).
+    pub fn expire_recent(&self) -> Vec<ChatId> {
+        let mut s = self.lock();
+        let mut gone = Vec::new();
+        s.rooms.retain(|room, entry| {
+            if entry
+                .recent
+                .as_ref()
+                .is_some_and(|r| r.read_at.elapsed() > READ_FOLLOW)
+            {
+                entry.recent = None;
+            }
+            let keep = !entry.members.is_empty() || entry.recent.is_some();
+            if !keep {
+                gone.push(room.clone());
+            }
+            keep
+        });
+        gone
+    }
+
     /// Number of live local connections.
     pub fn connections(&self) -> usize {
         self.lock().open
@@ -223,8 +303,8 @@ impl State {
             self.rooms
                 .entry(d.chat_id.clone())
                 .or_insert_with(|| RoomEntry {
-                    members: HashSet::new(),
                     last,
+                    ..RoomEntry::default()
                 })
                 .members
                 .insert(user.clone());
@@ -253,6 +333,11 @@ impl State {
             }
         }
         metrics::counter!(stats::FRAMES_OUT).increment(sent);
+        if let (Some(seq), WsMessage::Text(json)) = (d.seq, &d.frame)
+            && let Some(recent) = self.rooms.get_mut(&d.chat_id).and_then(|r| r.recent.as_mut())
+        {
+            recent.push(seq, json.clone());
+        }
         if let Some(Membership::Left(user)) = &d.membership {
             if let Some(entry) = self.users.get_mut(user) {
                 entry.rooms.remove(&d.chat_id);
@@ -264,7 +349,7 @@ impl State {
     fn unfollow(&mut self, room: &ChatId, user: &UserId) {
         if let Some(entry) = self.rooms.get_mut(room) {
             entry.members.remove(user);
-            if entry.members.is_empty() {
+            if entry.members.is_empty() && entry.recent.is_none() {
                 self.rooms.remove(room);
             }
         }

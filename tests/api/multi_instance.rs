@@ -523,3 +523,48 @@ async fn a_crashed_instances_users_turn_inactive() {
     );
     drop(x);
 }
+
+/// History read through an instance that no connection ties to the room: the instance keeps
+/// the room's recent messages and follows the room for reading, so what another instance
+/// stores afterwards reaches its history (as it would reach its clients), in order, and the
+/// reads it then serves itself agree with the other instance's.
+#[tokio::test]
+async fn history_read_elsewhere_follows_the_room() {
+    let (a, b) = TestApp::spawn_pair(&[]).await;
+    let (port, prefix) = redis_of(&a);
+    room(&a, "r", &["alice"]).await;
+    assert_eq!(b.history("r").await, Vec::<Value>::new());
+    // Reading made B follow the room: its channel has one subscriber, B.
+    wait_subscriptions(port, &prefix, &channels(&prefix, &[("room:r", 1)])).await;
+
+    let mut alice = a.ws("alice").await;
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        alice.send_json(text("r", &format!("m{i}"))).await;
+        sent.push(alice.recv_json().await);
+    }
+    // B's history converges on what was sent, in order (bounded wait: it follows pub/sub).
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let got = b.history("r").await;
+        if got == sent {
+            break;
+        }
+        assert!(
+            sent.starts_with(&got),
+            "B's history is not a prefix of what was sent: {got:?}"
+        );
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B's history stayed at {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Pages, with and without `before`, agree between the instances.
+    let page = async |app: &TestApp, q: &str| app.get(&format!("/chat/r/messages?{q}")).await;
+    let before = sent[2]["timestamp"].as_str().unwrap().to_string();
+    for q in ["limit=2".to_string(), format!("limit=1&before={before}")] {
+        assert_eq!(page(&b, &q).await, page(&a, &q).await);
+    }
+    assert_eq!(page(&b, "limit=2").await, (200, json!(sent[1..])));
+}

@@ -23,10 +23,14 @@ impl RedisBus {
                 PushKind::Message => self.on_message(push.data).await,
                 PushKind::Subscribe => {
                     if let Some(chat) = self.room_of(push.data.first()) {
-                        self.replay(&chat).await;
+                        let _ = self.replay(&chat).await; // it logs a failure
                     }
                 }
-                PushKind::Disconnection => tracing::warn!("pub/sub connection lost; reconnecting"),
+                PushKind::Disconnection => {
+                    tracing::warn!("pub/sub connection lost; reconnecting");
+                    // Messages stored meanwhile reach no one here until the replay.
+                    self.inner.hub.forget_recent();
+                }
                 _ => {}
             }
         }
@@ -109,16 +113,17 @@ impl RedisBus {
         }
     }
 
-    /// Delivers what the room's log holds past the last sequence delivered here.
-    async fn replay(&self, chat: &ChatId) {
+    /// Delivers what the room's log holds past the last sequence delivered here; false if
+    /// the log could not be read.
+    pub(super) async fn replay(&self, chat: &ChatId) -> bool {
         let Some(after) = self.inner.hub.last_seq(chat) else {
-            return;
+            return true;
         };
         let entries = match self.inner.store.log_after(chat, after).await {
             Ok(entries) => entries,
             Err(e) => {
                 tracing::warn!(error = %e, %chat, "replay after (re)subscribe failed");
-                return;
+                return false;
             }
         };
         for e in entries {
@@ -139,6 +144,7 @@ impl RedisBus {
             };
             self.inner.hub.deliver(&d);
         }
+        true
     }
 }
 

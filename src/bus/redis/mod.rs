@@ -26,11 +26,14 @@ use tokio_util::task::TaskTracker;
 mod listen;
 
 use crate::config::RedisSettings;
+use crate::domain::Timestamp;
 use crate::domain::{ChatId, UserId};
+use crate::store::Page;
 use crate::store::keys::{Keys, USER_BUCKETS, user_bucket};
-use crate::store::redis::RedisStore;
+use crate::store::redis::{RedisStore, ceil_micros};
 use crate::store::{StoreError, StoreResult};
 use crate::ws::hub::{Delivery, Hub};
+use crate::ws::recent::RECENT_MESSAGES;
 
 /// A channel this instance may need.
 #[derive(Clone)]
@@ -138,6 +141,50 @@ impl RedisBus {
         });
     }
 
+    /// A history page: from the room's recent messages when this instance holds the whole
+    /// answer (no Redis round trip), else from Redis. A newest page read from Redis is kept
+    /// as the room's recent messages, and the room followed (subscribed, caught up) for
+    /// `READ_FOLLOW` after its last read, so the next reads are served here. Such a page is
+    /// as fresh as this instance's live deliveries: a message stored on another instance
+    /// appears in it when it reaches this instance's clients.
+    pub async fn history(
+        &self,
+        chat: &ChatId,
+        limit: usize,
+        before: Option<Timestamp>,
+    ) -> StoreResult<Option<Page>> {
+        let hub = &self.inner.hub;
+        if let Some(page) = hub.recent_page(chat, limit, before.map(ceil_micros)) {
+            return Ok(Some(page));
+        }
+        let Some(entries) = self.inner.store.history_entries(chat, limit, before).await? else {
+            return Ok(None);
+        };
+        if before.is_none() {
+            let cap = RECENT_MESSAGES.min(self.inner.store.max_messages());
+            let complete = entries.len() < limit;
+            if let Some(id) = hub.keep_recent(chat, entries.clone(), complete, cap) {
+                let (bus, chat) = (self.clone(), chat.clone());
+                self.inner
+                    .tasks
+                    .spawn(async move { bus.catch_up(chat, id).await });
+            }
+        }
+        Ok(Some(Page(entries.into_iter().map(|(_, m)| m).collect())))
+    }
+
+    /// Subscribes to a room kept for reading and replays what it missed meanwhile; its recent
+    /// messages then serve reads.
+    async fn catch_up(&self, chat: ChatId, id: u64) {
+        if let Err(e) = self.reconcile(vec![Channel::Room(chat.clone())]).await {
+            tracing::warn!(error = %e, %chat, "subscribe for history failed");
+            return;
+        }
+        if self.replay(&chat).await {
+            self.inner.hub.recent_live(&chat, id);
+        }
+    }
+
     /// Publishes a typing event to the other instances following the room (this one has
     /// delivered it already, and skips its own on receipt).
     pub async fn typing(&self, d: &Delivery) -> StoreResult<()> {
@@ -221,6 +268,12 @@ impl RedisBus {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = every.tick() => {}
+            }
+            let idle = self.inner.hub.expire_recent();
+            if !idle.is_empty() {
+                let _ = self
+                    .reconcile(idle.into_iter().map(Channel::Room).collect())
+                    .await;
             }
             let mut conn = self.inner.conn.clone();
             let cmd = redis::cmd("PING");

@@ -7,6 +7,7 @@ use super::RedisStore;
 use super::rooms::corrupt;
 use crate::domain::{ChatId, Timestamp};
 use crate::store::{Page, StoreResult};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 impl RedisStore {
     pub async fn history(
@@ -15,9 +16,20 @@ impl RedisStore {
         limit: usize,
         before: Option<Timestamp>,
     ) -> StoreResult<Option<Page>> {
+        let entries = self.history_entries(chat, limit, before).await?;
+        Ok(entries.map(|e| Page(e.into_iter().map(|(_, m)| m).collect())))
+    }
+
+    /// Like `history`, with each message's sequence.
+    pub async fn history_entries(
+        &self,
+        chat: &ChatId,
+        limit: usize,
+        before: Option<Timestamp>,
+    ) -> StoreResult<Option<Vec<(u64, Utf8Bytes)>>> {
         // Entry ids are `<µs>-0`: "strictly older than before" is an exclusive upper bound.
         let end = match before.map(ceil_micros) {
-            Some(us) if us <= 0 => return Ok(self.exists(chat).await?.then(Page::default)),
+            Some(0) => return Ok(self.exists(chat).await?.then(Vec::new)),
             Some(us) => format!("({us}-0"),
             None => "+".to_string(),
         };
@@ -40,11 +52,12 @@ impl RedisStore {
             return Ok(None);
         }
         let mut out = Vec::with_capacity(entries.len());
-        for (_, fields) in entries.into_iter().rev() {
+        for (id, fields) in entries.into_iter().rev() {
             let json = fields.chunks_exact(2).find(|f| f[0] == "m").map(|f| f[1].clone());
-            out.push(json.ok_or_else(|| corrupt("message", "no m field"))?.into());
+            let json = json.ok_or_else(|| corrupt("message", "no m field"))?;
+            out.push((seq_of(&id)?, json.into()));
         }
-        Ok(Some(Page(out)))
+        Ok(Some(out))
     }
 
     async fn exists(&self, chat: &ChatId) -> StoreResult<bool> {
@@ -92,11 +105,7 @@ impl RedisStore {
             .await?;
         let mut out = Vec::with_capacity(entries.len());
         for (id, fields) in entries {
-            let seq = id
-                .split('-')
-                .next()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| corrupt("log id", &id))?;
+            let seq = seq_of(&id)?;
             let mut entry = LogEntry {
                 seq,
                 mark: None,
@@ -116,7 +125,17 @@ impl RedisStore {
     }
 }
 
-/// Microseconds since the epoch, rounded up (so `< before` keeps its meaning at µs grain).
-fn ceil_micros(t: Timestamp) -> i64 {
-    t.timestamp_micros() + i64::from(!t.timestamp_subsec_nanos().is_multiple_of(1000))
+/// A log entry's sequence: the µs of its id `<µs>-0`.
+fn seq_of(id: &str) -> StoreResult<u64> {
+    id.split('-')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| corrupt("log id", id))
+}
+
+/// Microseconds since the epoch, rounded up (so `< before` keeps its meaning at µs grain);
+/// 0 for any time at or before the epoch (no message is older).
+pub fn ceil_micros(t: Timestamp) -> u64 {
+    let us = t.timestamp_micros() + i64::from(!t.timestamp_subsec_nanos().is_multiple_of(1000));
+    u64::try_from(us).unwrap_or(0)
 }

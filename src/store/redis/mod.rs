@@ -11,7 +11,7 @@ mod rooms;
 mod script;
 mod users;
 
-pub use history::LogEntry;
+pub use history::{LogEntry, ceil_micros};
 
 use std::future::Future;
 use std::time::Duration;
@@ -116,6 +116,11 @@ impl RedisStore {
     /// How long a silent instance's connections still count as active.
     pub fn presence_ttl(&self) -> Duration {
         self.presence_ttl
+    }
+
+    /// How many messages a room keeps.
+    pub fn max_messages(&self) -> usize {
+        self.max_messages
     }
 
     /// This instance's id.
