@@ -8,11 +8,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::store::Page;
 use crate::ws::frames::WsMessage;
 use crate::ws::outbox::{Offered, Outbox};
-use crate::ws::recent::{READ_FOLLOW, Recent};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use crate::ws::recent::Recent;
 
 use crate::domain::{ChatId, UserId};
 use crate::stats;
@@ -212,80 +210,6 @@ impl Hub {
         }
     }
 
-    /// A history page from the room's recent messages, if they hold the whole answer.
-    pub fn recent_page(&self, room: &ChatId, limit: usize, before: Option<u64>) -> Option<Page> {
-        let mut s = self.lock();
-        let recent = s.rooms.get_mut(room)?.recent.as_mut()?;
-        let page = recent.page(limit, before)?;
-        recent.read_at = std::time::Instant::now();
-        Some(page)
-    }
-
-    /// Keeps `page` (the room's newest messages, oldest first; `complete` if that is all of
-    /// them) as the room's recent messages, if it ends exactly at what the hub last delivered
-    /// there; a room not followed here is followed from its end. Returns the id to pass to
-    /// [`Hub::recent_live`] once the room's subscription is confirmed and caught up, or
-    /// `None` if nothing was kept (the room moved on meanwhile, or is kept already).
-    pub fn keep_recent(
-        &self,
-        room: &ChatId,
-        page: Vec<(u64, Utf8Bytes)>,
-        complete: bool,
-        cap: usize,
-    ) -> Option<u64> {
-        let mut s = self.lock();
-        let newest = page.last().map_or(0, |(seq, _)| *seq);
-        s.next_id += 1;
-        let id = s.next_id;
-        let entry = s.rooms.entry(room.clone()).or_insert_with(|| RoomEntry {
-            last: newest,
-            ..RoomEntry::default()
-        });
-        if entry.recent.is_some() || entry.last != newest {
-            return None;
-        }
-        entry.recent = Some(Recent::new(page, complete, cap, id));
-        Some(id)
-    }
-
-    /// The room's subscription is confirmed and caught up: its recent messages `id` may serve.
-    pub fn recent_live(&self, room: &ChatId, id: u64) {
-        if let Some(recent) = self.lock().rooms.get_mut(room).and_then(|r| r.recent.as_mut())
-            && recent.id == id
-        {
-            recent.live = true;
-        }
-    }
-
-    /// Forgets every room's recent messages (the pub/sub link dropped: some may be missing).
-    pub fn forget_recent(&self) {
-        for entry in self.lock().rooms.values_mut() {
-            entry.recent = None;
-        }
-    }
-
-    /// Forgets recent messages not read for `READ_FOLLOW`; returns the rooms no longer
-    /// followed at all (their channels may go).
-    pub fn expire_recent(&self) -> Vec<ChatId> {
-        let mut s = self.lock();
-        let mut gone = Vec::new();
-        s.rooms.retain(|room, entry| {
-            if entry
-                .recent
-                .as_ref()
-                .is_some_and(|r| r.read_at.elapsed() > READ_FOLLOW)
-            {
-                entry.recent = None;
-            }
-            let keep = !entry.members.is_empty() || entry.recent.is_some();
-            if !keep {
-                gone.push(room.clone());
-            }
-            keep
-        });
-        gone
-    }
-
     /// Number of live local connections.
     pub fn connections(&self) -> usize {
         self.lock().open
@@ -371,107 +295,6 @@ fn offer(out: &Outbox, frame: &WsMessage) -> bool {
     }
 }
 
+mod reading;
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A registered connection: its outbox (frames are checked with `pop`) and its id.
-    fn conn(hub: &Hub, user: &UserId, cap: usize) -> (Outbound, u64) {
-        let out = Arc::new(Outbox::new(cap));
-        let caps = Caps {
-            total: 10,
-            per_user: 10,
-        };
-        let id = hub.register(user, out.clone(), caps).unwrap();
-        (out, id)
-    }
-
-    /// The frames waiting in `out`, taken.
-    fn texts(out: &Outbox) -> Vec<String> {
-        out.take()
-            .into_iter()
-            .map(|f| f.to_text().unwrap().to_string())
-            .collect()
-    }
-
-    fn delivery(chat: &ChatId, text: &str, membership: Option<Membership>) -> Delivery {
-        Delivery {
-            chat_id: chat.clone(),
-            frame: WsMessage::text(text),
-            skip: None,
-            membership,
-            seq: None,
-        }
-    }
-
-    #[test]
-    fn join_applies_before_and_leave_after_delivery() {
-        let hub = Hub::default();
-        let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
-        let (out, id) = conn(&hub, &u, 8);
-        hub.deliver(&delivery(&chat, "before", None));
-        hub.deliver(&delivery(&chat, "joined", Some(Membership::Joined(u.clone()))));
-        hub.deliver(&delivery(&chat, "left", Some(Membership::Left(u.clone()))));
-        hub.deliver(&delivery(&chat, "after", None));
-        assert_eq!(texts(&out), ["joined", "left"]);
-        assert_eq!(hub.unregister(&u, id), Some(vec![]));
-        assert_eq!(hub.connections(), 0);
-    }
-
-    #[test]
-    fn caps_are_enforced_and_freed() {
-        let hub = Hub::default();
-        let (u, v) = (UserId::parse("u").unwrap(), UserId::parse("v").unwrap());
-        let caps = Caps {
-            total: 3,
-            per_user: 2,
-        };
-        let out = || Arc::new(Outbox::new(1));
-        let a = hub.register(&u, out(), caps).unwrap();
-        hub.register(&u, out(), caps).unwrap();
-        assert_eq!(hub.register(&u, out(), caps), Err(Refused::PerUser(2)));
-        hub.register(&v, out(), caps).unwrap();
-        assert_eq!(hub.register(&v, out(), caps), Err(Refused::Total(3)));
-        assert_eq!(hub.connections(), 3);
-        assert_eq!(hub.unregister(&u, a), None);
-        assert!(hub.register(&v, out(), caps).is_ok());
-    }
-
-    #[test]
-    fn replays_at_or_below_the_last_sequence_are_dropped() {
-        let hub = Hub::default();
-        let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
-        let (out, _) = conn(&hub, &u, 8);
-        hub.follow(&u, [(chat.clone(), 10)]);
-        for (seq, text) in [(10, "old"), (11, "a"), (11, "dup"), (12, "b")] {
-            hub.deliver(&Delivery {
-                seq: Some(seq),
-                ..delivery(&chat, text, None)
-            });
-        }
-        assert_eq!(texts(&out), ["a", "b"]);
-        assert_eq!(hub.last_seq(&chat), Some(12));
-    }
-
-    #[test]
-    fn full_outbox_marks_slow_and_skip_is_honoured() {
-        let hub = Hub::default();
-        let (u, v, chat) = (
-            UserId::parse("u").unwrap(),
-            UserId::parse("v").unwrap(),
-            ChatId::parse("c").unwrap(),
-        );
-        let (slow, _) = conn(&hub, &u, 1);
-        let (rv, _) = conn(&hub, &v, 8);
-        hub.follow(&u, [(chat.clone(), 0)]);
-        hub.follow(&v, [(chat.clone(), 0)]);
-        hub.deliver(&delivery(&chat, "1", None));
-        assert!(!slow.is_slow());
-        hub.deliver(&Delivery {
-            skip: Some(v.clone()),
-            ..delivery(&chat, "2", None)
-        });
-        assert!(slow.is_slow());
-        assert_eq!(texts(&rv), ["1"]);
-    }
-}
+mod tests;
