@@ -14,6 +14,7 @@ mod users;
 pub use history::{LogEntry, ceil_micros};
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bb8_redis::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -54,10 +55,16 @@ impl bb8::ManageConnection for Manager {
     }
 }
 
+/// Most Redis calls in flight at once from this instance.
+const IN_FLIGHT: usize = 512;
+
 /// Redis-backed store; clones share the pool.
 #[derive(Clone)]
 pub struct RedisStore {
     pool: bb8::Pool<Manager>,
+    /// Bounds the calls in flight: Redis runs commands one at a time, so beyond a few hundred
+    /// pipelined calls more only cost memory (each holds buffers and futures in the client).
+    in_flight: Arc<tokio::sync::Semaphore>,
     keys: Keys,
     timeout: Duration,
     max_messages: usize,
@@ -92,6 +99,7 @@ impl RedisStore {
             .build_unchecked(Manager { client, timeout });
         let store = Self {
             pool,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)),
             keys: Keys::new(&settings.key_prefix),
             timeout,
             max_messages,
@@ -135,6 +143,7 @@ impl RedisStore {
         Fut: Future<Output = Result<T, RedisError>>,
     {
         let work = async {
+            let _permit = self.in_flight.acquire().await.map_err(|e| e.to_string())?;
             let conn = self.pool.get().await.map_err(|e| e.to_string())?.clone();
             f(conn).await.map_err(|e| e.to_string())
         };
