@@ -26,13 +26,14 @@ pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
 /// Each connection's read buffer, allocated up front and kept: small, since client frames are
 /// small and most connections are idle (tungstenite grows it for a large frame). Reads take
 /// at most this much per system call.
-const READ_BUFFER_BYTES: usize = 512;
+const READ_BUFFER_BYTES: usize = 256;
 /// Frames queue up to this much before tungstenite writes them out (a flush writes the rest).
 /// The buffer keeps the largest size it reached, so this bounds what an idle connection
-/// holds after a burst: with 4 KiB, 10k joined connections on Redis held 8.3 KiB each
-/// against 6.6 KiB with 1 KiB, for 12 % more deliveries per CPU-second under saturation
-/// (docs/performance.md). Memory per idle connection is the target we chose.
-const WRITE_BUFFER_BYTES: usize = 1024;
+/// holds after a burst. Measured on Redis (docs/performance.md): 10k connections that each
+/// received 10 join notices held 8.3 KiB each with 4 KiB, 6.0 with 1 KiB, 5.0 with 512 B,
+/// for 12 % fewer deliveries per CPU-second at each halving under saturation. Memory per
+/// idle connection is the target we chose.
+const WRITE_BUFFER_BYTES: usize = 512;
 
 /// hyper's upgrade handle, shareable so a warp filter can take it (it is not `Clone`).
 #[derive(Clone)]
@@ -111,7 +112,9 @@ impl Upgrade {
                 Ok(upgraded) => {
                     let socket =
                         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config));
-                    session(socket.await).await;
+                    // Its own task, so that what waited for the switch (1.8 KiB of task
+                    // against 1.55 KiB of session, measured) is freed, not kept per connection.
+                    tokio::spawn(session(socket.await));
                 }
                 Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
             }
