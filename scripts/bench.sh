@@ -10,6 +10,8 @@
 # --rounds N  repeat every (scenario, server) N times, interleaved; the table shows medians
 # --out DIR   where the JSON results and table.md go (default artifacts/bench/<time>)
 #
+# Ours runs with WORKER_THREADS=1, one thread like each peer (OURS_WORKER_THREADS=0: one per core).
+#
 # Every server under test runs alone, with a private redis-server on a free port (started
 # fresh for each run, killed after), and is stopped after each run. The peers are copied
 # outside the repository (their venv and node_modules are cached in ${BENCH_CACHE:-~/.cache/
@@ -168,6 +170,7 @@ start_server() {
             (cd "$tmp/run" && exec env HOST=127.0.0.1 PORT="$port" STORE="$store" \
                 ${url:+REDIS_URL=$url} RATE_LIMIT_PER_SECOND=0 MAX_CONNECTIONS=200000 \
                 MAX_CONNECTIONS_PER_USER=100000 SHUTDOWN_DRAIN_SECONDS=0 RUST_LOG=warn \
+                WORKER_THREADS="${OURS_WORKER_THREADS:-1}" \
                 "$server_bin") >"$tmp/server.log" 2>&1 &
             ;;
         node)
@@ -286,7 +289,7 @@ cols=$(echo $servers | tr ' ' ',')
 {
     echo "machine: $machine"
     echo
-    echo "command: scripts/bench.sh $([ "$mode" = quick ] && echo --quick) --rounds $rounds ($(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null))"
+    echo "command: scripts/bench.sh $([ "$mode" = quick ] && echo --quick) --rounds $rounds ($(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null)); ours with WORKER_THREADS=${OURS_WORKER_THREADS:-1}"
     echo
     "$loadgen" report "$results" --servers "$cols"
     echo

@@ -10,8 +10,7 @@ use chat_server::config::{LogFormat, Settings};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     // A missing .env is normal; the environment wins over the file.
     let _ = dotenvy::dotenv();
     let settings = Settings::from_env();
@@ -24,6 +23,26 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // WORKER_THREADS=1 is a single-threaded runtime: no work stealing and no wake-ups across
+    // threads, the most work per CPU-second when the server has (about) one core to itself.
+    let runtime = match settings.worker_threads {
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        0 => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    };
+    match runtime {
+        Ok(rt) => rt.block_on(serve(settings)),
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> ExitCode {
     let listener = match chat_server::server::bind(&settings.host, settings.port).await {
         Ok(l) => l,
         Err(e) => {

@@ -64,6 +64,8 @@ pub struct Config {
     pub shutdown_drain_seconds: String,
     #[envconfig(from = "LOG_FORMAT", default = "text")]
     pub log_format: String,
+    #[envconfig(from = "WORKER_THREADS", default = "0")]
+    pub worker_threads: String,
 }
 
 /// How log lines are written.
@@ -114,6 +116,8 @@ pub struct Settings {
     pub max_connections_per_user: usize,
     /// At shutdown, WebSockets are closed (1001) in batches spread over this long.
     pub shutdown_drain: Duration,
+    /// Runtime threads: 0 for one per CPU core, 1 for a single-threaded runtime.
+    pub worker_threads: usize,
 }
 
 /// A secret value: usable, never printed.
@@ -221,6 +225,7 @@ impl Config {
             shutdown_drain: Duration::from_millis(
                 int::<u64>("SHUTDOWN_DRAIN_SECONDS", &self.shutdown_drain_seconds, 0, 600)? * 1000,
             ),
+            worker_threads: int("WORKER_THREADS", &self.worker_threads, 0, 1024)?,
         })
     }
 }
@@ -301,6 +306,7 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("MAX_CONNECTIONS_PER_USER", "0"),
             ("SHUTDOWN_DRAIN_SECONDS", "-1"),
+            ("WORKER_THREADS", "many"),
             ("CORS_ORIGINS", "example.com"),
             ("REDIS_DB", "99"),
             ("AUTH_SECRET", "too-short"),

@@ -66,6 +66,26 @@ async fn binary_exits_zero_on_sigterm_after_closing_1001() {
     assert_eq!(server.wait(), Some(0));
 }
 
+/// The real binary on its single-threaded runtime (`WORKER_THREADS=1`, as the bench runs it)
+/// serves a round trip and shuts down cleanly, like the default one.
+#[tokio::test]
+async fn binary_serves_on_a_single_threaded_runtime() {
+    let (mut server, app) = ServerProcess::start(&[("WORKER_THREADS", "1")]).await;
+    let mut ws = app.ws("alice").await;
+    join(&mut ws, "alice", "r").await;
+    ws.send_json(text("r", "hi")).await;
+    let echo = ws.recv_json().await;
+    assert_eq!(
+        (echo["user_id"].as_str(), echo["content"].as_str()),
+        (Some("alice"), Some("hi"))
+    );
+    assert_eq!(app.history("r").await[1], echo);
+    server.signal("TERM");
+    assert_eq!(ws.recv_close().await.0, 1001);
+    ws.close().await;
+    assert_eq!(server.wait(), Some(0));
+}
+
 /// A client that stops reading while the room floods is closed with 1008 after the frames
 /// already queued for it; the flooding member gets every echo meanwhile and afterwards.
 #[tokio::test]
