@@ -18,6 +18,10 @@ use crate::store::Page;
 /// the default page, so default pages are served and the memory per read room stays small.
 pub const RECENT_MESSAGES: usize = 100;
 
+/// At most this many rooms keep their recent messages on one instance (about 30 MiB at
+/// `RECENT_MESSAGES` messages of 300 bytes); past it, history of other rooms reads Redis.
+pub const MAX_KEPT_ROOMS: usize = 1024;
+
 /// How long a room stays followed for reading after its last history read.
 pub const READ_FOLLOW: std::time::Duration = std::time::Duration::from_secs(30);
 

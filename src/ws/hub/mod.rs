@@ -89,6 +89,8 @@ struct State {
     open: usize,
     users: HashMap<UserId, UserConns>,
     rooms: HashMap<ChatId, RoomEntry>,
+    /// Rooms whose recent messages are kept (at most `MAX_KEPT_ROOMS`).
+    kept: usize,
 }
 
 /// Cheaply clonable handle to this instance's connections.

@@ -6,7 +6,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use super::{Hub, RoomEntry};
 use crate::domain::ChatId;
 use crate::store::Page;
-use crate::ws::recent::{READ_FOLLOW, Recent};
+use crate::ws::recent::{MAX_KEPT_ROOMS, READ_FOLLOW, Recent};
 
 impl Hub {
     /// A history page from the room's recent messages, if they hold the whole answer.
@@ -22,7 +22,9 @@ impl Hub {
     /// them) as the room's recent messages, if it ends exactly at what the hub last delivered
     /// there; a room not followed here is followed from its end. Returns the id to pass to
     /// [`Hub::recent_live`] once the room's subscription is confirmed and caught up, or
-    /// `None` if nothing was kept (the room moved on meanwhile, or is kept already).
+    /// `None` if nothing was kept (the room moved on meanwhile, is kept already, or
+    /// `MAX_KEPT_ROOMS` rooms are kept: reading many rooms once must not cost a subscription
+    /// and up to `RECENT_MESSAGES` messages each).
     pub fn keep_recent(
         &self,
         room: &ChatId,
@@ -31,6 +33,9 @@ impl Hub {
         cap: usize,
     ) -> Option<u64> {
         let mut s = self.lock();
+        if s.kept >= MAX_KEPT_ROOMS {
+            return None;
+        }
         let newest = page.last().map_or(0, |(seq, _)| *seq);
         s.next_id += 1;
         let id = s.next_id;
@@ -42,6 +47,7 @@ impl Hub {
             return None;
         }
         entry.recent = Some(Recent::new(page, complete, cap, id));
+        s.kept += 1;
         Some(id)
     }
 
@@ -56,9 +62,11 @@ impl Hub {
 
     /// Forgets every room's recent messages (the pub/sub link dropped: some may be missing).
     pub fn forget_recent(&self) {
-        for entry in self.lock().rooms.values_mut() {
+        let mut s = self.lock();
+        for entry in s.rooms.values_mut() {
             entry.recent = None;
         }
+        s.kept = 0;
     }
 
     /// Forgets recent messages not read for `READ_FOLLOW`; returns the rooms no longer
@@ -66,13 +74,15 @@ impl Hub {
     pub fn expire_recent(&self) -> Vec<ChatId> {
         let mut s = self.lock();
         let mut gone = Vec::new();
-        s.rooms.retain(|room, entry| {
+        let super::State { rooms, kept, .. } = &mut *s;
+        rooms.retain(|room, entry| {
             if entry
                 .recent
                 .as_ref()
                 .is_some_and(|r| r.read_at.elapsed() > READ_FOLLOW)
             {
                 entry.recent = None;
+                *kept -= 1;
             }
             let keep = !entry.members.is_empty() || entry.recent.is_some();
             if !keep {

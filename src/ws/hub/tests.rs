@@ -161,3 +161,17 @@ fn a_room_read_without_members_is_followed_until_it_expires() {
     assert_eq!(hub.expire_recent(), vec![chat.clone()]);
     assert!(!hub.wants_room(&chat));
 }
+
+#[test]
+fn at_most_max_kept_rooms_keep_recent_messages() {
+    let hub = Hub::default();
+    let room = |i: usize| ChatId::parse(&format!("r{i}")).unwrap();
+    for i in 0..crate::ws::recent::MAX_KEPT_ROOMS {
+        assert!(hub.keep_recent(&room(i), vec![], true, 100).is_some());
+    }
+    let extra = room(crate::ws::recent::MAX_KEPT_ROOMS);
+    assert_eq!(hub.keep_recent(&extra, vec![], true, 100), None);
+    assert!(!hub.wants_room(&extra), "a room refused is not followed either");
+    hub.forget_recent();
+    assert!(hub.keep_recent(&extra, vec![], true, 100).is_some());
+}
