@@ -36,6 +36,7 @@ port=
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/generated-clients.XXXXXX")
 . scripts/lib/server.sh
 . scripts/lib/report.sh
+. scripts/lib/python.sh
 
 # Lines of a generator's output that are warnings (or anything that looks like one).
 warnings_in() {
@@ -45,28 +46,8 @@ warnings_in() {
 # --- setup ---------------------------------------------------------------------------------
 
 setup_python() {
-    if [ -n "${PYTHON:-}" ]; then
-        python=$PYTHON
-        if ! "$python" -c 'import sys; sys.exit(sys.prefix == sys.base_prefix)' 2>/dev/null; then
-            echo "PYTHON=$PYTHON is not the interpreter of a virtualenv: this script installs into it"
-            return 1
-        fi
-    else
-        local venv=$HOME/.cache/chat-generated-clients-venv
-        if ! "$venv/bin/python" -c '' 2>/dev/null; then
-            rm -rf "$venv"
-            python3 -m venv "$venv" || return 1
-        fi
-        python=$venv/bin/python
-    fi
-    venv_dir=$("$python" -c 'import sys; print(sys.prefix)') || return 1
+    python_venv generated-clients "$here/requirements.txt" || return 1
     venv_bin=$(dirname "$python")
-    local stamp=$venv_dir/generated-clients-requirements.txt
-    if ! cmp -s "$here/requirements.txt" "$stamp"; then
-        "$python" -m pip install -q --disable-pip-version-check --no-cache-dir \
-            -r "$here/requirements.txt" || return 1
-        cp "$here/requirements.txt" "$stamp"
-    fi
 }
 
 setup_node() {

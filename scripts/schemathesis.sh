@@ -35,30 +35,11 @@ port=
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/schemathesis.XXXXXX")
 . scripts/lib/server.sh
 . scripts/lib/report.sh
+. scripts/lib/python.sh
 
 setup_python() {
-    if [ -n "${PYTHON:-}" ]; then
-        python=$PYTHON
-        if ! "$python" -c 'import sys; sys.exit(sys.prefix == sys.base_prefix)' 2>/dev/null; then
-            echo "PYTHON=$PYTHON is not the interpreter of a virtualenv: this script installs into it"
-            return 1
-        fi
-    else
-        local venv=$HOME/.cache/chat-schemathesis-venv
-        if ! "$venv/bin/python" -c '' 2>/dev/null; then
-            rm -rf "$venv"
-            python3 -m venv "$venv" || return 1
-        fi
-        python=$venv/bin/python
-    fi
-    venv_dir=$("$python" -c 'import sys; print(sys.prefix)') || return 1
+    python_venv schemathesis "$here/requirements.txt" || return 1
     st=$(dirname "$python")/st
-    local stamp=$venv_dir/schemathesis-requirements.txt
-    if ! cmp -s "$here/requirements.txt" "$stamp"; then
-        "$python" -m pip install -q --disable-pip-version-check --no-cache-dir \
-            -r "$here/requirements.txt" || return 1
-        cp "$here/requirements.txt" "$stamp"
-    fi
     "$st" --version
 }
 

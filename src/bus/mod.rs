@@ -47,9 +47,9 @@ impl Bus {
     }
 
     /// A user's last local connection closed: channels it needed may go.
-    pub fn release(&self, user: UserId, rooms: Vec<ChatId>) {
+    pub fn release(&self, rooms: Vec<ChatId>) {
         if let Bus::Redis(bus) = self {
-            bus.release(user, rooms);
+            bus.release(rooms);
         }
     }
 

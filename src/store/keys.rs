@@ -59,8 +59,12 @@ impl Keys {
     }
     /// Channel of a bucket of users (see [`user_bucket`]): rooms its users joined on some
     /// instance, as `<seq>|<chat>|<user>`.
+    pub fn bucket_channel(&self, bucket: u32) -> String {
+        format!("{}:ch:users:{bucket}", self.prefix)
+    }
+    /// The bucket channel of a user.
     pub fn user_channel(&self, u: &UserId) -> String {
-        format!("{}:ch:users:{}", self.prefix, user_bucket(u))
+        self.bucket_channel(user_bucket(u))
     }
     /// The prefix of room channels, to tell channel kinds apart on receipt.
     pub fn room_channel_prefix(&self) -> String {

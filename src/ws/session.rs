@@ -60,7 +60,7 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         if let Some(rooms) = self.state.hub.unregister(&self.user, self.conn_id) {
-            self.state.bus.release(self.user.clone(), rooms);
+            self.state.bus.release(rooms);
         }
         if self.counted {
             let (store, user) = (self.state.store.clone(), self.user.clone());

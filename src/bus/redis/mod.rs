@@ -39,8 +39,8 @@ use crate::ws::recent::RECENT_MESSAGES;
 #[derive(Clone)]
 enum Channel {
     Room(ChatId),
-    /// The bucket channel of this user.
-    Users(UserId),
+    /// A bucket of users (see `keys::user_bucket`).
+    Users(u32),
 }
 
 /// Handle to the instance's pub/sub link; clones share it.
@@ -116,9 +116,9 @@ impl RedisBus {
         let lasts = self.inner.store.last_seqs(&rooms).await?;
         self.inner.hub.follow(user, rooms.iter().cloned().zip(lasts));
         let mut channels: Vec<Channel> = rooms.into_iter().map(Channel::Room).collect();
-        let bucket = &self.inner.buckets[user_bucket(user) as usize];
-        if !bucket.load(Ordering::Acquire) {
-            channels.push(Channel::Users(user.clone()));
+        let bucket = user_bucket(user);
+        if !self.inner.buckets[bucket as usize].load(Ordering::Acquire) {
+            channels.push(Channel::Users(bucket));
         }
         if channels.is_empty() {
             return Ok(()); // the usual connect: no rooms yet, its bucket already subscribed
@@ -128,7 +128,7 @@ impl RedisBus {
 
     /// After a user's last local connection closed: drop the room channels nobody here needs
     /// (bucket channels stay: there are few, and other users share them).
-    pub fn release(&self, _user: UserId, rooms: Vec<ChatId>) {
+    pub fn release(&self, rooms: Vec<ChatId>) {
         if rooms.is_empty() {
             return;
         }
@@ -216,11 +216,14 @@ impl RedisBus {
         let mut subscribed = self.inner.subscribed.lock().await;
         let mut batch = std::mem::take(&mut *pending());
         batch.extend(channels);
-        let (mut add, mut remove) = (HashSet::new(), HashSet::new());
+        let (mut add, mut remove, mut buckets) = (HashSet::new(), HashSet::new(), Vec::new());
         for ch in batch {
-            let (name, wanted) = match &ch {
-                Channel::Room(c) => (keys.room_channel(c), hub.wants_room(c)),
-                Channel::Users(u) => (keys.user_channel(u), true),
+            let (name, wanted) = match ch {
+                Channel::Room(c) => (keys.room_channel(&c), hub.wants_room(&c)),
+                Channel::Users(b) => {
+                    buckets.push(b);
+                    (keys.bucket_channel(b), true)
+                }
             };
             match (wanted, subscribed.contains(&name)) {
                 (true, false) => add.insert(name),
@@ -236,16 +239,11 @@ impl RedisBus {
                 .await
                 .map_err(unavailable)?
                 .map_err(unavailable)?;
-            for name in &add {
-                if let Some(b) = name
-                    .strip_prefix(&keys.user_channel_prefix())
-                    .and_then(|b| b.parse::<usize>().ok())
-                    && let Some(flag) = self.inner.buckets.get(b)
-                {
-                    flag.store(true, Ordering::Release);
-                }
-            }
             subscribed.extend(add);
+        }
+        // Every bucket asked for is subscribed now (just, or before).
+        for b in buckets {
+            self.inner.buckets[b as usize].store(true, Ordering::Release);
         }
         if !remove.is_empty() {
             for name in &remove {

@@ -116,21 +116,18 @@ impl RedisStore {
         if status == "needjoin" {
             return Ok(Outcome::NeedJoin(text));
         }
-        // The notice comes first when there are two (a send that joined the room first).
-        let mut pending = match (entries.len(), text) {
-            (1, Some(t)) => vec![(t, None)],
-            (_, t) => {
-                let mark = if joined {
-                    Membership::Joined(user.clone())
-                } else {
-                    Membership::Left(user.clone())
-                };
-                let notice = notice.map(|n| (n, Some(mark)));
-                notice.into_iter().chain(t.map(|t| (t, None))).collect()
-            }
+        // The notice was stored if there is an entry beyond the text (a join or leave, or a
+        // send that joined the room first), and comes first.
+        let notice_stored = entries.len() > usize::from(text.is_some());
+        let mark = if joined {
+            Membership::Joined(user.clone())
+        } else {
+            Membership::Left(user.clone())
         };
+        let notice = notice.filter(|_| notice_stored).map(|n| (n, Some(mark)));
+        let pending = notice.into_iter().chain(text.map(|t| (t, None)));
         let mut stored = Vec::with_capacity(entries.len());
-        for ((prev, seq, json), (mut u, membership)) in entries.into_iter().zip(pending.drain(..)) {
+        for ((prev, seq, json), (mut u, membership)) in entries.into_iter().zip(pending) {
             u.message.timestamp = i64::try_from(seq)
                 .ok()
                 .and_then(Timestamp::from_timestamp_micros)

@@ -237,9 +237,11 @@ impl State {
         }
     }
 
-    /// Delivers `d` unless the room already had it, then applies a leave it carries.
+    /// Delivers `d` unless the room already had it (keeping it among the room's recent
+    /// messages, if kept), then applies a leave it carries.
     fn deliver(&mut self, d: &Delivery) {
-        let Some(room) = self.rooms.get_mut(&d.chat_id) else {
+        let State { rooms, users, .. } = self;
+        let Some(room) = rooms.get_mut(&d.chat_id) else {
             return;
         };
         if let Some(seq) = d.seq {
@@ -247,8 +249,10 @@ impl State {
                 return; // already delivered (a replay after a reconnect, or the store's reply)
             }
             room.last = seq;
+            if let (Some(recent), WsMessage::Text(json)) = (room.recent.as_mut(), &d.frame) {
+                recent.push(seq, json.clone());
+            }
         }
-        let (room, users) = (&self.rooms[&d.chat_id], &self.users);
         let mut sent = 0;
         for user in &room.members {
             if d.skip.as_ref() == Some(user) {
@@ -259,11 +263,6 @@ impl State {
             }
         }
         metrics::counter!(stats::FRAMES_OUT).increment(sent);
-        if let (Some(seq), WsMessage::Text(json)) = (d.seq, &d.frame)
-            && let Some(recent) = self.rooms.get_mut(&d.chat_id).and_then(|r| r.recent.as_mut())
-        {
-            recent.push(seq, json.clone());
-        }
         if let Some(Membership::Left(user)) = &d.membership {
             if let Some(entry) = self.users.get_mut(user) {
                 entry.rooms.remove(&d.chat_id);
