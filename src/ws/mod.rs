@@ -6,6 +6,7 @@ pub mod outbox;
 pub mod recent;
 pub mod session;
 pub mod upgrade;
+pub mod wire;
 
 use std::sync::Arc;
 

@@ -7,7 +7,6 @@
 
 use super::frames::{WsMessage, close_frame};
 use super::upgrade::Socket;
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
@@ -15,6 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use super::frames::{self, ClientFrame};
 use super::hub::Refused;
 use super::outbox::Outbox;
+use super::wire;
 use crate::chat::{self, TextInput};
 use crate::domain::{ChatId, UserId};
 use crate::error::ApiError;
@@ -94,86 +94,78 @@ pub async fn refuse(mut socket: Socket, refused: Refused) {
 ///
 /// The socket is not split: every branch's future is dropped before its handler runs, so the
 /// handlers can write, and an idle connection carries no split lock (0.4 KiB each).
-pub async fn run(mut socket: Socket, reg: Registration, outbox: Arc<Outbox>) {
-    let (state, user) = (&reg.state, &reg.user);
-    tracing::info!(%user, conn = reg.conn_id, "websocket open");
-    // CONTRACT (WS_TIMEOUT_SECONDS): ping every interval; a peer silent for a whole
-    // interval after a ping (no pong, no frame) is dead and is closed.
-    let period = state.settings.ws_timeout;
-    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut heard = true;
-    // At shutdown, this connection's turn to close (batches spread over the drain time).
-    let mut drain_at: Option<tokio::time::Instant> = None;
-    let close: Option<(u16, &str)> = loop {
-        tokio::select! {
-            biased;
-            _ = state.shutdown.cancelled(), if drain_at.is_none() => {
-                drain_at = Some(tokio::time::Instant::now() + drain_delay(state, reg.conn_id));
-            }
-            _ = until(drain_at) => break Some((GOING_AWAY, "server shutting down")),
-            frames = outbox.ready() => {
-                let Some(frames) = frames else {
-                    break Some((POLICY_VIOLATION, "slow consumer: outbox full"));
-                };
-                // Batch: queue every waiting frame, then flush once.
-                if write_all(&mut socket, frames).await.is_err() {
-                    break None;
+#[allow(clippy::manual_async_fn)] // on purpose: see the first comment inside
+pub fn run(mut socket: Socket, reg: Registration, outbox: Arc<Outbox>) -> impl Future<Output = ()> + Send {
+    // An `async move` block over the arguments, not an `async fn`: the latter keeps each argument
+    // twice in the task (as argument and as local: 480 B per connection, rustc's type sizes).
+    async move {
+        let (state, user) = (&reg.state, &reg.user);
+        tracing::info!(%user, conn = reg.conn_id, "websocket open");
+        // CONTRACT (WS_TIMEOUT_SECONDS): ping every interval; a peer silent for a whole
+        // interval after a ping (no pong, no frame) is dead and is closed.
+        let period = state.settings.ws_timeout;
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heard = true;
+        // At shutdown, the heartbeat's next tick is this connection's turn to close (batches
+        // spread over the drain time): one timer per connection, not two.
+        let mut draining = false;
+        let close: Option<(u16, &str)> = loop {
+            tokio::select! {
+                biased;
+                _ = state.shutdown.cancelled(), if !draining => {
+                    draining = true;
+                    heartbeat.reset_after(drain_delay(state, reg.conn_id));
                 }
-            }
-            _ = heartbeat.tick() => {
-                if !std::mem::replace(&mut heard, false) {
-                    break Some((POLICY_VIOLATION, "heartbeat timeout: no pong"));
-                }
-                if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
-                    break None;
-                }
-            }
-            incoming = socket.next() => match incoming.inspect(|_| heard = true) {
-                None => break None,
-                Some(Err(e)) => break close_for(&e),
-                Some(Ok(msg)) if msg.is_close() => break None,
-                Some(Ok(msg)) => {
-                    // Boxed: handling a frame awaits the store, whose futures are large;
-                    // inline, they would size every idle connection's task (3.5 KiB).
-                    if let Some(reply) = Box::pin(answer(state, user, &msg)).await
-                        && socket.send(reply).await.is_err()
-                    {
-                            break None;
+                frames = outbox.ready() => {
+                    let Some(frames) = frames else {
+                        break Some((POLICY_VIOLATION, "slow consumer: outbox full"));
+                    };
+                    // Batch: every waiting frame in one write.
+                    if Box::pin(wire::write_batch(&mut socket, frames)).await.is_err() {
+                        break None;
                     }
                 }
-            },
+                _ = heartbeat.tick() => {
+                    if draining {
+                        break Some((GOING_AWAY, "server shutting down"));
+                    }
+                    if !std::mem::replace(&mut heard, false) {
+                        break Some((POLICY_VIOLATION, "heartbeat timeout: no pong"));
+                    }
+                    // Boxed, like every write here: its future would size the idle task.
+                    if Box::pin(socket.send(WsMessage::Ping(Default::default()))).await.is_err() {
+                        break None;
+                    }
+                }
+                incoming = socket.next() => match incoming.inspect(|_| heard = true) {
+                    None => break None,
+                    Some(Err(e)) => break close_for(&e),
+                    Some(Ok(msg)) if msg.is_close() => break None,
+                    Some(Ok(msg)) => {
+                        // Boxed: handling a frame awaits the store, whose futures are large;
+                        // inline, they would size every idle connection's task (3.5 KiB).
+                        if Box::pin(reply_to(&mut socket, state, user, msg)).await.is_err() {
+                            break None;
+                        }
+                    }
+                },
+            }
+        };
+        if let Some((code, reason)) = close {
+            let _ = socket.send(close_frame(code, reason)).await;
         }
-    };
-    if let Some((code, reason)) = close {
-        let _ = socket.send(close_frame(code, reason)).await;
+        // The sink's close (not the stream's `close(frame)`, which would send a second close
+        // frame): it writes a queued close reply and ends the connection.
+        let _ = SinkExt::close(&mut socket).await;
+        drop(reg);
     }
-    // The sink's close (not the stream's `close(frame)`, which would send a second close
-    // frame): it writes a queued close reply and ends the connection.
-    let _ = SinkExt::close(&mut socket).await;
-    drop(reg);
-}
-
-/// Writes a batch of frames with one flush (one system call when they fit the buffer).
-async fn write_all(socket: &mut Socket, frames: VecDeque<WsMessage>) -> Result<(), tungstenite::Error> {
-    for frame in frames {
-        socket.feed(frame).await?;
-    }
-    socket.flush().await
 }
 
 /// CONTRACT (SHUTDOWN_DRAIN_SECONDS): connections close in ten batches over the drain time,
 /// so clients reconnecting elsewhere do not all arrive at once.
 fn drain_delay(state: &AppState, conn_id: u64) -> std::time::Duration {
     state.settings.shutdown_drain / 10 * (conn_id % 10) as u32
-}
-
-/// Completes at `deadline`, or never without one.
-async fn until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// The close a read error calls for: 1009 for an oversized frame, 1007 for a text frame that
@@ -183,6 +175,19 @@ fn close_for(e: &tungstenite::Error) -> Option<(u16, &'static str)> {
         tungstenite::Error::Capacity(_) => Some((MESSAGE_TOO_BIG, "frame too large")),
         tungstenite::Error::Utf8(_) => Some((INVALID_PAYLOAD, "text frame is not valid UTF-8")),
         _ => None,
+    }
+}
+
+/// Handles one client frame and sends back the error frame it calls for, if any.
+async fn reply_to(
+    socket: &mut Socket,
+    state: &AppState,
+    user: &UserId,
+    msg: WsMessage,
+) -> Result<(), tungstenite::Error> {
+    match answer(state, user, &msg).await {
+        Some(reply) => socket.send(reply).await,
+        None => Ok(()),
     }
 }
 

@@ -27,13 +27,12 @@ pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
 /// small and most connections are idle (tungstenite grows it for a large frame). Reads take
 /// at most this much per system call.
 const READ_BUFFER_BYTES: usize = 256;
-/// Frames queue up to this much before tungstenite writes them out (a flush writes the rest).
-/// The buffer keeps the largest size it reached, so this bounds what an idle connection
-/// holds after a burst. Measured on Redis (docs/performance.md): 10k connections that each
-/// received 10 join notices held 8.3 KiB each with 4 KiB, 6.0 with 1 KiB, 5.0 with 512 B,
-/// for 12 % fewer deliveries per CPU-second at each halving under saturation. Memory per
-/// idle connection is the target we chose.
-const WRITE_BUFFER_BYTES: usize = 512;
+/// tungstenite writes only pings, pongs, error replies and the close, each at once: deliveries,
+/// the bulk, are written in batches by `wire.rs`, with a buffer that lives only while a batch
+/// is written. (With deliveries going through tungstenite, its buffer kept the largest size it
+/// reached: 10k connections that each received 10 join notices held 8.3 KiB each with 4 KiB,
+/// 5.0 with 512 B, and each halving cost 12 % of deliveries per CPU-second.)
+const WRITE_BUFFER_BYTES: usize = 0;
 
 /// hyper's upgrade handle, shareable so a warp filter can take it (it is not `Clone`).
 #[derive(Clone)]
