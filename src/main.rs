@@ -6,7 +6,8 @@ use chat_server::config::{LogFormat, Settings};
 
 /// mimalloc instead of glibc's malloc: a chat server allocates and frees small buffers per
 /// frame from several threads, where glibc's arenas cost 15 % of the CPU in a Redis fan-out
-/// profile (`perf`, see docs/performance.md) and fragment with many idle connections.
+/// profile (`perf`, see docs/performance.md) and fragment with many idle connections. Its
+/// version 2 (Cargo.toml says why).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

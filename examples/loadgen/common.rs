@@ -111,6 +111,8 @@ pub struct Target {
     /// Loopback source network `127.a.b.0`, chosen at random per run so that the ports a run
     /// leaves in TIME_WAIT do not starve the next run.
     pub src: [u8; 2],
+    /// Each WebSocket's read buffer (see `connect`).
+    pub read_buffer: usize,
 }
 
 /// Connections per source address: below the ~28k ephemeral ports of one (source, destination) pair.
@@ -132,7 +134,12 @@ impl Target {
         }
         let seed = std::process::id() as u64 ^ now_nanos();
         let src = [1 + (seed % 254) as u8, ((seed >> 8) % 256) as u8];
-        Ok(Self { addr, authority, src })
+        Ok(Self {
+            addr,
+            authority,
+            src,
+            read_buffer: 16 * 1024,
+        })
     }
 
     pub fn http(&self, path: &str) -> String {
@@ -150,8 +157,9 @@ impl Target {
         let url = format!("ws://{}/ws/{user}", self.authority);
         // tungstenite's default read buffer is 128 KiB, zeroed on first read: with thousands
         // of connections that made the generator, not the server, the limit on connections
-        // opened per second. 16 KiB still takes a burst of frames in one read.
-        let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+        // opened per second. 16 KiB still takes a burst of frames in one read; idle
+        // connections, which receive a few small frames, get less (see main).
+        let config = WebSocketConfig::default().read_buffer_size(self.read_buffer);
         let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?;
         Ok(ws)
     }
