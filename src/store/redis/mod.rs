@@ -38,8 +38,10 @@ impl bb8::ManageConnection for Manager {
     type Error = RedisError;
 
     async fn connect(&self) -> Result<ConnectionManager, RedisError> {
+        // No response timeout here: `call` bounds every call (checkout included) already, and
+        // a second timer per command cost CPU for nothing (redis-rs's default is 500 ms).
         let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(self.timeout))
+            .set_response_timeout(None)
             .set_connection_timeout(Some(self.timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));

@@ -11,10 +11,11 @@
 -- send: the script then answers "needjoin" if the sender must join first)
 -- ARGV[9] the user's bucket channel (a join is announced there, for the user's other instances)
 -- ARGV[10], ARGV[11] JSON of the text (send only), before and after its timestamp
--- Returns {status, entry...} where status is "ok", "noroom", "private", "already", "notmember"
--- or "needjoin"
--- and each entry is the room's previous "<µs>", its own "<µs>", then its JSON (the previous one
--- lets an instance deliver the entry straight from this reply when it holds everything before).
+-- Returns one string, its lines the status ("ok", "noroom", "private", "already", "notmember"
+-- or "needjoin"), then for each entry the room's previous "<µs>", its own "<µs>", and its JSON
+-- (the previous one lets an instance deliver the entry straight from this reply when it holds
+-- everything before). Compact JSON never holds a raw newline; one bulk string is one parse
+-- for the client, where an array was one per line.
 
 local room, members, log = KEYS[1], KEYS[2], KEYS[3]
 local op, chat, user, max, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -39,7 +40,7 @@ local function fmt(us)
     math.floor(secs / 3600), math.floor((secs % 3600) / 60), secs % 60, frac)
 end
 
-local out = {}
+local out = {'ok'}
 
 -- Stamps, appends, trims and publishes one message; `mark` is "j", "l" or nil.
 local function append(before, after, mark)
@@ -67,29 +68,29 @@ end
 -- A send comes without the join notice (most senders are members already): asked for it
 -- before anything changes, the caller runs the script again with it.
 if op == 'send' and ARGV[7] == '' and redis.call('SISMEMBER', members, user) == 0 then
-  return {'needjoin'}
+  return 'needjoin'
 end
 
 local exists = redis.call('EXISTS', room) == 1
 if not exists then
-  if op == 'admin_join' or op == 'leave' then return {'noroom'} end
+  if op == 'admin_join' or op == 'leave' then return 'noroom' end
   redis.call('HSET', room, 'id', chat, 'name', chat, 'created_at', ARGV[6], 'is_private', '0', 'metadata', '{}')
 end
 local member = redis.call('SISMEMBER', members, user) == 1
 
 if op == 'leave' then
-  if not member then return {'notmember'} end
+  if not member then return 'notmember' end
   redis.call('SREM', members, user)
   append(ARGV[7], ARGV[8], 'l')
-  return {'ok', unpack(out)}
+  return table.concat(out, '\n')
 end
 
 if not member then
-  if op ~= 'admin_join' and redis.call('HGET', room, 'is_private') == '1' then return {'private'} end
+  if op ~= 'admin_join' and redis.call('HGET', room, 'is_private') == '1' then return 'private' end
   redis.call('SADD', members, user)
   append(ARGV[7], ARGV[8], 'j')
 elseif op ~= 'send' then
-  return {'already'}
+  return 'already'
 end
 if op == 'send' then append(ARGV[10], ARGV[11], nil) end
-return {'ok', unpack(out)}
+return table.concat(out, '\n')

@@ -54,11 +54,11 @@ impl Outcome {
 }
 
 /// One message as the room script reports it: the room's sequence before it, its own, its JSON.
-type ScriptEntry = (u64, u64, String);
+type ScriptEntry<'a> = (u64, u64, &'a str);
 
-/// Parses the room script's reply: a status, then its entries.
-fn script_reply(reply: Vec<String>) -> StoreResult<(String, Vec<ScriptEntry>)> {
-    let mut it = reply.into_iter();
+/// Parses the room script's reply: its status line, then three lines per entry.
+fn script_reply(reply: &str) -> StoreResult<(&str, Vec<ScriptEntry<'_>>)> {
+    let mut it = reply.split('\n');
     let status = it.next().unwrap_or_default();
     let mut entries = Vec::new();
     while let Some(prev) = it.next() {
@@ -109,10 +109,10 @@ impl RedisStore {
         if let Some(t) = &text {
             inv.arg(&t.halves.0).arg(&t.halves.1);
         }
-        let reply: Vec<String> = self
+        let reply: String = self
             .call(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        let (status, entries) = script_reply(reply)?;
+        let (status, entries) = script_reply(&reply)?;
         if status == "needjoin" {
             return Ok(Outcome::NeedJoin(text));
         }
@@ -134,7 +134,7 @@ impl RedisStore {
                 .ok_or_else(|| corrupt("reply", "timestamp"))?;
             let delivery = Delivery {
                 chat_id: chat.clone(),
-                frame: WsMessage::text(json),
+                frame: WsMessage::text(json.to_string()),
                 skip: None,
                 membership,
                 seq: Some(seq),
@@ -142,7 +142,7 @@ impl RedisStore {
             self.hub.deliver_next(prev, &delivery);
             stored.push(u.message);
         }
-        Ok(Outcome::Done(status, stored))
+        Ok(Outcome::Done(status.to_string(), stored))
     }
 }
 
@@ -150,6 +150,16 @@ impl RedisStore {
 mod tests {
     use super::*;
     use crate::domain::{MessageKind, Metadata};
+
+    #[test]
+    fn replies_are_a_status_line_then_three_lines_per_entry() {
+        let (status, entries) = script_reply("ok\n5\n7\n{\"a\":1}\n7\n9\n{}").unwrap();
+        assert_eq!(status, "ok");
+        assert_eq!(entries, [(5, 7, "{\"a\":1}"), (7, 9, "{}")]);
+        assert_eq!(script_reply("private").unwrap(), ("private", vec![]));
+        assert!(script_reply("ok\n5\n7").is_err());
+        assert!(script_reply("ok\nx\n7\n{}").is_err());
+    }
 
     #[test]
     fn halves_surround_the_timestamp_value() {
