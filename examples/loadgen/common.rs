@@ -158,7 +158,7 @@ impl Target {
         // tungstenite's default read buffer is 128 KiB, zeroed on first read: with thousands
         // of connections that made the generator, not the server, the limit on connections
         // opened per second. 16 KiB still takes a burst of frames in one read; idle
-        // connections, which receive a few small frames, get less (see main).
+        // connections, which receive a few small frames, get less (see idle.rs).
         let config = WebSocketConfig::default().read_buffer_size(self.read_buffer);
         let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?;
         Ok(ws)

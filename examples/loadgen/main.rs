@@ -219,18 +219,13 @@ async fn main() -> std::process::ExitCode {
             }
         };
     }
-    let mut target = match Target::new(&cli.url).await {
+    let target = match Target::new(&cli.url).await {
         Ok(t) => t,
         Err(e) => {
             eprintln!("loadgen: {}: {e}", cli.url);
             return std::process::ExitCode::FAILURE;
         }
     };
-    if let Cmd::Idle(_) = cli.cmd {
-        // Fresh pages for 10k buffers of 16 KiB cost the generator more than the server's
-        // whole handshake; an idle connection reads a few frames of a few hundred bytes.
-        target.read_buffer = 2048;
-    }
     let procs = Procs {
         server: cli.server_pid,
         redis: cli.redis_pid,

@@ -17,12 +17,10 @@ use super::upgrade::Socket;
 
 /// Text frame, final fragment (FIN bit and opcode 1).
 const FIN_TEXT: u8 = 0x81;
-/// FIN bit and opcode 2.
-const FIN_BINARY: u8 = 0x82;
 
-/// Appends `payload` as one unmasked, final frame of kind `first` (FIN and opcode).
-fn encode(buf: &mut Vec<u8>, first: u8, payload: &[u8]) {
-    buf.push(first);
+/// Appends `payload` as one unmasked, final text frame.
+fn encode_text(buf: &mut Vec<u8>, payload: &[u8]) {
+    buf.push(FIN_TEXT);
     let len = payload.len();
     if len < 126 {
         buf.push(len as u8);
@@ -36,8 +34,8 @@ fn encode(buf: &mut Vec<u8>, first: u8, payload: &[u8]) {
     buf.extend_from_slice(payload);
 }
 
-/// Writes `frames` in order: data frames as raw bytes in one write, anything else (rare:
-/// the outbox holds deliveries) through tungstenite, after what came before it.
+/// Writes `frames` in order: text frames (every delivery is one) as raw bytes in one write,
+/// anything else through tungstenite, after what came before it.
 pub async fn write_batch(socket: &mut Socket, frames: VecDeque<WsMessage>) -> Result<(), tungstenite::Error> {
     // What tungstenite holds (a pong, an error frame) goes first and whole, so that raw bytes
     // never land inside one of its frames.
@@ -46,8 +44,7 @@ pub async fn write_batch(socket: &mut Socket, frames: VecDeque<WsMessage>) -> Re
     let mut buf = Vec::with_capacity(size);
     for frame in frames {
         match &frame {
-            WsMessage::Text(t) => encode(&mut buf, FIN_TEXT, t.as_bytes()),
-            WsMessage::Binary(b) => encode(&mut buf, FIN_BINARY, b),
+            WsMessage::Text(t) => encode_text(&mut buf, t.as_bytes()),
             _ => {
                 socket.get_mut().write_all(&buf).await?;
                 buf.clear();
@@ -70,15 +67,13 @@ mod tests {
     fn frames_match_tungstenite_at_every_length_form() {
         for len in [0, 1, 125, 126, 127, 65535, 65536, 70000] {
             let payload = vec![b'x'; len];
-            for (first, data) in [(FIN_TEXT, Data::Text), (FIN_BINARY, Data::Binary)] {
-                let mut ours = Vec::new();
-                encode(&mut ours, first, &payload);
-                let mut theirs = Vec::new();
-                Frame::message(payload.clone(), OpCode::Data(data), true)
-                    .format(&mut theirs)
-                    .unwrap();
-                assert_eq!(ours, theirs, "length {len}");
-            }
+            let mut ours = Vec::new();
+            encode_text(&mut ours, &payload);
+            let mut theirs = Vec::new();
+            Frame::message(payload, OpCode::Data(Data::Text), true)
+                .format(&mut theirs)
+                .unwrap();
+            assert_eq!(ours, theirs, "length {len}");
         }
     }
 }
