@@ -10,9 +10,12 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::handshake::client::generate_key;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 pub type Ws = WebSocketStream<TcpStream>;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -147,22 +150,74 @@ impl Target {
     }
 
     /// Opens the WebSocket `/ws/{user}` from source address number `i / PER_SOURCE`.
+    ///
+    /// The opening handshake (RFC 6455 §4.1) is written here: one write, reads until the end
+    /// of the answer's head, the status and `Sec-WebSocket-Accept` checked. tungstenite's
+    /// client handshake builds an `http::Request`, a header map and a zeroed 4 KiB read chunk
+    /// per connection: the generator then needed more CPU per connection than the server it
+    /// measured, on the same two cores, and set the connections-per-second figure itself.
     pub async fn connect(&self, user: &str, i: usize) -> Result<Ws, BoxError> {
         let host = 1 + (i / PER_SOURCE) as u8;
         let src = Ipv4Addr::new(127, self.src[0], self.src[1], host);
         let socket = TcpSocket::new_v4()?;
         socket.bind(SocketAddr::new(src.into(), 0))?;
-        let stream = socket.connect(self.addr).await?;
+        let mut stream = socket.connect(self.addr).await?;
         stream.set_nodelay(true)?;
-        let url = format!("ws://{}/ws/{user}", self.authority);
+        let key = generate_key();
+        let request = format!(
+            "GET /ws/{user} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n",
+            self.authority
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let (head, rest) = read_head(&mut stream).await?;
+        check_switch(&head, &key)?;
         // tungstenite's default read buffer is 128 KiB, zeroed on first read: with thousands
         // of connections that made the generator, not the server, the limit on connections
         // opened per second. 16 KiB still takes a burst of frames in one read; idle
         // connections, which receive a few small frames, get less (see idle.rs).
         let config = WebSocketConfig::default().read_buffer_size(self.read_buffer);
-        let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?;
-        Ok(ws)
+        Ok(WebSocketStream::from_partially_read(stream, rest, Role::Client, Some(config)).await)
     }
+}
+
+/// The head of an HTTP answer (up to its blank line) and the bytes read past it (the first
+/// frames, if the server wrote some at once).
+async fn read_head(stream: &mut TcpStream) -> Result<(String, Vec<u8>), BoxError> {
+    let mut buf = Vec::with_capacity(512);
+    let mut chunk = [0u8; 512];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err("connection closed during the handshake".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = buf.split_off(end + 4);
+            return Ok((String::from_utf8_lossy(&buf).into_owned(), rest));
+        }
+        if buf.len() > 16 * 1024 {
+            return Err("handshake answer head over 16 KiB".into());
+        }
+    }
+}
+
+/// Accepts `101 Switching Protocols` with the accept value derived from `key`; anything else
+/// is an error that names the status line.
+fn check_switch(head: &str, key: &str) -> Result<(), BoxError> {
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap_or_default();
+    if status.split(' ').nth(1) != Some("101") {
+        return Err(format!("handshake refused: {status}").into());
+    }
+    let expected = derive_accept_key(key.as_bytes());
+    let accepted = lines.filter_map(|l| l.split_once(':')).any(|(name, value)| {
+        name.trim().eq_ignore_ascii_case("sec-websocket-accept") && value.trim() == expected
+    });
+    if !accepted {
+        return Err("handshake: missing or wrong Sec-WebSocket-Accept".into());
+    }
+    Ok(())
 }
 
 pub fn now_nanos() -> u64 {

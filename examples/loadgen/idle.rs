@@ -27,7 +27,7 @@ pub struct IdleCfg {
 pub async fn run(cfg: IdleCfg, mut target: Target, procs: Procs, prefix: String) -> Value {
     // Fresh pages for 10k buffers of 16 KiB cost the generator more than the server's whole
     // handshake; an idle connection reads a few frames of a few hundred bytes.
-    target.read_buffer = 2048;
+    target.read_buffer = 512;
     let deadline = Instant::now() + cfg.duration;
     let mut complete = true;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -42,7 +42,9 @@ pub async fn run(cfg: IdleCfg, mut target: Target, procs: Procs, prefix: String)
             let target = target.clone();
             let user = format!("{prefix}-i{i}");
             let stop = stop_rx.clone();
-            async move {
+            // A task per handshake, so that handshakes run on every worker thread of the
+            // generator, not only on the one polling this stream.
+            let opening = tokio::spawn(async move {
                 match target.connect(&user, i).await {
                     Ok(ws) => {
                         CONNS.fetch_add(1, Relaxed);
@@ -57,7 +59,8 @@ pub async fn run(cfg: IdleCfg, mut target: Target, procs: Procs, prefix: String)
                         None
                     }
                 }
-            }
+            });
+            async move { opening.await.ok().flatten() }
         })
         .buffer_unordered(cfg.concurrency);
     let mut sinks = Vec::with_capacity(cfg.connections);
