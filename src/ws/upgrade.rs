@@ -18,14 +18,15 @@ use warp::http::{HeaderMap, StatusCode, header};
 use warp::hyper::upgrade::{OnUpgrade, Upgraded};
 use warp::reply::Response;
 
+use super::readahead::ReadAhead;
 use crate::error::{ApiError, Rejected};
 
-/// A WebSocket on an upgraded connection.
-pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
+/// A WebSocket on an upgraded connection, read through the thread's buffer (readahead.rs).
+pub type Socket = WebSocketStream<ReadAhead<TokioIo<Upgraded>>>;
 
 /// Each connection's read buffer, allocated up front and kept: small, since client frames are
-/// small and most connections are idle (tungstenite grows it for a large frame). Reads take
-/// at most this much per system call.
+/// small and most connections are idle (tungstenite grows it for a large frame). The socket
+/// itself is read in larger pieces, through the thread's buffer (`readahead.rs`).
 const READ_BUFFER_BYTES: usize = 256;
 /// tungstenite writes only pings, pongs, error replies and the close, each at once: deliveries,
 /// the bulk, are written in batches by `wire.rs`, with a buffer that lives only while a batch
@@ -109,8 +110,8 @@ impl Upgrade {
         tokio::spawn(async move {
             match on.await {
                 Ok(upgraded) => {
-                    let socket =
-                        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config));
+                    let io = ReadAhead::new(TokioIo::new(upgraded));
+                    let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config));
                     // Its own task, so that what waited for the switch (1.8 KiB of task
                     // against 1.55 KiB of session, measured) is freed, not kept per connection.
                     tokio::spawn(session(socket.await));
