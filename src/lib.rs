@@ -40,7 +40,7 @@ use crate::auth::Auth;
 use crate::bus::{Bus, RedisBus};
 use crate::config::{Settings, StoreKind};
 use crate::limits::RateLimit;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::store::{MemoryStore, RedisStore, Store};
 use crate::ws::hub::Hub;
 
@@ -89,7 +89,7 @@ pub async fn run(
         Store::Memory(_) => RateLimit::local(rate, burst),
         Store::Redis(s) => RateLimit::shared(s.clone(), rate, burst),
     };
-    let state = AppState {
+    let state = AppState::new(Shared {
         store,
         bus,
         hub,
@@ -98,7 +98,7 @@ pub async fn run(
         shutdown: token.clone(),
         tasks,
         settings: Arc::new(settings),
-    };
+    });
     state.tasks.spawn(prune_limits(state.clone()));
     let signal = async move {
         shutdown.await;

@@ -12,9 +12,14 @@ use crate::limits::RateLimit;
 use crate::store::Store;
 use crate::ws::hub::Hub;
 
-/// Shared server state.
+/// Shared server state: one allocation, so a clone (per request, per connection) is one
+/// reference count, not one per field (cloning and dropping the fields one by one was 3 % of
+/// the server's profile while opening connections).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares.
+pub struct Shared {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub bus: Bus,
@@ -27,4 +32,18 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Tracks sessions and their clean-up, so shutdown can wait for them.
     pub tasks: TaskTracker,
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
