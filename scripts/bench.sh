@@ -9,8 +9,18 @@
 # --quick     small sizes and a few seconds per scenario (about 3 minutes in all)
 # --rounds N  repeat every (scenario, server) N times, interleaved; the table shows medians
 # --out DIR   where the JSON results and table.md go (default artifacts/bench/<time>)
+# In full mode the idle scenario is idle-10k and idle-50k; either may be named alone.
 #
 # Ours runs with WORKER_THREADS=1, one thread like each peer (OURS_WORKER_THREADS=0: one per core).
+#
+# A server and its generator each hold one descriptor per connection. When the open-file limit
+# is too low for one process to hold an idle run (50k needs 51000), ours-redis runs it sharded:
+# K instances of ours on one private Redis, each driven by its own generator at once, each
+# holding at most 4/5 of the limit (4 x 12500 under 20000); `loadgen merge-idle` sums them
+# into the one result the table reads, which says K. The peers are one process each: they skip
+# it. BENCH_IDLE50K_CONNECTIONS (default 50000) and BENCH_SHARD_CONNECTIONS (most connections
+# per process, default 4/5 of the limit; setting it shards any idle run above it) exist to try
+# the sharded path at small sizes.
 #
 # Every server under test runs alone, with a private redis-server on a free port (started
 # fresh for each run, killed after), and is stopped after each run. The peers are copied
@@ -19,7 +29,7 @@
 # line is `bench: N runs, M failed` (a run fails when the generator gives no result or reports
 # `"complete": false`); the exit status is 1 if any failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 repo=$PWD
 peers_src=${PEERS_DIR:-$repo/../shared/peers}
 [ -d "$peers_src" ] || peers_src=/work/shared/peers
@@ -38,7 +48,7 @@ while [ $# -gt 0 ]; do
         --servers) servers=$2; shift ;;
         --scenarios) scenarios=$2; shift ;;
         --out) out=$2; shift ;;
-        -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
         *) echo "bench: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -47,10 +57,14 @@ done
     scenarios="fanout paced burst idle history"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
+server_log=$tmp/server.log
 results=${out:-$repo/artifacts/bench/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$results"
 server_pid=
 redis_pid=
+# The processes of a sharded run (run_idle_sharded), also stopped by the trap.
+shard_loadgens=()
+shard_servers=()
 runs=0
 failed=0
 t_start=$SECONDS
@@ -70,7 +84,8 @@ stop_pid() {
 }
 
 cleanup() {
-    local rc=$?
+    local rc=$? pid
+    for pid in "${shard_loadgens[@]}" "${shard_servers[@]}"; do stop_pid "$pid"; done
     stop_pid "$server_pid"
     stop_pid "$redis_pid"
     rm -rf "$tmp"
@@ -90,6 +105,11 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 fd_limit=$(ulimit -n)
 clk=$(getconf CLK_TCK)
 machine="$(nproc) × ${model:-unknown CPU}, $mem RAM, Linux $(uname -r), open files $fd_limit"
+# The most connections one process (a server or a generator) is given in a sharded run: the
+# limit less a fifth, for the descriptors that are not connections (listener, Redis, logs,
+# the ones closing) and to stay clear of the limit itself.
+shard_max=${BENCH_SHARD_CONNECTIONS:-$((fd_limit * 4 / 5))}
+[ "$shard_max" -ge 1 ] || shard_max=1
 echo "machine: $machine"
 echo "mode: $mode, rounds: $rounds, servers: $servers, scenarios: $scenarios"
 echo "results: $results"
@@ -108,7 +128,9 @@ loadgen=$CARGO_TARGET_DIR/release/examples/loadgen
 # its current code there. Prints nothing on success; on failure the server is skipped.
 declare -A peer_dir
 prepare_peers() {
-    local want key dir
+    local key dir
+    # Each setup is one chain: any step failing (A && B || C) skips that peer.
+    # shellcheck disable=SC2015
     for s in $servers; do
         case $s in
             fastapi)
@@ -157,8 +179,8 @@ start_redis() {
     return 1
 }
 
-# Starts server $1 on a free port; sets server_pid and port. The pid is the server process
-# itself (exec), so /proc/PID is what we sample.
+# Starts server $1 on a free port, its output in $server_log; sets server_pid and port. The pid
+# is the server process itself (exec), so /proc/PID is what we sample.
 start_server() {
     local name=$1 i
     port=$(free_port)
@@ -171,19 +193,19 @@ start_server() {
                 ${url:+REDIS_URL=$url} RATE_LIMIT_PER_SECOND=0 MAX_CONNECTIONS=200000 \
                 MAX_CONNECTIONS_PER_USER=100000 SHUTDOWN_DRAIN_SECONDS=0 RUST_LOG=warn \
                 WORKER_THREADS="${OURS_WORKER_THREADS:-1}" \
-                "$server_bin") >"$tmp/server.log" 2>&1 &
+                "$server_bin") >"$server_log" 2>&1 &
             ;;
         node)
             [ -n "${peer_dir[node]:-}" ] || return 1
             (cd "${peer_dir[node]}" && exec env HOST=127.0.0.1 PORT="$port" REDIS_HOST=127.0.0.1 \
-                REDIS_PORT="$redis_port" node server.js) >"$tmp/server.log" 2>&1 &
+                REDIS_PORT="$redis_port" node server.js) >"$server_log" 2>&1 &
             ;;
         fastapi)
             [ -n "${peer_dir[fastapi]:-}" ] || return 1
             (cd "${peer_dir[fastapi]}" && exec env PORT="$port" REDIS_HOST=127.0.0.1 \
                 REDIS_PORT="$redis_port" .venv/bin/uvicorn app:app --host 127.0.0.1 --port "$port" \
                 --loop uvloop --http httptools --ws-max-size 65536 --log-level warning \
-                --no-access-log) >"$tmp/server.log" 2>&1 &
+                --no-access-log) >"$server_log" 2>&1 &
             ;;
         *) echo "    unknown server $name"; return 1 ;;
     esac
@@ -193,7 +215,7 @@ start_server() {
         curl -sf -o /dev/null "http://127.0.0.1:$port/health" && return 0
         sleep 0.1
     done
-    echo "    $name did not become healthy:"; tail -20 "$tmp/server.log" | sed 's/^/      /'
+    echo "    $name did not become healthy:"; tail -20 "$server_log" | sed 's/^/      /'
     return 1
 }
 
@@ -219,7 +241,7 @@ run_one() {
             2> >(sed -u 's/^/    /' >&2) >/dev/null
         local rc=$?
         if ! kill -0 "$server_pid" 2>/dev/null; then
-            echo "    $name exited during the run:"; tail -20 "$tmp/server.log" | sed 's/^/      /'
+            echo "    $name exited during the run:"; tail -20 "$server_log" | sed 's/^/      /'
         fi
         if [ $rc -ne 0 ] || [ ! -s "$file" ]; then ok=0; fi
         [ -s "$file" ] || echo "    no result (loadgen exit $rc)"
@@ -228,6 +250,95 @@ run_one() {
     fi
     stop_pid "$server_pid"; server_pid=
     stop_pid "$redis_pid"; redis_pid=
+    [ $ok = 1 ] || failed=$((failed + 1))
+    echo "   -> $([ $ok = 1 ] && echo ok || echo FAILED) in $((SECONDS - t0)) s"
+}
+
+# shards_for CONNECTIONS: 1 if one process can hold them (the limit with 1000 to spare, as
+# idle-50k always required), else the fewest processes holding at most shard_max each.
+shards_for() {
+    local n=$1
+    if [ -z "${BENCH_SHARD_CONNECTIONS:-}" ] && [ "$fd_limit" -ge $((n + 1000)) ]; then
+        echo 1
+    else
+        echo $(((n + shard_max - 1) / shard_max))
+    fi
+}
+
+# run_idle_sharded TAG ROUND DURATION SHARDS idle ARGS...: the idle run of ours-redis held by
+# SHARDS instances on one private Redis, each with its own generator, all at once; the
+# generators' results (in $results/shards/) are merged into the run's one result file.
+run_idle_sharded() {
+    local tag=$1 name=ours-redis round=$2 duration=$3 k=$4
+    shift 4
+    local file=$results/$tag.$name.r$round.json t0=$SECONDS ok=1 total='' i j rc pid f
+    local -a args=("$@") ports=() files=()
+    for i in "${!args[@]}"; do
+        [ "${args[i]}" = --connections ] && total=${args[i + 1]}
+    done
+    order=$((order + 1))
+    runs=$((runs + 1))
+    echo "== $tag on $name (round $round): $k instances on one Redis, one loadgen each: loadgen $*"
+    mkdir -p "$results/shards"
+    redis_port=
+    start_redis || ok=0
+    for ((i = 0; i < k && ok; i++)); do
+        server_log=$tmp/server.$i.log
+        start_server "$name" || ok=0
+        # Kept even if it did not become healthy: it may still be running.
+        [ -n "$server_pid" ] && shard_servers+=("$server_pid")
+        ports+=("$port")
+        server_pid=
+    done
+    if [ $ok = 1 ]; then
+        for ((i = 0; i < k; i++)); do
+            # The first (total % k) shards take one more, so that they add up to the total.
+            local n=$((total / k + (i < total % k ? 1 : 0)))
+            local -a shard_args=("${args[@]}")
+            for j in "${!shard_args[@]}"; do
+                [ "${shard_args[j]}" = --connections ] && shard_args[j + 1]=$n
+            done
+            files+=("$results/shards/$tag.$name.r$round.s$i.json")
+            rm -f "${files[i]}"
+            timeout --kill-after=5 "$((duration + 30))" "$loadgen" --url "http://127.0.0.1:${ports[i]}" \
+                --server-pid "${shard_servers[i]}" --redis-pid "$redis_pid" --clk-tck "$clk" \
+                --server-name "$name" --tag "$tag" --order "$order" --json "${files[i]}" \
+                "${shard_args[@]}" </dev/null 2> >(sed -u "s/^/    [$i] /" >&2) >/dev/null &
+            shard_loadgens+=("$!")
+        done
+        for ((i = 0; i < k; i++)); do
+            wait "${shard_loadgens[i]}"
+            rc=$?
+            if [ $rc -ne 0 ] || [ ! -s "${files[i]}" ]; then ok=0; fi
+            [ -s "${files[i]}" ] || echo "    shard $i: no result (loadgen exit $rc)"
+        done
+        shard_loadgens=()
+        for ((i = 0; i < k; i++)); do
+            # An idle generator whose instance dies while held still reports itself complete
+            # (the drops count as closed), but the run was not K instances then.
+            if ! kill -0 "${shard_servers[i]}" 2>/dev/null; then
+                echo "    instance $i exited during the run:"; tail -20 "$tmp/server.$i.log" | sed 's/^/      /'
+                ok=0
+            fi
+        done
+        # A partial set would add up to a smaller run than the one named: no result then.
+        local have=0
+        for f in "${files[@]}"; do [ -s "$f" ] && have=$((have + 1)); done
+        if [ $have -eq "$k" ]; then
+            rm -f "$file"
+            "$loadgen" merge-idle "$file" "${files[@]}" 2>&1 | sed 's/^/    /'
+            if [ "${PIPESTATUS[0]}" -ne 0 ] || [ ! -s "$file" ]; then
+                echo "    no result (merge failed)"
+                ok=0
+            fi
+        else
+            ok=0
+        fi
+    fi
+    for pid in "${shard_servers[@]}"; do stop_pid "$pid"; done
+    shard_servers=()
+    stop_pid "$redis_pid"; redis_pid=
+    server_log=$tmp/server.log
     [ $ok = 1 ] || failed=$((failed + 1))
     echo "   -> $([ $ok = 1 ] && echo ok || echo FAILED) in $((SECONDS - t0)) s"
 }
@@ -253,14 +364,12 @@ scenario_runs() {
         fanout) echo "fanout 120 fanout --rooms 50 --members 10 --messages 100 --window 8 --size 100 --duration 120" ;;
         paced) echo "paced 40 paced --rooms 50 --members 10 --rate 500 --send-for 10 --size 100 --duration 40" ;;
         burst) echo "burst 40 burst --members 10 --window 64 --send-for 10 --size 100 --duration 40" ;;
-        idle)
-            echo "idle-10k 180 idle --connections 10000 --members 10 --settle 2 --hold 6 --duration 180"
-            # The server and the generator each hold one descriptor per connection.
-            if [ "$fd_limit" -ge 51000 ]; then
-                echo "idle-50k 300 idle --connections 50000 --members 10 --settle 3 --hold 6 --duration 300"
-            else
-                echo "skip idle-50k: needs an open-file limit of 51000 or more (ulimit -Hn is $(ulimit -Hn))" >&2
-            fi
+        idle | idle-10k | idle-50k)
+            [ "$1" = idle-50k ] ||
+                echo "idle-10k 180 idle --connections 10000 --members 10 --settle 2 --hold 6 --duration 180"
+            # Sharded below an open-file limit of 51000 (see the main loop).
+            [ "$1" = idle-10k ] ||
+                echo "idle-50k 300 idle --connections ${BENCH_IDLE50K_CONNECTIONS:-50000} --members 10 --settle 3 --hold 6 --duration 300"
             ;;
         history) echo "history 60 history --concurrency 32 --seed 1000 --limit 50 --send-for 10 --duration 60" ;;
         scale)
@@ -275,7 +384,24 @@ for round in $(seq "$rounds"); do
     for sc in $scenarios; do
         while read -r tag duration args; do
             [ -n "$tag" ] || continue
+            # An idle run too large for one process: ours-redis runs it sharded, the others skip it.
+            shards=1
+            if [ "${args%% *}" = idle ]; then
+                conns=$(sed -n 's/.*--connections \([0-9]*\).*/\1/p' <<<"$args")
+                [ -n "$conns" ] && shards=$(shards_for "$conns")
+            fi
             for name in $servers; do
+                if [ "$shards" -gt 1 ]; then
+                    if [ "$name" = ours-redis ]; then
+                        # shellcheck disable=SC2086
+                        run_idle_sharded "$tag" "$round" "$duration" "$shards" $args
+                    else
+                        echo "skip $tag on $name: $conns connections in one process need an open-file" \
+                            "limit of $((conns + 1000)) (it is $fd_limit) and $name is one process; only" \
+                            "ours-redis runs $tag, as $shards instances on one Redis"
+                    fi
+                    continue
+                fi
                 # shellcheck disable=SC2086
                 run_one "$tag" "$name" "$round" "$duration" $args
             done

@@ -6,6 +6,7 @@
 //! cargo run --release --example loadgen -- [--url http://127.0.0.1:8000] [--server-pid PID]
 //!     [--redis-pid PID] [--json FILE] <fanout|paced|burst|idle|history> [options]
 //! cargo run --release --example loadgen -- report DIR --servers ours-memory,ours-redis,node,fastapi
+//! cargo run --release --example loadgen -- merge-idle OUT SHARD.json...
 //! ```
 //!
 //! Every scenario is bounded by `--duration` (it stops then, whatever happens, and reports what
@@ -17,6 +18,7 @@
 mod common;
 mod history;
 mod idle;
+mod merge;
 mod report;
 mod rooms;
 
@@ -76,6 +78,9 @@ enum Cmd {
     History(History),
     /// Markdown table from a directory of JSON results.
     Report(Report),
+    /// One idle result from the results of idle runs held at once against instances sharing
+    /// one Redis (a run too large for one process's open-file limit).
+    MergeIdle(MergeIdle),
 }
 
 #[derive(Args)]
@@ -194,6 +199,15 @@ struct Report {
     servers: Vec<String>,
 }
 
+#[derive(Args)]
+struct MergeIdle {
+    /// The merged JSON result.
+    out: PathBuf,
+    /// The shards' JSON results (`--json` of each `idle` run).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+}
+
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.max(0.0))
 }
@@ -219,6 +233,28 @@ async fn main() -> std::process::ExitCode {
             }
         };
     }
+    if let Cmd::MergeIdle(m) = &cli.cmd {
+        return match merge::run(&m.out, &m.inputs) {
+            Ok(v) => {
+                eprintln!(
+                    "loadgen merge-idle: {} instances, {} opened, {} -> {}",
+                    v["instances"],
+                    v["opened"],
+                    if v["complete"] == true {
+                        "complete"
+                    } else {
+                        "INCOMPLETE"
+                    },
+                    m.out.display()
+                );
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("loadgen merge-idle: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let target = match Target::new(&cli.url).await {
         Ok(t) => t,
         Err(e) => {
@@ -238,7 +274,7 @@ async fn main() -> std::process::ExitCode {
         Cmd::Burst(_) => "burst",
         Cmd::Idle(_) => "idle",
         Cmd::History(_) => "history",
-        Cmd::Report(_) => unreachable!("handled above"),
+        Cmd::Report(_) | Cmd::MergeIdle(_) => unreachable!("handled above"),
     };
     common::spawn_progress(scenario);
     let started = common::now_nanos();
@@ -313,7 +349,7 @@ async fn main() -> std::process::ExitCode {
             };
             history::run(cfg, target, procs, prefix.clone()).await
         }
-        Cmd::Report(_) => unreachable!("handled above"),
+        Cmd::Report(_) | Cmd::MergeIdle(_) => unreachable!("handled above"),
     };
     common::stop_progress();
     let mut head = json!({

@@ -1,6 +1,8 @@
 //! `loadgen report DIR`: one Markdown table from the JSON results of a bench run, one row per
 //! metric, one column per server (the median over rounds), then ours-redis / node,
 //! ours-redis / best peer, and the target. A value marked `*` comes from an incomplete run.
+//! A run held by several server instances (merged by `merge-idle`) gets a row with their number
+//! and a note under the table, so that nobody reads it as one process's figures.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -162,6 +164,16 @@ const ROWS: &[Row] = &[
     ),
 ];
 
+/// Shown only for a tag that a server ran as several instances (see merge.rs), so that the
+/// tables of single-process runs stay as they were.
+const INSTANCES: Row = row(
+    "idle",
+    "server instances (one Redis)",
+    "/instances",
+    Better::Zero,
+    "",
+);
+
 const fn row(
     scenario: &'static str,
     label: &'static str,
@@ -230,8 +242,39 @@ pub fn run(dir: &Path, servers: &[String]) -> Result<String, Box<dyn std::error:
     out += &"---:|".repeat(servers.len() + 2);
     out += "---|\n";
     let peers: Vec<&String> = servers.iter().filter(|s| !s.starts_with("ours")).collect();
+    let mut notes = String::new();
     for (_, tag, scenario) in &tags {
-        for r in ROWS.iter().filter(|r| r.scenario == scenario) {
+        let sharded: Vec<(&String, Vec<u64>)> = servers
+            .iter()
+            .filter_map(|s| {
+                let runs = results.get(&(tag.clone(), s.clone()))?;
+                // One instance is an ordinary run, whatever wrote it.
+                let mut ks: Vec<u64> = runs
+                    .iter()
+                    .filter_map(|v| v["instances"].as_u64())
+                    .filter(|k| *k > 1)
+                    .collect();
+                ks.sort_unstable();
+                ks.dedup();
+                (!ks.is_empty()).then_some((s, ks))
+            })
+            .collect();
+        for (server, ks) in &sharded {
+            let ks: Vec<String> = ks.iter().map(u64::to_string).collect();
+            notes += &format!(
+                "Note: {tag} on {server} ran as {} server instances sharing one Redis, each driven \
+                 by its own generator process, not as one process (whose open-file limit was too \
+                 low to hold them all). Its figures are over all instances: connections opened/s \
+                 = all opened / the slowest instance's connect time; KiB/conn = the instances' \
+                 summed RSS growth / all connections; Redis is counted once.\n",
+                ks.join(" or ")
+            );
+        }
+        let extra = (!sharded.is_empty()).then_some(&INSTANCES);
+        for r in extra
+            .into_iter()
+            .chain(ROWS.iter().filter(|r| r.scenario == scenario))
+        {
             out += &format!("| {tag} | {} |", r.label);
             let mut values: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
             for s in servers {
@@ -264,6 +307,10 @@ pub fn run(dir: &Path, servers: &[String]) -> Result<String, Box<dyn std::error:
             };
             out += &format!(" {} | {} | {target} |\n", ratio(node), ratio(best));
         }
+    }
+    if !notes.is_empty() {
+        out += "\n";
+        out += &notes;
     }
     Ok(out)
 }
@@ -303,5 +350,56 @@ fn fmt(x: f64) -> String {
         format!("{x:.1}")
     } else {
         format!("{x:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    fn idle(tag: &str, server: &str, instances: Option<u64>) -> serde_json::Value {
+        let mut v = json!({
+            "scenario": "idle", "tag": tag, "server": server, "order": 1, "complete": true,
+            "opened": 100, "held": 100, "kib_per_conn": 2.5, "kib_per_conn_joined": 3.5,
+            "connections_per_s": 1000.0,
+        });
+        if let Some(k) = instances {
+            v["instances"] = json!(k);
+        }
+        v
+    }
+
+    #[test]
+    fn a_sharded_run_gets_its_instances_row_and_a_note() {
+        let dir = std::env::temp_dir().join(format!("loadgen-report-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, v) in [
+            (
+                "idle-10k.ours-redis.r1.json",
+                idle("idle-10k", "ours-redis", None),
+            ),
+            ("idle-10k.node.r1.json", idle("idle-10k", "node", None)),
+            (
+                "idle-50k.ours-redis.r1.json",
+                idle("idle-50k", "ours-redis", Some(4)),
+            ),
+        ] {
+            std::fs::write(dir.join(file), v.to_string()).unwrap();
+        }
+        let servers = ["ours-redis".to_string(), "node".to_string()];
+        let table = super::run(&dir, &servers);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let table = table.unwrap();
+        let rows: Vec<&str> = table
+            .lines()
+            .filter(|l| l.starts_with('|') && l.contains("server instances"))
+            .collect();
+        assert_eq!(
+            rows,
+            ["| idle-50k | server instances (one Redis) | 4 | – | – | – |  |"]
+        );
+        assert!(table.contains("Note: idle-50k on ours-redis ran as 4 server instances"));
+        assert!(!table.contains("Note: idle-10k"));
+        assert!(table.contains("| idle-50k | KiB/conn, connected | 2.50 | – |"));
     }
 }
