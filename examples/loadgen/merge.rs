@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use crate::common::round3;
+use crate::common::{Usage, round3};
 
 /// How the figures were combined, copied into the result for whoever reads the JSON alone.
 const HOW: &str = "counts and server RSS growth summed over the instances; connections_per_s = \
@@ -102,15 +102,16 @@ pub fn merge(shards: Vec<Value>) -> Result<Value, String> {
     let redis_join = fmax("/redis_rss_kib/joined");
     let redis_growth = redis_join.zip(redis_base).map(|(j, b)| j - b);
 
-    let server_cpu = fsum("/server_cpu_s");
-    let redis_cpu = fmax("/redis_cpu_s");
-    let generator_cpu = fsum("/generator_cpu_s");
-    let per_cpu = |cpu: Option<f64>| -> Value {
-        match cpu {
-            Some(c) if c > 0.0 => json!((opened as f64 / c).round()),
-            _ => Value::Null,
-        }
+    // The CPU figures and connections per CPU-second, as a single run writes them.
+    let usage = Usage {
+        server_cpu_s: fsum("/server_cpu_s"),
+        redis_cpu_s: fmax("/redis_cpu_s"),
+        generator_cpu_s: fsum("/generator_cpu_s"),
+        server_rss_kib: None,
+        redis_rss_kib: None,
     };
+    let mut cpu = usage.per_cpu("connections", opened as f64);
+    cpu.retain(|k, _| !k.ends_with("_rss_kib")); // RSS is combined above, per instance
     let kib = |x: Option<f64>| x.map(|k| k.round() as u64);
 
     let mut params = first["params"].as_object().cloned().unwrap_or_default();
@@ -189,16 +190,8 @@ pub fn merge(shards: Vec<Value>) -> Result<Value, String> {
     put("kib_per_conn", per_conn(growth("connected")));
     put("kib_per_conn_joined", per_conn(growth("joined")));
     put("redis_kib_per_conn_joined", per_conn(redis_growth));
-    put("server_cpu_s", json!(server_cpu.map(round3)));
-    put("redis_cpu_s", json!(redis_cpu.map(round3)));
-    put("generator_cpu_s", json!(generator_cpu.map(round3)));
-    put("connections_per_server_cpu_s", per_cpu(server_cpu));
-    // As `Usage::per_cpu`: no Redis reading counts as no Redis CPU.
-    put(
-        "connections_per_total_cpu_s",
-        per_cpu(server_cpu.map(|s| s + redis_cpu.unwrap_or(0.0))),
-    );
-    put("shards", Value::Array(shards));
+    out.extend(cpu);
+    out.insert("shards".into(), Value::Array(shards));
     Ok(Value::Object(out))
 }
 
