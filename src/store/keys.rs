@@ -33,6 +33,11 @@ impl Keys {
     pub fn log(&self, c: &ChatId) -> String {
         format!("{}:room:{{{c}}}:log", self.prefix)
     }
+    /// Set of the ids of instances subscribed to the room's channel: the room script publishes
+    /// only when one besides the storing instance is there.
+    pub fn followers(&self, c: &ChatId) -> String {
+        format!("{}:room:{{{c}}}:followers", self.prefix)
+    }
     /// Hash: id, username, email, metadata, last_seen.
     pub fn user(&self, u: &UserId) -> String {
         format!("{}:user:{{{u}}}", self.prefix)
@@ -100,6 +105,7 @@ mod tests {
         assert_eq!(k.room(&c), "p:room:{chat:1}");
         assert_eq!(k.members(&c), "p:room:{chat:1}:members");
         assert_eq!(k.log(&c), "p:room:{chat:1}:log");
+        assert_eq!(k.followers(&c), "p:room:{chat:1}:followers");
         assert_eq!(k.room_channel(&c), "p:ch:room:chat:1");
         let u = UserId::parse("u@x").unwrap();
         assert_eq!(k.user_rooms(&u), "p:user:{u@x}:rooms");

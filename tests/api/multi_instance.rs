@@ -14,12 +14,11 @@ use chat_server::domain::{UserId, time};
 use chat_server::store::keys::user_bucket;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 use crate::helpers::{
     RedisServer, TIMEOUT, TestApp, WsClient, assert_message, assert_timestamp, fresh_prefix, room, text,
 };
+use crate::resp::{Resp, redis_command};
 use crate::server_process::ServerProcess;
 
 /// Checks a join (`joined`) or leave notice for `user` in `chat`.
@@ -29,7 +28,7 @@ fn assert_notice(got: &Value, chat: &str, user: &str, joined: bool) {
 }
 
 /// The Redis server and key prefix an app uses.
-fn redis_of(app: &TestApp) -> (u16, String) {
+pub fn redis_of(app: &TestApp) -> (u16, String) {
     let (server, prefix) = app.redis.as_ref().expect("a Redis app");
     (server.port, prefix.clone())
 }
@@ -316,67 +315,6 @@ async fn http_add_on_a_reaches_the_users_connection_on_b() {
 }
 
 /// A reply to a RESP command: what these tests need of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Resp {
-    Text(String),
-    Int(i64),
-    Nil,
-}
-
-/// Sends one command to Redis over a fresh raw TCP connection and returns the reply as a
-/// flat list (a scalar reply is a list of one); nested arrays are not needed here.
-async fn redis_command(port: u16, args: &[&str]) -> Vec<Resp> {
-    let work = async {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        let mut cmd = format!("*{}\r\n", args.len());
-        for a in args {
-            cmd.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        stream.write_all(cmd.as_bytes()).await.unwrap();
-        let mut reader = BufReader::new(stream);
-        let head = read_line(&mut reader).await;
-        match head.split_at(1) {
-            ("*", n) => {
-                let n: usize = n.parse().unwrap();
-                let mut items = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let line = read_line(&mut reader).await;
-                    items.push(read_scalar(&mut reader, &line).await);
-                }
-                items
-            }
-            _ => vec![read_scalar(&mut reader, &head).await],
-        }
-    };
-    tokio::time::timeout(TIMEOUT, work)
-        .await
-        .expect("Redis did not answer")
-}
-
-async fn read_line(reader: &mut BufReader<TcpStream>) -> String {
-    let mut line = String::new();
-    reader.read_line(&mut line).await.unwrap();
-    assert!(line.ends_with("\r\n"), "truncated RESP line {line:?}");
-    line.truncate(line.len() - 2);
-    line
-}
-
-async fn read_scalar(reader: &mut BufReader<TcpStream>, line: &str) -> Resp {
-    match line.split_at(1) {
-        ("+", s) => Resp::Text(s.to_string()),
-        (":", n) => Resp::Int(n.parse().unwrap()),
-        ("$", "-1") | ("_", _) => Resp::Nil,
-        ("$", n) => {
-            let mut buf = vec![0; n.parse::<usize>().unwrap() + 2];
-            reader.read_exact(&mut buf).await.unwrap();
-            buf.truncate(buf.len() - 2);
-            Resp::Text(String::from_utf8(buf).unwrap())
-        }
-        ("-", e) => panic!("Redis error: {e}"),
-        _ => panic!("unexpected RESP reply {line:?}"),
-    }
-}
-
 /// The deployment's channels that some instance subscribes to, each with its number of
 /// subscribers (each instance holds one pub/sub connection, so that is a number of instances).
 async fn subscriptions(port: u16, prefix: &str) -> BTreeMap<String, i64> {

@@ -30,6 +30,7 @@ impl RedisBus {
                     tracing::warn!("pub/sub connection lost; reconnecting");
                     // Messages stored meanwhile reach no one here until the replay.
                     self.inner.hub.forget_recent();
+                    self.inner.lost.store(true, std::sync::atomic::Ordering::Release);
                 }
                 _ => {}
             }

@@ -11,6 +11,9 @@
 //! (re)subscribed, the listener replays the room's log past the last sequence delivered here,
 //! and the hub drops anything at or below it. So a Redis restart, a subscription racing with
 //! a connect, or a join made elsewhere loses and duplicates nothing, in order.
+//!
+//! A room's messages are published only when an instance besides the storing one follows it
+//! (`register.rs`): the storing instance delivers its own from the room script's reply.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,12 +21,14 @@ use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use bb8_redis::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use bb8_redis::redis::{self, PushInfo, Value};
+use bb8_redis::redis::{self, PushInfo};
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+mod keepalive;
 mod listen;
+mod register;
 
 use crate::config::RedisSettings;
 use crate::domain::Timestamp;
@@ -60,6 +65,9 @@ struct Inner {
     pending: std::sync::Mutex<Vec<Channel>>,
     /// Which user bucket channels are subscribed (they are never unsubscribed).
     buckets: Box<[AtomicBool]>,
+    /// Set when the pub/sub connection drops: this instance must register again as the
+    /// follower of its rooms (see `register.rs`).
+    lost: AtomicBool,
     tasks: TaskTracker,
 }
 
@@ -101,6 +109,7 @@ impl RedisBus {
             subscribed: Mutex::default(),
             pending: std::sync::Mutex::default(),
             buckets: (0..USER_BUCKETS).map(|_| AtomicBool::new(false)).collect(),
+            lost: AtomicBool::new(false),
             tasks: tasks.clone(),
         };
         let bus = Self {
@@ -217,24 +226,29 @@ impl RedisBus {
         let mut batch = std::mem::take(&mut *pending());
         batch.extend(channels);
         let (mut add, mut remove, mut buckets) = (HashSet::new(), HashSet::new(), Vec::new());
+        let (mut followed, mut unfollowed) = (Vec::new(), Vec::new());
         for ch in batch {
-            let (name, wanted) = match ch {
-                Channel::Room(c) => (keys.room_channel(&c), hub.wants_room(&c)),
+            let (name, wanted, room) = match ch {
+                Channel::Room(c) => (keys.room_channel(&c), hub.wants_room(&c), Some(c)),
                 Channel::Users(b) => {
                     buckets.push(b);
-                    (keys.bucket_channel(b), true)
+                    (keys.bucket_channel(b), true, None)
                 }
             };
-            match (wanted, subscribed.contains(&name)) {
-                (true, false) => add.insert(name),
-                (false, true) => remove.insert(name),
-                _ => false,
+            let (set, rooms) = match (wanted, subscribed.contains(&name)) {
+                (true, false) => (&mut add, &mut followed),
+                (false, true) => (&mut remove, &mut unfollowed),
+                _ => continue,
             };
+            if set.insert(name) {
+                rooms.extend(room);
+            }
         }
         let (add, remove): (Vec<String>, Vec<String>) =
             (add.into_iter().collect(), remove.into_iter().collect());
         let mut conn = self.inner.conn.clone();
         if !add.is_empty() {
+            self.register(&followed).await?;
             tokio::time::timeout(self.inner.timeout, conn.subscribe(&add))
                 .await
                 .map_err(unavailable)?
@@ -251,38 +265,8 @@ impl RedisBus {
             }
             // Best effort: a late unsubscribe only costs a few ignored messages.
             let _ = tokio::time::timeout(self.inner.timeout, conn.unsubscribe(&remove)).await;
+            self.unregister(&unfollowed).await;
         }
         Ok(())
-    }
-
-    /// Pings every second (a ping is what makes the connection notice and repair a lost
-    /// Redis), and records this instance's heartbeat for presence.
-    async fn keepalive(self, shutdown: CancellationToken) {
-        let beat_every = self.inner.store.presence_ttl() / 3;
-        // Never slower than a third of the presence TTL, so a live instance never looks dead.
-        let mut every = tokio::time::interval(beat_every.min(Duration::from_secs(1)));
-        let mut beat = tokio::time::Instant::now();
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = every.tick() => {}
-            }
-            let idle = self.inner.hub.expire_recent();
-            if !idle.is_empty() {
-                let _ = self
-                    .reconcile(idle.into_iter().map(Channel::Room).collect())
-                    .await;
-            }
-            let mut conn = self.inner.conn.clone();
-            let cmd = redis::cmd("PING");
-            let ping = cmd.query_async::<Value>(&mut conn);
-            let _ = tokio::time::timeout(self.inner.timeout, ping).await;
-            if beat.elapsed() >= beat_every {
-                match self.inner.store.heartbeat().await {
-                    Ok(()) => beat = tokio::time::Instant::now(),
-                    Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
-                }
-            }
-        }
     }
 }

@@ -3,22 +3,38 @@
 -- strictly increase within a room (Redis's clock, bumped past the last one), and the room
 -- never holds more than MAX_MESSAGES_PER_ROOM messages.
 --
--- KEYS[1] room hash, KEYS[2] members set, KEYS[3] log stream
+-- KEYS[1] room hash, KEYS[2] members set, KEYS[3] log stream, KEYS[4] followers set (the
+-- instances subscribed to the room's channel)
 -- ARGV[1] op: "send" | "join" | "admin_join" | "leave"
 -- ARGV[2] chat id, ARGV[3] user id, ARGV[4] max messages, ARGV[5] room channel
 -- ARGV[6] created_at for an implicitly created room
 -- ARGV[7], ARGV[8] JSON of the system notice, before and after its timestamp (empty for a
 -- send: the script then answers "needjoin" if the sender must join first)
 -- ARGV[9] the user's bucket channel (a join is announced there, for the user's other instances)
--- ARGV[10], ARGV[11] JSON of the text (send only), before and after its timestamp
+-- ARGV[10] the calling instance's id
+-- ARGV[11], ARGV[12] JSON of the text (send only), before and after its timestamp
 -- Returns one string, its lines the status ("ok", "noroom", "private", "already", "notmember"
 -- or "needjoin"), then for each entry the room's previous "<µs>", its own "<µs>", and its JSON
 -- (the previous one lets an instance deliver the entry straight from this reply when it holds
 -- everything before). Compact JSON never holds a raw newline; one bulk string is one parse
 -- for the client, where an array was one per line.
 
-local room, members, log = KEYS[1], KEYS[2], KEYS[3]
+local room, members, log, followers = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local op, chat, user, max, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+
+-- Whether an instance other than the caller follows the room. The caller delivers what it
+-- stores from this reply (see store/redis/script.rs), so when it is the only follower (one
+-- instance, or rooms whose members all connect to one) nothing is published: no copy comes
+-- back for it to read and drop. An instance registers after its subscription is confirmed
+-- and then replays the log, so what was stored before it registered is not missed.
+local elsewhere = nil
+local function followed_elsewhere()
+  if elsewhere == nil then
+    local n = redis.call('SCARD', followers)
+    elsewhere = n > 1 or (n == 1 and redis.call('SISMEMBER', followers, ARGV[10]) == 0)
+  end
+  return elsewhere
+end
 
 -- Howard Hinnant's civil_from_days: µs since the epoch -> RFC 3339 with microseconds and Z.
 local function fmt(us)
@@ -57,8 +73,10 @@ local function append(before, after, mark)
   else
     redis.call('XADD', log, 'MAXLEN', max, us .. '-0', 'm', json)
   end
-  -- Payload: "<µs>|<mark or ->|<user>|<json>" (see bus/redis.rs).
-  redis.call('PUBLISH', channel, us .. '|' .. (mark or '-') .. '|' .. user .. '|' .. json)
+  -- Payload: "<µs>|<mark or ->|<user>|<json>" (see bus/redis/listen.rs).
+  if followed_elsewhere() then
+    redis.call('PUBLISH', channel, us .. '|' .. (mark or '-') .. '|' .. user .. '|' .. json)
+  end
   if mark == 'j' then redis.call('PUBLISH', ARGV[9], us .. '|' .. chat .. '|' .. user) end
   out[#out + 1] = string.format('%.0f', last)
   out[#out + 1] = us
@@ -92,5 +110,5 @@ if not member then
 elseif op ~= 'send' then
   return 'already'
 end
-if op == 'send' then append(ARGV[10], ARGV[11], nil) end
+if op == 'send' then append(ARGV[11], ARGV[12], nil) end
 return table.concat(out, '\n')

@@ -89,7 +89,10 @@ impl RedisStore {
     ) -> StoreResult<Outcome> {
         let k = &self.keys;
         let mut inv = self.room_script.prepare_invoke();
-        inv.key(k.room(chat)).key(k.members(chat)).key(k.log(chat));
+        inv.key(k.room(chat))
+            .key(k.members(chat))
+            .key(k.log(chat))
+            .key(k.followers(chat));
         let joined = matches!(op, "send" | "join" | "admin_join");
         // A send's notice is only needed when the sender is new to the room (the script
         // then answers "needjoin" and `send` asks again with it).
@@ -105,13 +108,15 @@ impl RedisStore {
         inv.arg(time::format(&time::now()))
             .arg(&halves.0)
             .arg(&halves.1)
-            .arg(k.user_channel(user));
+            .arg(k.user_channel(user))
+            .arg(&self.instance);
         if let Some(t) = &text {
             inv.arg(&t.halves.0).arg(&t.halves.1);
         }
         let reply: String = self
             .call(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await?;
+            .await
+            .inspect_err(|_| self.hub.recheck(chat))?; // the script may have run (order.rs)
         let (status, entries) = script_reply(&reply)?;
         if status == "needjoin" {
             return Ok(Outcome::NeedJoin(text));

@@ -57,6 +57,9 @@ struct RoomEntry {
     /// The room's newest messages, once history was read here (Redis store; see recent.rs).
     /// A room read recently stays followed without local members.
     recent: Option<Recent>,
+    /// Messages stored here that came back from the store before one stored before them
+    /// reached this hub: `(the room's sequence before each, it)` (see `order.rs`).
+    held: Vec<(u64, Delivery)>,
 }
 
 /// Connection caps (`MAX_CONNECTIONS`, `MAX_CONNECTIONS_PER_USER`), per instance.
@@ -91,6 +94,8 @@ struct State {
     rooms: HashMap<ChatId, RoomEntry>,
     /// Rooms whose recent messages are kept (at most `MAX_KEPT_ROOMS`).
     kept: usize,
+    /// Rooms whose log is to be replayed here, and from when (see `order.rs`).
+    rechecks: HashMap<ChatId, std::time::Instant>,
 }
 
 /// Cheaply clonable handle to this instance's connections.
@@ -192,23 +197,14 @@ impl Hub {
         self.lock().rooms.get(room).map(|r| r.last)
     }
 
-    /// Delivers one frame to the room's local participants, applying its membership change.
+    /// Delivers one frame to the room's local participants, applying its membership change
+    /// (then any held message it was the gap before: see `order.rs`).
     pub fn deliver(&self, d: &Delivery) {
         let mut s = self.lock();
         s.joined(d, 0);
         s.deliver(d);
-    }
-
-    /// Delivers a message the store has just stored, if the room is followed here and the
-    /// message directly follows what was last delivered in it (`prev`, the room's sequence
-    /// before it). Otherwise does nothing: a message before it is still on its way, and
-    /// pub/sub delivers both in order; a room new here is followed through pub/sub, whose
-    /// replay starts where each joining user's notice is.
-    pub fn deliver_next(&self, prev: u64, d: &Delivery) {
-        let mut s = self.lock();
-        if s.rooms.get(&d.chat_id).is_some_and(|r| r.last == prev) {
-            s.joined(d, prev);
-            s.deliver(d);
+        if d.seq.is_some() {
+            s.release_held(&d.chat_id);
         }
     }
 
@@ -296,6 +292,7 @@ fn offer(out: &Outbox, frame: &WsMessage) -> bool {
     }
 }
 
+mod order;
 mod reading;
 #[cfg(test)]
 mod tests;

@@ -175,3 +175,53 @@ fn at_most_max_kept_rooms_keep_recent_messages() {
     hub.forget_recent();
     assert!(hub.keep_recent(&extra, vec![], true, 100).is_some());
 }
+
+/// A stored message at `seq` (the room's sequence before it was `prev`, for `deliver_next`).
+fn stored(chat: &ChatId, text: &str, seq: u64) -> Delivery {
+    Delivery {
+        seq: Some(seq),
+        ..delivery(chat, text, None)
+    }
+}
+
+#[test]
+fn replies_ahead_of_a_gap_wait_for_it_and_keep_the_order() {
+    let hub = Hub::default();
+    let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
+    let (out, _) = conn(&hub, &u, 8);
+    hub.follow(&u, [(chat.clone(), 10)]);
+    // Replies for 12 and 13 come before 11 (stored elsewhere) arrives through pub/sub.
+    hub.deliver_next(12, &stored(&chat, "c", 13));
+    hub.deliver_next(11, &stored(&chat, "b", 12));
+    assert_eq!((texts(&out).len(), hub.held(&chat)), (0, 2));
+    hub.deliver(&stored(&chat, "a", 11));
+    assert_eq!(hub.held(&chat), 0);
+    hub.deliver_next(13, &stored(&chat, "d", 14));
+    // Copies of what was delivered already (its own, published for another instance).
+    hub.deliver(&stored(&chat, "b", 12));
+    hub.deliver_next(13, &stored(&chat, "d", 14));
+    assert_eq!(texts(&out), ["a", "b", "c", "d"]);
+    assert_eq!(hub.last_seq(&chat), Some(14));
+}
+
+#[test]
+fn a_room_holding_a_reply_or_whose_store_call_failed_is_due_for_a_replay() {
+    let hub = Hub::default();
+    let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
+    let other = ChatId::parse("elsewhere").unwrap();
+    let (out, _) = conn(&hub, &u, 8);
+    hub.follow(&u, [(chat.clone(), 10)]);
+    hub.deliver_next(20, &stored(&chat, "late", 21));
+    assert_eq!(
+        hub.due_rechecks(),
+        [] as [ChatId; 0],
+        "pub/sub gets some patience"
+    );
+    hub.recheck(&chat); // a failed call: due at once
+    hub.recheck(&other); // not followed here: nothing to replay
+    assert_eq!(hub.due_rechecks(), std::slice::from_ref(&chat));
+    assert_eq!(hub.due_rechecks(), [] as [ChatId; 0], "taken once");
+    // The replay brings the missing messages, and the held one follows them.
+    hub.deliver(&stored(&chat, "lost reply", 20));
+    assert_eq!(texts(&out), ["lost reply", "late"]);
+}

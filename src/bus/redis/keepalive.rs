@@ -1,0 +1,54 @@
+//! The instance's upkeep, once a second: a ping (which makes the pub/sub connection notice and
+//! repair a lost Redis), registering again as a room follower after such a loss, replaying
+//! rooms due for it (see `ws/hub/order.rs`), dropping rooms no longer read, and the presence
+//! heartbeat.
+
+use std::time::Duration;
+
+use bb8_redis::redis::{self, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::{Channel, RedisBus};
+
+impl RedisBus {
+    /// Pings every second (a ping is what makes the connection notice and repair a lost
+    /// Redis), and records this instance's heartbeat for presence.
+    pub(super) async fn keepalive(self, shutdown: CancellationToken) {
+        let beat_every = self.inner.store.presence_ttl() / 3;
+        // Never slower than a third of the presence TTL, so a live instance never looks dead.
+        let mut every = tokio::time::interval(beat_every.min(Duration::from_secs(1)));
+        let mut beat = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => {
+                    // The others need not publish for this instance any more.
+                    self.unregister(&self.subscribed_rooms().await).await;
+                    return;
+                }
+                _ = every.tick() => {}
+            }
+            self.register_again().await;
+            for room in self.inner.hub.due_rechecks() {
+                if !self.replay(&room).await {
+                    self.inner.hub.recheck(&room);
+                }
+            }
+            let idle = self.inner.hub.expire_recent();
+            if !idle.is_empty() {
+                let _ = self
+                    .reconcile(idle.into_iter().map(Channel::Room).collect())
+                    .await;
+            }
+            let mut conn = self.inner.conn.clone();
+            let cmd = redis::cmd("PING");
+            let ping = cmd.query_async::<Value>(&mut conn);
+            let _ = tokio::time::timeout(self.inner.timeout, ping).await;
+            if beat.elapsed() >= beat_every {
+                match self.inner.store.heartbeat().await {
+                    Ok(()) => beat = tokio::time::Instant::now(),
+                    Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
+                }
+            }
+        }
+    }
+}

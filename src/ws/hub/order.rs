@@ -1,0 +1,104 @@
+//! The hub's side of delivering straight from the store's reply (Redis store), in order.
+//!
+//! The instance that stores a message delivers it to its local participants from the room
+//! script's reply, which also gives the room's sequence before it. Pub/sub brings messages
+//! stored on other instances, and brings this instance's own only when another instance
+//! follows the room too (see room.lua). So a reply may arrive before a message stored just
+//! before it (by another instance) has come through pub/sub: the reply is then held, and
+//! delivered as soon as the message before it is. Pub/sub delivers each room in stored order,
+//! and a (re)subscription replays the log, so the gap closes.
+//!
+//! One gap pub/sub does not close: a message this instance stored whose reply it never got
+//! (a call that timed out after the script ran), when no other instance follows the room. So
+//! a room that held a message for `PATIENCE`, or whose store call failed, is due for a replay
+//! of its log, which the bus's keepalive does (`Hub::due_rechecks`).
+
+use std::time::{Duration, Instant};
+
+use super::{Delivery, Hub, State};
+use crate::domain::ChatId;
+
+/// At most this many messages held per room: more means pub/sub stopped bringing the room
+/// (its connection is being repaired, and the resubscription's replay brings them all).
+const MAX_HELD: usize = 1024;
+
+/// How long a held message waits for pub/sub before the room's log is read instead.
+const PATIENCE: Duration = Duration::from_millis(200);
+
+impl Hub {
+    /// Delivers a message the store has just stored (`prev` is the room's sequence before
+    /// it), if the room is followed here: at once when it directly follows what was last
+    /// delivered in the room, else once the messages before it are. A room new here is
+    /// followed through pub/sub, whose replay starts where each joining user's notice is.
+    pub fn deliver_next(&self, prev: u64, d: &Delivery) {
+        let mut s = self.lock();
+        let Some(room) = s.rooms.get_mut(&d.chat_id) else {
+            return;
+        };
+        let seq = d.seq.unwrap_or_default();
+        if room.last == prev {
+            s.joined(d, prev);
+            s.deliver(d);
+            s.release_held(&d.chat_id);
+        } else if seq > room.last && room.held.len() < MAX_HELD {
+            room.held.push((prev, d.clone()));
+            let at = Instant::now() + PATIENCE;
+            s.rechecks.entry(d.chat_id.clone()).or_insert(at);
+        }
+    }
+
+    /// A store call on the room failed: it may have stored a message whose reply was lost,
+    /// so the room's log is replayed here at the next recheck.
+    pub fn recheck(&self, chat: &ChatId) {
+        let mut s = self.lock();
+        if s.rooms.contains_key(chat) {
+            s.rechecks.insert(chat.clone(), Instant::now());
+        }
+    }
+
+    /// The rooms due for a replay of their log (taken: each is returned once per marking).
+    pub fn due_rechecks(&self) -> Vec<ChatId> {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        self.lock().rechecks.retain(|chat, at| {
+            let ready = *at <= now;
+            if ready {
+                due.push(chat.clone());
+            }
+            !ready
+        });
+        due
+    }
+
+    /// How many messages the room holds back (for tests).
+    #[cfg(test)]
+    pub fn held(&self, room: &ChatId) -> usize {
+        self.lock().rooms.get(room).map_or(0, |r| r.held.len())
+    }
+}
+
+impl State {
+    /// Delivers the held messages whose predecessors have been delivered, in order; drops
+    /// those delivered meanwhile by another path (pub/sub, a replay).
+    pub(super) fn release_held(&mut self, chat: &ChatId) {
+        loop {
+            let Some(room) = self.rooms.get_mut(chat) else {
+                return;
+            };
+            let last = room.last;
+            let ready = room
+                .held
+                .iter()
+                .enumerate()
+                .filter(|(_, (prev, _))| *prev <= last);
+            let Some((i, _)) = ready.min_by_key(|(_, (_, d))| d.seq) else {
+                return;
+            };
+            let (prev, d) = room.held.swap_remove(i);
+            if d.seq.is_some_and(|seq| seq > last) {
+                self.joined(&d, prev);
+                self.deliver(&d);
+            }
+        }
+    }
+}
