@@ -35,7 +35,7 @@ use crate::domain::Timestamp;
 use crate::domain::{ChatId, UserId};
 use crate::store::Page;
 use crate::store::keys::{Keys, USER_BUCKETS, user_bucket};
-use crate::store::redis::{RedisStore, ceil_micros};
+use crate::store::redis::{RedisStore, ceil_micros, client};
 use crate::store::{StoreError, StoreResult};
 use crate::ws::hub::{Delivery, Hub};
 use crate::ws::recent::RECENT_MESSAGES;
@@ -86,8 +86,7 @@ impl RedisBus {
         tasks: TaskTracker,
     ) -> StoreResult<Self> {
         let sep = if settings.url.contains('?') { '&' } else { '?' };
-        let client =
-            redis::Client::open(format!("{}{sep}protocol=resp3", settings.url)).map_err(unavailable)?;
+        let client = client(&format!("{}{sep}protocol=resp3", settings.url)).map_err(unavailable)?;
         let (tx, rx) = mpsc::unbounded_channel::<PushInfo>();
         let config = ConnectionManagerConfig::new()
             .set_push_sender(tx)

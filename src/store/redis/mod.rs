@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bb8_redis::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use bb8_redis::redis::{self, RedisError};
+use bb8_redis::redis::{self, IntoConnectionInfo, RedisError};
 
 use super::keys::Keys;
 use super::{StoreError, StoreResult};
@@ -82,6 +82,14 @@ pub struct RedisStore {
     hub: Hub,
 }
 
+/// A client for `url` whose connections send each command at once: redis-rs leaves Nagle's
+/// algorithm on, which holds a command back while an earlier one is unacknowledged, and with
+/// many commands pipelined on one connection that is a wait on most of them.
+pub fn client(url: &str) -> redis::RedisResult<redis::Client> {
+    let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(true);
+    redis::Client::open(url.into_connection_info()?.set_tcp_settings(tcp))
+}
+
 impl RedisStore {
     /// Connects (bounded by the timeout) and checks that Redis answers.
     pub async fn open(
@@ -93,7 +101,7 @@ impl RedisStore {
         let unreachable = |e: &dyn std::fmt::Display| {
             StoreError::Unavailable(format!("cannot reach Redis at {}: {e}", settings.address))
         };
-        let client = redis::Client::open(settings.url.as_str()).map_err(|e| unreachable(&e))?;
+        let client = client(&settings.url).map_err(|e| unreachable(&e))?;
         let pool = bb8::Pool::builder()
             .max_size(settings.pool_size)
             .connection_timeout(timeout)
