@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{TIMEOUT, TestApp, WsClient, room, text};
 use crate::multi_instance::redis_of;
@@ -19,9 +19,9 @@ async fn say(ws: &mut WsClient, content: &str) -> Value {
     echo
 }
 
-/// The stored message a published payload (`<seq>|<mark>|<user>|<json>`) carries.
+/// The stored message a published payload (`<prev>|<seq>|<mark>|<user>|<json>`) carries.
 fn published(payload: &str) -> Value {
-    let json = payload.splitn(4, '|').nth(3).expect("a four-part payload");
+    let json = payload.splitn(5, '|').nth(4).expect("a five-part payload");
     serde_json::from_str(json).expect("the payload ends with the message's JSON")
 }
 
@@ -92,4 +92,75 @@ async fn a_stopped_instance_leaves_the_follower_sets() {
     assert_eq!(redis_command(port, &["SCARD", &followers]).await, [Resp::Int(2)]);
     b.stop().await;
     assert_eq!(redis_command(port, &["SCARD", &followers]).await, [Resp::Int(1)]);
+}
+
+/// Leaving a room on the only instance that follows it (its notice delivered from the store's
+/// reply, never published) still unsubscribes, and a rejoin is followed afresh: the joiner
+/// gets its join notice first, then what follows.
+#[tokio::test]
+async fn a_leave_on_the_only_follower_unsubscribes_and_a_rejoin_starts_at_its_notice() {
+    let (a, b) = TestApp::spawn_pair(&[]).await;
+    let (port, prefix) = redis_of(&a);
+    room(&a, "r", &["p"]).await;
+    let followers = format!("{prefix}:room:{{r}}:followers");
+    let mut p = a.ws("p").await;
+    say(&mut p, "hello").await;
+    p.send_json(json!({"type": "leave", "chat_id": "r"})).await;
+    assert_eq!(p.recv_json().await["content"], "p left the chat");
+    wait_followers(port, &followers, 0).await;
+    let channel = format!("{prefix}:ch:room:r");
+    let numsub = redis_command(port, &["PUBSUB", "NUMSUB", &channel]).await;
+    assert_eq!(numsub, [Resp::Text(channel.clone()), Resp::Int(0)]);
+
+    // Stored while nobody here follows the room: never delivered to p.
+    let (status, body) = b.post_json("/chat/r/participants", json!({"user_id": "q"})).await;
+    assert_eq!(status, 200, "{body}");
+    p.send_json(json!({"type": "join", "chat_id": "r"})).await;
+    assert_eq!(p.recv_json().await["content"], "p joined the chat");
+    assert_eq!(say(&mut p, "back").await["content"], "back");
+    wait_followers(port, &followers, 1).await;
+}
+
+/// The race the order rules exist for, on a multi-threaded runtime: p's messages, stored on A
+/// (the room's only follower, so never published), interleave with join notices stored by B
+/// (which does not follow the room, so they are published for A). p gets every one of both,
+/// once, in the room's order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unpublished_replies_and_published_messages_interleave_in_order() {
+    const N: usize = 200;
+    let (a, b) = TestApp::spawn_pair(&[]).await;
+    room(&a, "r", &["p"]).await;
+    let mut p = a.ws("p").await;
+    let adds = tokio::spawn(async move {
+        for i in 0..N {
+            let (status, body) = b
+                .post_json("/chat/r/participants", json!({"user_id": format!("u{i}")}))
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        b
+    });
+    for i in 0..N {
+        p.send_json(text("r", &format!("m{i}"))).await;
+    }
+    // All of it within one timeout: a message left waiting for a recheck arrives a second
+    // late, so a broken order would crawl through the per-frame timeouts.
+    let got = tokio::time::timeout(TIMEOUT, async {
+        let mut got = Vec::with_capacity(2 * N);
+        for _ in 0..2 * N {
+            got.push(p.recv_json().await);
+        }
+        got
+    })
+    .await
+    .expect("every message within the timeout");
+    let _b = tokio::time::timeout(TIMEOUT, adds).await.unwrap().unwrap();
+    let stamps: Vec<&str> = got.iter().map(|m| m["timestamp"].as_str().unwrap()).collect();
+    assert!(stamps.windows(2).all(|w| w[0] < w[1]), "out of order: {stamps:?}");
+    let contents: Vec<&str> = got.iter().map(|m| m["content"].as_str().unwrap()).collect();
+    let mine: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
+    let joins: Vec<String> = (0..N).map(|i| format!("u{i} joined the chat")).collect();
+    let (sent, joined): (Vec<&str>, Vec<&str>) = contents.iter().partition(|c| c.starts_with('m'));
+    assert_eq!(sent, mine);
+    assert_eq!(joined, joins);
 }

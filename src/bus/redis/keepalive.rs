@@ -11,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 use super::{Channel, RedisBus};
 
 impl RedisBus {
-    /// Pings every second (a ping is what makes the connection notice and repair a lost
-    /// Redis), and records this instance's heartbeat for presence.
+    /// Once a second: pings (a ping is what makes the connection notice and repair a lost
+    /// Redis), records this instance's heartbeat for presence, registers again after a lost
+    /// connection, replays rooms due for it, and unsubscribes from rooms no longer needed.
     pub(super) async fn keepalive(self, shutdown: CancellationToken) {
         let beat_every = self.inner.store.presence_ttl() / 3;
         // Never slower than a third of the presence TTL, so a live instance never looks dead.
@@ -27,18 +28,7 @@ impl RedisBus {
                 }
                 _ = every.tick() => {}
             }
-            self.register_again().await;
-            for room in self.inner.hub.due_rechecks() {
-                if !self.replay(&room).await {
-                    self.inner.hub.recheck(&room);
-                }
-            }
-            let idle = self.inner.hub.expire_recent();
-            if !idle.is_empty() {
-                let _ = self
-                    .reconcile(idle.into_iter().map(Channel::Room).collect())
-                    .await;
-            }
+            // The ping first: it is what repairs the connection, whatever else waits on Redis.
             let mut conn = self.inner.conn.clone();
             let cmd = redis::cmd("PING");
             let ping = cmd.query_async::<Value>(&mut conn);
@@ -48,6 +38,27 @@ impl RedisBus {
                     Ok(()) => beat = tokio::time::Instant::now(),
                     Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
                 }
+            }
+            self.register_again().await;
+            self.recheck_due().await;
+            let mut idle = self.inner.hub.expire_recent();
+            idle.extend(self.inner.hub.take_dropped());
+            if !idle.is_empty() {
+                let _ = self
+                    .reconcile(idle.into_iter().map(Channel::Room).collect())
+                    .await;
+            }
+        }
+    }
+
+    /// Replays the rooms due for it (see `ws/hub/order.rs`); after one failure, the rest
+    /// wait for the next tick rather than each costing a timeout now.
+    async fn recheck_due(&self) {
+        let mut failed = false;
+        for room in self.inner.hub.due_rechecks() {
+            if failed || !self.replay(&room).await {
+                failed = true;
+                self.inner.hub.recheck(&room);
             }
         }
     }

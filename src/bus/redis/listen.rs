@@ -22,8 +22,10 @@ impl RedisBus {
             match push.kind {
                 PushKind::Message => self.on_message(push.data).await,
                 PushKind::Subscribe => {
-                    if let Some(chat) = self.room_of(push.data.first()) {
-                        let _ = self.replay(&chat).await; // it logs a failure
+                    if let Some(chat) = self.room_of(push.data.first())
+                        && !self.replay(&chat).await
+                    {
+                        self.inner.hub.recheck(&chat); // tried again by the keepalive
                     }
                 }
                 PushKind::Disconnection => {
@@ -55,60 +57,81 @@ impl RedisBus {
         }
     }
 
-    /// Delivers `"<seq>|<j, l or ->|<user>|<json>"` (a stored message, see room.lua) or
-    /// `"t|<instance>|<user>|<json>"` (a typing event).
+    /// Delivers `"<prev>|<seq>|<j, l or ->|<user>|<json>"` (a stored message, see room.lua),
+    /// in order: one whose predecessor `prev` has not been delivered here waits for it (see
+    /// `ws/hub/order.rs`). Or `"t|<instance>|<user>|<json>"`, a typing event.
     async fn deliver_payload(&self, chat: &ChatId, payload: &str) {
-        let mut parts = payload.splitn(4, '|');
+        let Some((head, rest)) = payload.split_once('|') else {
+            return;
+        };
+        if head == "t" {
+            return self.typing_from(chat, rest);
+        }
+        let mut parts = rest.splitn(4, '|');
         let (Some(seq), Some(mark), Some(user), Some(json)) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return;
         };
-        let Ok(user) = UserId::parse(user) else { return };
-        if seq == "t" && mark == self.inner.store.instance() {
-            return; // our own typing event: delivered locally already
-        }
-        // Mostly a message this instance stored and delivered from the store's reply already.
-        if mark == "-"
-            && let Ok(seq) = seq.parse::<u64>()
-            && self.inner.hub.last_seq(chat).is_none_or(|last| seq <= last)
-        {
+        let (Ok(prev), Ok(seq), Ok(user)) = (head.parse::<u64>(), seq.parse::<u64>(), UserId::parse(user))
+        else {
             return;
-        }
+        };
         let left = mark == "l";
         let d = Delivery {
             chat_id: chat.clone(),
             frame: WsMessage::text(json),
-            skip: (seq == "t").then(|| user.clone()),
+            skip: None,
             membership: match mark {
                 "j" => Some(Membership::Joined(user)),
                 "l" => Some(Membership::Left(user)),
                 _ => None,
             },
-            seq: seq.parse().ok(),
+            seq: Some(seq),
         };
-        self.inner.hub.deliver(&d);
+        self.inner.hub.deliver_next(prev, &d);
         if left && !self.inner.hub.wants_room(chat) {
             let _ = self.reconcile(vec![Channel::Room(chat.clone())]).await;
         }
     }
 
-    /// `"<seq>|<chat>|<user>"` on a user bucket's channel: the user joined a room on some
-    /// instance. If the user is connected here, follow the room from just before the join
-    /// notice, so the subscription's replay delivers the notice.
-    async fn joined_elsewhere(&self, payload: &str) {
-        let mut parts = payload.splitn(3, '|');
-        let (Some(seq), Some(chat), Some(user)) = (parts.next(), parts.next(), parts.next()) else {
+    /// `"<instance>|<user>|<json>"`: a typing event from another instance (this one delivered
+    /// its own already).
+    fn typing_from(&self, chat: &ChatId, rest: &str) {
+        let mut parts = rest.splitn(3, '|');
+        let (Some(instance), Some(user), Some(json)) = (parts.next(), parts.next(), parts.next()) else {
             return;
         };
-        let (Ok(user), Ok(chat), Ok(seq)) = (UserId::parse(user), ChatId::parse(chat), seq.parse::<u64>())
+        let Ok(user) = UserId::parse(user) else { return };
+        if instance == self.inner.store.instance() {
+            return;
+        }
+        self.inner.hub.deliver(&Delivery {
+            chat_id: chat.clone(),
+            frame: WsMessage::text(json),
+            skip: Some(user),
+            membership: None,
+            seq: None,
+        });
+    }
+
+    /// `"<prev>|<seq>|<chat>|<user>"` on a user bucket's channel: the user joined a room on
+    /// some instance. If the user is connected here and the room is new here, follow it from
+    /// just before the join notice, so the notice is the first thing delivered in it. A room
+    /// followed here already gets the notice in its order, which adds the user then.
+    async fn joined_elsewhere(&self, payload: &str) {
+        let mut parts = payload.splitn(4, '|');
+        let (Some(prev), Some(chat), Some(user)) = (parts.next(), parts.nth(1), parts.next()) else {
+            return;
+        };
+        let (Ok(user), Ok(chat), Ok(prev)) = (UserId::parse(user), ChatId::parse(chat), prev.parse::<u64>())
         else {
             return;
         };
         if !self.inner.hub.wants_user(&user) {
             return;
         }
-        self.inner.hub.follow(&user, [(chat.clone(), seq - 1)]);
+        self.inner.hub.follow_new(&user, &chat, prev);
         if let Err(e) = self.reconcile(vec![Channel::Room(chat.clone())]).await {
             tracing::warn!(error = %e, %chat, "subscribe after a remote join failed");
         }

@@ -99,6 +99,7 @@ impl RedisBus {
             .map_err(unavailable)?
             .map_err(unavailable)?;
         let keys = store.keys().clone();
+        hub.track_dropped(); // unsubscribed by the keepalive
         let inner = Inner {
             conn,
             keys,

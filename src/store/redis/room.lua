@@ -73,12 +73,14 @@ local function append(before, after, mark)
   else
     redis.call('XADD', log, 'MAXLEN', max, us .. '-0', 'm', json)
   end
-  -- Payload: "<µs>|<mark or ->|<user>|<json>" (see bus/redis/listen.rs).
+  -- Payload: "<previous µs>|<µs>|<mark or ->|<user>|<json>" (see bus/redis/listen.rs): the
+  -- previous sequence lets a receiver see that a message it never got comes in between.
+  local prev = string.format('%.0f', last)
   if followed_elsewhere() then
-    redis.call('PUBLISH', channel, us .. '|' .. (mark or '-') .. '|' .. user .. '|' .. json)
+    redis.call('PUBLISH', channel, prev .. '|' .. us .. '|' .. (mark or '-') .. '|' .. user .. '|' .. json)
   end
-  if mark == 'j' then redis.call('PUBLISH', ARGV[9], us .. '|' .. chat .. '|' .. user) end
-  out[#out + 1] = string.format('%.0f', last)
+  if mark == 'j' then redis.call('PUBLISH', ARGV[9], prev .. '|' .. us .. '|' .. chat .. '|' .. user) end
+  out[#out + 1] = prev
   out[#out + 1] = us
   out[#out + 1] = json
 end

@@ -73,6 +73,21 @@ fn script_reply(reply: &str) -> StoreResult<(&str, Vec<ScriptEntry<'_>>)> {
     Ok((status, entries))
 }
 
+/// Marks a room for a replay when dropped armed (see `room_op`).
+struct Recheck<'a> {
+    hub: &'a crate::ws::hub::Hub,
+    chat: &'a ChatId,
+    armed: bool,
+}
+
+impl Drop for Recheck<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.hub.recheck(self.chat);
+        }
+    }
+}
+
 impl RedisStore {
     /// Runs the room script (see room.lua) for `op`; returns its status and the messages it
     /// stored, stamped, in order. Each is also delivered to this instance's hub at once when
@@ -113,10 +128,17 @@ impl RedisStore {
         if let Some(t) = &text {
             inv.arg(&t.halves.0).arg(&t.halves.1);
         }
+        // Should the call fail or be abandoned (a dropped HTTP request), the script may have
+        // run: the room is then replayed here (ws/hub/order.rs).
+        let mut guard = Recheck {
+            hub: &self.hub,
+            chat,
+            armed: true,
+        };
         let reply: String = self
             .call(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await
-            .inspect_err(|_| self.hub.recheck(chat))?; // the script may have run (order.rs)
+            .await?;
+        guard.armed = false;
         let (status, entries) = script_reply(&reply)?;
         if status == "needjoin" {
             return Ok(Outcome::NeedJoin(text));

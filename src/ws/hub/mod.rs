@@ -94,8 +94,11 @@ struct State {
     rooms: HashMap<ChatId, RoomEntry>,
     /// Rooms whose recent messages are kept (at most `MAX_KEPT_ROOMS`).
     kept: usize,
-    /// Rooms whose log is to be replayed here, and from when (see `order.rs`).
-    rechecks: HashMap<ChatId, std::time::Instant>,
+    /// Rooms whose log is to be replayed here: from when, and whether because a store call
+    /// failed (else because a message is held; see `order.rs`).
+    rechecks: HashMap<ChatId, (std::time::Instant, bool)>,
+    /// Rooms no longer followed here since last taken (`None`: not tracked, no pub/sub).
+    dropped: Option<Vec<ChatId>>,
 }
 
 /// Cheaply clonable handle to this instance's connections.
@@ -208,6 +211,21 @@ impl Hub {
         }
     }
 
+    /// Starts recording the rooms that stop being followed here, for [`Hub::take_dropped`]
+    /// (the Redis bus unsubscribes from them).
+    pub fn track_dropped(&self) {
+        self.lock().dropped.get_or_insert_with(Vec::new);
+    }
+
+    /// The rooms that stopped being followed here since the last call.
+    pub fn take_dropped(&self) -> Vec<ChatId> {
+        self.lock()
+            .dropped
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     /// Number of live local connections.
     pub fn connections(&self) -> usize {
         self.lock().open
@@ -272,6 +290,9 @@ impl State {
             entry.members.remove(user);
             if entry.members.is_empty() && entry.recent.is_none() {
                 self.rooms.remove(room);
+                if let Some(dropped) = &mut self.dropped {
+                    dropped.push(room.clone());
+                }
             }
         }
     }

@@ -16,43 +16,63 @@
 use std::time::{Duration, Instant};
 
 use super::{Delivery, Hub, State};
-use crate::domain::ChatId;
+use crate::domain::{ChatId, UserId};
 
 /// At most this many messages held per room: more means pub/sub stopped bringing the room
 /// (its connection is being repaired, and the resubscription's replay brings them all).
-const MAX_HELD: usize = 1024;
+pub(super) const MAX_HELD: usize = 1024;
 
 /// How long a held message waits for pub/sub before the room's log is read instead.
 const PATIENCE: Duration = Duration::from_millis(200);
 
 impl Hub {
-    /// Delivers a message the store has just stored (`prev` is the room's sequence before
-    /// it), if the room is followed here: at once when it directly follows what was last
-    /// delivered in the room, else once the messages before it are. A room new here is
-    /// followed through pub/sub, whose replay starts where each joining user's notice is.
+    /// Delivers a stored message (`prev` is the room's sequence before it) from the store's
+    /// reply or from pub/sub: at once when it directly follows what was last delivered in the
+    /// room, else once the messages before it are; dropped if delivered already. A room not
+    /// followed here gets nothing, except the join notice of a user connected here, which
+    /// starts following it there.
     pub fn deliver_next(&self, prev: u64, d: &Delivery) {
         let mut s = self.lock();
-        let Some(room) = s.rooms.get_mut(&d.chat_id) else {
-            return;
-        };
         let seq = d.seq.unwrap_or_default();
-        if room.last == prev {
-            s.joined(d, prev);
-            s.deliver(d);
-            s.release_held(&d.chat_id);
-        } else if seq > room.last && room.held.len() < MAX_HELD {
-            room.held.push((prev, d.clone()));
-            let at = Instant::now() + PATIENCE;
-            s.rechecks.entry(d.chat_id.clone()).or_insert(at);
+        match s.rooms.get_mut(&d.chat_id) {
+            Some(room) if room.last != prev => {
+                if seq <= room.last {
+                    return; // delivered already
+                }
+                if room.held.len() < MAX_HELD {
+                    room.held.push((prev, d.clone()));
+                    let at = Instant::now() + PATIENCE;
+                    s.rechecks.entry(d.chat_id.clone()).or_insert((at, false));
+                } else {
+                    // Too far behind to keep waiting: read the log instead.
+                    s.rechecks.insert(d.chat_id.clone(), (Instant::now(), true));
+                }
+                return;
+            }
+            _ => {}
+        }
+        s.joined(d, prev);
+        s.deliver(d);
+        s.release_held(&d.chat_id);
+    }
+
+    /// A user connected here joined a room: if the room is new here, the user's connections
+    /// follow it from `prev`, the sequence just before the join notice (pub/sub and the
+    /// subscription's replay bring the notice). A room followed already gets the notice in
+    /// its order, and adds the user then: adding it now could show it messages stored before
+    /// its join.
+    pub fn follow_new(&self, user: &UserId, room: &ChatId, prev: u64) {
+        if !self.lock().rooms.contains_key(room) {
+            self.follow(user, [(room.clone(), prev)]);
         }
     }
 
-    /// A store call on the room failed: it may have stored a message whose reply was lost,
-    /// so the room's log is replayed here at the next recheck.
+    /// A store call on the room failed or was abandoned: it may have stored a message whose
+    /// reply never came, so the room's log is replayed here at the next recheck.
     pub fn recheck(&self, chat: &ChatId) {
         let mut s = self.lock();
         if s.rooms.contains_key(chat) {
-            s.rechecks.insert(chat.clone(), Instant::now());
+            s.rechecks.insert(chat.clone(), (Instant::now(), true));
         }
     }
 
@@ -60,7 +80,7 @@ impl Hub {
     pub fn due_rechecks(&self) -> Vec<ChatId> {
         let now = Instant::now();
         let mut due = Vec::new();
-        self.lock().rechecks.retain(|chat, at| {
+        self.lock().rechecks.retain(|chat, (at, _)| {
             let ready = *at <= now;
             if ready {
                 due.push(chat.clone());
@@ -79,12 +99,19 @@ impl Hub {
 
 impl State {
     /// Delivers the held messages whose predecessors have been delivered, in order; drops
-    /// those delivered meanwhile by another path (pub/sub, a replay).
+    /// those delivered meanwhile by another path (pub/sub, a replay). Once none is held, a
+    /// recheck scheduled for holding is not needed (one for a failed call still is).
     pub(super) fn release_held(&mut self, chat: &ChatId) {
         loop {
             let Some(room) = self.rooms.get_mut(chat) else {
                 return;
             };
+            if room.held.is_empty() {
+                if self.rechecks.get(chat).is_some_and(|(_, failed)| !failed) {
+                    self.rechecks.remove(chat);
+                }
+                return;
+            }
             let last = room.last;
             let ready = room
                 .held

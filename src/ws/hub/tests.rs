@@ -185,27 +185,80 @@ fn stored(chat: &ChatId, text: &str, seq: u64) -> Delivery {
 }
 
 #[test]
-fn replies_ahead_of_a_gap_wait_for_it_and_keep_the_order() {
+fn messages_ahead_of_a_gap_wait_for_it_whichever_path_brings_them() {
     let hub = Hub::default();
     let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
     let (out, _) = conn(&hub, &u, 8);
     hub.follow(&u, [(chat.clone(), 10)]);
-    // Replies for 12 and 13 come before 11 (stored elsewhere) arrives through pub/sub.
+    // 13 and 12 come (a reply, a publish) before 11, whose reply is slower.
     hub.deliver_next(12, &stored(&chat, "c", 13));
     hub.deliver_next(11, &stored(&chat, "b", 12));
     assert_eq!((texts(&out).len(), hub.held(&chat)), (0, 2));
-    hub.deliver(&stored(&chat, "a", 11));
+    hub.deliver_next(10, &stored(&chat, "a", 11));
     assert_eq!(hub.held(&chat), 0);
     hub.deliver_next(13, &stored(&chat, "d", 14));
-    // Copies of what was delivered already (its own, published for another instance).
+    // Copies of what was delivered already (a replay, a publish) are dropped.
     hub.deliver(&stored(&chat, "b", 12));
     hub.deliver_next(13, &stored(&chat, "d", 14));
     assert_eq!(texts(&out), ["a", "b", "c", "d"]);
     assert_eq!(hub.last_seq(&chat), Some(14));
+    assert_eq!(
+        hub.due_rechecks(),
+        [] as [ChatId; 0],
+        "the gap closed: nothing to replay"
+    );
 }
 
 #[test]
-fn a_room_holding_a_reply_or_whose_store_call_failed_is_due_for_a_replay() {
+fn a_held_join_or_leave_applies_at_its_place() {
+    let hub = Hub::default();
+    let (u, v, chat) = (
+        UserId::parse("u").unwrap(),
+        UserId::parse("v").unwrap(),
+        ChatId::parse("c").unwrap(),
+    );
+    let (out_u, _) = conn(&hub, &u, 8);
+    let (out_v, _) = conn(&hub, &v, 8);
+    hub.follow(&u, [(chat.clone(), 10)]);
+    let joined = Delivery {
+        seq: Some(12),
+        ..delivery(&chat, "v joined", Some(Membership::Joined(v.clone())))
+    };
+    hub.deliver_next(11, &joined);
+    // The join is announced elsewhere too: v must not follow the room before its place.
+    hub.follow_new(&v, &chat, 11);
+    hub.deliver_next(10, &stored(&chat, "before", 11));
+    let left = Delivery {
+        seq: Some(14),
+        ..delivery(&chat, "u left", Some(Membership::Left(u.clone())))
+    };
+    hub.deliver_next(13, &left);
+    hub.deliver_next(12, &stored(&chat, "both", 13));
+    hub.deliver_next(14, &stored(&chat, "after", 15));
+    assert_eq!(texts(&out_u), ["before", "v joined", "both", "u left"]);
+    assert_eq!(texts(&out_v), ["v joined", "both", "u left", "after"]);
+}
+
+#[test]
+fn a_room_new_here_is_followed_from_a_local_users_join() {
+    let hub = Hub::default();
+    let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
+    let (out, _) = conn(&hub, &u, 8);
+    hub.deliver_next(4, &stored(&chat, "not followed", 5));
+    hub.follow_new(&u, &chat, 6);
+    hub.deliver_next(
+        6,
+        &Delivery {
+            seq: Some(7),
+            ..delivery(&chat, "u joined", Some(Membership::Joined(u.clone())))
+        },
+    );
+    assert_eq!(texts(&out), ["u joined"]);
+    assert_eq!(hub.last_seq(&chat), Some(7));
+}
+
+#[test]
+fn a_room_holding_too_long_or_whose_store_call_failed_is_due_for_a_replay() {
     let hub = Hub::default();
     let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
     let other = ChatId::parse("elsewhere").unwrap();
@@ -224,4 +277,32 @@ fn a_room_holding_a_reply_or_whose_store_call_failed_is_due_for_a_replay() {
     // The replay brings the missing messages, and the held one follows them.
     hub.deliver(&stored(&chat, "lost reply", 20));
     assert_eq!(texts(&out), ["lost reply", "late"]);
+    // A failed call's recheck stays when a gap closes; more than MAX_HELD held is due at once.
+    hub.recheck(&chat);
+    hub.deliver_next(21, &stored(&chat, "next", 22));
+    assert_eq!(hub.due_rechecks(), std::slice::from_ref(&chat));
+    for seq in 0..=order::MAX_HELD as u64 {
+        hub.deliver_next(100 + seq, &stored(&chat, "ahead", 101 + seq));
+    }
+    assert_eq!(hub.held(&chat), order::MAX_HELD);
+    assert_eq!(hub.due_rechecks(), std::slice::from_ref(&chat));
+}
+
+#[test]
+fn rooms_no_longer_followed_are_recorded_once_tracked() {
+    let hub = Hub::default();
+    let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
+    let (_out, id) = conn(&hub, &u, 8);
+    hub.follow(&u, [(chat.clone(), 1)]);
+    hub.deliver(&delivery(&chat, "u left", Some(Membership::Left(u.clone()))));
+    assert_eq!(
+        hub.take_dropped(),
+        [] as [ChatId; 0],
+        "not tracked: the memory store"
+    );
+    hub.track_dropped();
+    hub.follow(&u, [(chat.clone(), 1)]);
+    hub.unregister(&u, id);
+    assert_eq!(hub.take_dropped(), std::slice::from_ref(&chat));
+    assert_eq!(hub.take_dropped(), [] as [ChatId; 0]);
 }
