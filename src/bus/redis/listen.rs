@@ -116,24 +116,34 @@ impl RedisBus {
     }
 
     /// `"<prev>|<seq>|<chat>|<user>"` on a user bucket's channel: the user joined a room on
-    /// some instance. If the user is connected here and the room is new here, follow it from
-    /// just before the join notice, so the notice is the first thing delivered in it. A room
-    /// followed here already gets the notice in its order, which adds the user then.
+    /// some instance. If the user is connected here, its connections follow the room from the
+    /// join notice on (see [`crate::ws::hub::Hub::follow_new`]).
     async fn joined_elsewhere(&self, payload: &str) {
         let mut parts = payload.splitn(4, '|');
-        let (Some(prev), Some(chat), Some(user)) = (parts.next(), parts.nth(1), parts.next()) else {
+        let (Some(prev), Some(seq), Some(chat), Some(user)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return;
         };
-        let (Ok(user), Ok(chat), Ok(prev)) = (UserId::parse(user), ChatId::parse(chat), prev.parse::<u64>())
-        else {
+        let (Ok(user), Ok(chat), Ok(prev), Ok(seq)) = (
+            UserId::parse(user),
+            ChatId::parse(chat),
+            prev.parse::<u64>(),
+            seq.parse::<u64>(),
+        ) else {
             return;
         };
         if !self.inner.hub.wants_user(&user) {
             return;
         }
-        self.inner.hub.follow_new(&user, &chat, prev);
+        let new = self.inner.hub.follow_new(&user, &chat, prev, seq);
         if let Err(e) = self.reconcile(vec![Channel::Room(chat.clone())]).await {
             tracing::warn!(error = %e, %chat, "subscribe after a remote join failed");
+        }
+        if new {
+            // Its channel may still be subscribed (the room left this hub a moment ago), and
+            // then no subscription replay brings the notice: a recheck does.
+            self.inner.hub.recheck(&chat);
         }
     }
 

@@ -123,7 +123,7 @@ impl RedisBus {
     /// Follows a connecting user's rooms, subscribed and confirmed before the upgrade completes.
     pub async fn follow(&self, user: &UserId, rooms: Vec<ChatId>) -> StoreResult<()> {
         let lasts = self.inner.store.last_seqs(&rooms).await?;
-        self.inner.hub.follow(user, rooms.iter().cloned().zip(lasts));
+        let new = self.inner.hub.follow(user, rooms.iter().cloned().zip(lasts));
         let mut channels: Vec<Channel> = rooms.into_iter().map(Channel::Room).collect();
         let bucket = user_bucket(user);
         if !self.inner.buckets[bucket as usize].load(Ordering::Acquire) {
@@ -132,7 +132,13 @@ impl RedisBus {
         if channels.is_empty() {
             return Ok(()); // the usual connect: no rooms yet, its bucket already subscribed
         }
-        self.reconcile(channels).await
+        self.reconcile(channels).await?;
+        // A room new here whose channel was still subscribed (it left this hub a moment ago)
+        // gets no subscription replay: a recheck reads what was stored since `lasts`.
+        for room in &new {
+            self.inner.hub.recheck(room);
+        }
+        Ok(())
     }
 
     /// After a user's last local connection closed: drop the room channels nobody here needs

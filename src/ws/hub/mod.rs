@@ -130,23 +130,9 @@ impl Hub {
     }
 
     /// Makes `user`'s local connections follow `rooms`; a room new to this hub starts
-    /// after the given sequence (what the store last holds for it).
-    pub fn follow(&self, user: &UserId, rooms: impl IntoIterator<Item = (ChatId, u64)>) {
-        let mut s = self.lock();
-        let State {
-            users, rooms: index, ..
-        } = &mut *s;
-        let Some(entry) = users.get_mut(user) else {
-            return;
-        };
-        for (room, last) in rooms {
-            let r = index.entry(room.clone()).or_insert_with(|| RoomEntry {
-                last,
-                ..RoomEntry::default()
-            });
-            r.members.insert(user.clone());
-            entry.rooms.insert(room);
-        }
+    /// after the given sequence (what the store last holds for it). Returns the rooms new here.
+    pub fn follow(&self, user: &UserId, rooms: impl IntoIterator<Item = (ChatId, u64)>) -> Vec<ChatId> {
+        self.lock().follow(user, rooms)
     }
 
     /// Removes a connection. When it was the user's last one here, returns the rooms it
@@ -204,7 +190,12 @@ impl Hub {
     /// (then any held message it was the gap before: see `order.rs`).
     pub fn deliver(&self, d: &Delivery) {
         let mut s = self.lock();
-        s.joined(d, 0);
+        // A join at or below what was delivered is a copy (a replay racing with pub/sub): the
+        // user may have left since, and must not be added back.
+        let last = s.rooms.get(&d.chat_id).map(|r| r.last);
+        if d.seq.is_none_or(|seq| last.is_none_or(|last| seq > last)) {
+            s.joined(d, 0);
+        }
         s.deliver(d);
         if d.seq.is_some() {
             s.release_held(&d.chat_id);
@@ -233,6 +224,28 @@ impl Hub {
 }
 
 impl State {
+    fn follow(&mut self, user: &UserId, rooms: impl IntoIterator<Item = (ChatId, u64)>) -> Vec<ChatId> {
+        let State {
+            users, rooms: index, ..
+        } = self;
+        let mut new = Vec::new();
+        let Some(entry) = users.get_mut(user) else {
+            return new;
+        };
+        for (room, last) in rooms {
+            let r = index.entry(room.clone()).or_insert_with(|| {
+                new.push(room.clone());
+                RoomEntry {
+                    last,
+                    ..RoomEntry::default()
+                }
+            });
+            r.members.insert(user.clone());
+            entry.rooms.insert(room);
+        }
+        new
+    }
+
     /// Applies a join carried by `d`: the user's local connections follow the room (which,
     /// new here, starts after `last`).
     fn joined(&mut self, d: &Delivery, last: u64) {

@@ -29,42 +29,46 @@ impl Hub {
     /// Delivers a stored message (`prev` is the room's sequence before it) from the store's
     /// reply or from pub/sub: at once when it directly follows what was last delivered in the
     /// room, else once the messages before it are; dropped if delivered already. A room not
-    /// followed here gets nothing, except the join notice of a user connected here, which
-    /// starts following it there.
+    /// followed here gets nothing: a user connected here who joins it follows it through the
+    /// join's bucket notice ([`Hub::follow_new`]), and the subscription's replay.
     pub fn deliver_next(&self, prev: u64, d: &Delivery) {
         let mut s = self.lock();
         let seq = d.seq.unwrap_or_default();
-        match s.rooms.get_mut(&d.chat_id) {
-            Some(room) if room.last != prev => {
-                if seq <= room.last {
-                    return; // delivered already
-                }
-                if room.held.len() < MAX_HELD {
-                    room.held.push((prev, d.clone()));
-                    let at = Instant::now() + PATIENCE;
-                    s.rechecks.entry(d.chat_id.clone()).or_insert((at, false));
-                } else {
-                    // Too far behind to keep waiting: read the log instead.
-                    s.rechecks.insert(d.chat_id.clone(), (Instant::now(), true));
-                }
-                return;
+        let Some(room) = s.rooms.get_mut(&d.chat_id) else {
+            return;
+        };
+        if room.last != prev {
+            if seq <= room.last {
+                return; // delivered already
             }
-            _ => {}
+            if room.held.len() < MAX_HELD {
+                room.held.push((prev, d.clone()));
+                let at = Instant::now() + PATIENCE;
+                s.rechecks.entry(d.chat_id.clone()).or_insert((at, false));
+            } else {
+                // Too far behind to keep waiting: read the log instead.
+                s.rechecks.insert(d.chat_id.clone(), (Instant::now(), true));
+            }
+            return;
         }
         s.joined(d, prev);
         s.deliver(d);
         s.release_held(&d.chat_id);
     }
 
-    /// A user connected here joined a room: if the room is new here, the user's connections
-    /// follow it from `prev`, the sequence just before the join notice (pub/sub and the
-    /// subscription's replay bring the notice). A room followed already gets the notice in
-    /// its order, and adds the user then: adding it now could show it messages stored before
-    /// its join.
-    pub fn follow_new(&self, user: &UserId, room: &ChatId, prev: u64) {
-        if !self.lock().rooms.contains_key(room) {
-            self.follow(user, [(room.clone(), prev)]);
+    /// A user connected here joined a room with the notice at `seq` (`prev` just before it).
+    /// A room new here is followed from `prev`, so the subscription's replay starts with the
+    /// notice; in a room followed here whose order is past the notice already, the user
+    /// follows from now. Otherwise the notice is still to come here, and adds the user at its
+    /// place (adding it now could show it messages stored before its join). Returns whether
+    /// the room is new here.
+    pub fn follow_new(&self, user: &UserId, room: &ChatId, prev: u64, seq: u64) -> bool {
+        let mut s = self.lock();
+        let new = !s.rooms.contains_key(room);
+        if new || s.rooms.get(room).is_some_and(|r| r.last >= seq) {
+            s.follow(user, [(room.clone(), prev)]);
         }
+        new
     }
 
     /// A store call on the room failed or was abandoned: it may have stored a message whose

@@ -226,7 +226,7 @@ fn a_held_join_or_leave_applies_at_its_place() {
     };
     hub.deliver_next(11, &joined);
     // The join is announced elsewhere too: v must not follow the room before its place.
-    hub.follow_new(&v, &chat, 11);
+    hub.follow_new(&v, &chat, 11, 12);
     hub.deliver_next(10, &stored(&chat, "before", 11));
     let left = Delivery {
         seq: Some(14),
@@ -245,7 +245,7 @@ fn a_room_new_here_is_followed_from_a_local_users_join() {
     let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
     let (out, _) = conn(&hub, &u, 8);
     hub.deliver_next(4, &stored(&chat, "not followed", 5));
-    hub.follow_new(&u, &chat, 6);
+    assert!(hub.follow_new(&u, &chat, 6, 7));
     hub.deliver_next(
         6,
         &Delivery {
@@ -305,4 +305,35 @@ fn rooms_no_longer_followed_are_recorded_once_tracked() {
     hub.unregister(&u, id);
     assert_eq!(hub.take_dropped(), std::slice::from_ref(&chat));
     assert_eq!(hub.take_dropped(), [] as [ChatId; 0]);
+}
+
+#[test]
+fn a_join_already_passed_here_adds_the_user_and_a_replayed_join_never_re_adds_a_leaver() {
+    let hub = Hub::default();
+    let (u, v, chat) = (
+        UserId::parse("u").unwrap(),
+        UserId::parse("v").unwrap(),
+        ChatId::parse("c").unwrap(),
+    );
+    let (_out_u, _) = conn(&hub, &u, 8);
+    let (out_v, _) = conn(&hub, &v, 8);
+    // u connected after v's join was stored: the room starts past the join notice (12).
+    hub.follow(&u, [(chat.clone(), 12)]);
+    let joined = Delivery {
+        seq: Some(12),
+        ..delivery(&chat, "v joined", Some(Membership::Joined(v.clone())))
+    };
+    hub.deliver_next(11, &joined); // a copy of what the room is past: dropped
+    assert!(!hub.follow_new(&v, &chat, 11, 12), "not new here");
+    hub.deliver_next(12, &stored(&chat, "first", 13));
+    let left = Delivery {
+        seq: Some(14),
+        ..delivery(&chat, "v left", Some(Membership::Left(v.clone())))
+    };
+    hub.deliver_next(13, &left);
+    // A replay read before the leave brings the join and the leave again.
+    hub.deliver(&joined);
+    hub.deliver(&left);
+    hub.deliver_next(14, &stored(&chat, "after", 15));
+    assert_eq!(texts(&out_v), ["first", "v left"]);
 }
