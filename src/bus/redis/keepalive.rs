@@ -44,9 +44,12 @@ impl RedisBus {
             let mut idle = self.inner.hub.expire_recent();
             idle.extend(self.inner.hub.take_dropped());
             if !idle.is_empty() {
-                let _ = self
-                    .reconcile(idle.into_iter().map(Channel::Room).collect())
-                    .await;
+                let rooms = idle.iter().cloned().map(Channel::Room).collect();
+                if let Err(e) = self.reconcile(rooms).await {
+                    // Tried again next tick: a room left subscribed would keep others publishing.
+                    tracing::warn!(error = %e, "unsubscribing unneeded rooms failed");
+                    self.inner.hub.drop_again(idle);
+                }
             }
         }
     }

@@ -77,7 +77,6 @@ impl RedisBus {
         else {
             return;
         };
-        let left = mark == "l";
         let d = Delivery {
             chat_id: chat.clone(),
             frame: WsMessage::text(json),
@@ -89,10 +88,9 @@ impl RedisBus {
             },
             seq: Some(seq),
         };
+        // A leave that empties the room here is unsubscribed by the keepalive (`take_dropped`),
+        // not here: the listener does not wait on the subscription lock.
         self.inner.hub.deliver_next(prev, &d);
-        if left && !self.inner.hub.wants_room(chat) {
-            let _ = self.reconcile(vec![Channel::Room(chat.clone())]).await;
-        }
     }
 
     /// `"<instance>|<user>|<json>"`: a typing event from another instance (this one delivered

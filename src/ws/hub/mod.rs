@@ -129,12 +129,6 @@ impl Hub {
         Ok(id)
     }
 
-    /// Makes `user`'s local connections follow `rooms`; a room new to this hub starts
-    /// after the given sequence (what the store last holds for it). Returns the rooms new here.
-    pub fn follow(&self, user: &UserId, rooms: impl IntoIterator<Item = (ChatId, u64)>) -> Vec<ChatId> {
-        self.lock().follow(user, rooms)
-    }
-
     /// Removes a connection. When it was the user's last one here, returns the rooms it
     /// followed (some may now have no local member).
     pub fn unregister(&self, user: &UserId, id: u64) -> Option<Vec<ChatId>> {
@@ -202,21 +196,6 @@ impl Hub {
         }
     }
 
-    /// Starts recording the rooms that stop being followed here, for [`Hub::take_dropped`]
-    /// (the Redis bus unsubscribes from them).
-    pub fn track_dropped(&self) {
-        self.lock().dropped.get_or_insert_with(Vec::new);
-    }
-
-    /// The rooms that stopped being followed here since the last call.
-    pub fn take_dropped(&self) -> Vec<ChatId> {
-        self.lock()
-            .dropped
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default()
-    }
-
     /// Number of live local connections.
     pub fn connections(&self) -> usize {
         self.lock().open
@@ -224,28 +203,6 @@ impl Hub {
 }
 
 impl State {
-    fn follow(&mut self, user: &UserId, rooms: impl IntoIterator<Item = (ChatId, u64)>) -> Vec<ChatId> {
-        let State {
-            users, rooms: index, ..
-        } = self;
-        let mut new = Vec::new();
-        let Some(entry) = users.get_mut(user) else {
-            return new;
-        };
-        for (room, last) in rooms {
-            let r = index.entry(room.clone()).or_insert_with(|| {
-                new.push(room.clone());
-                RoomEntry {
-                    last,
-                    ..RoomEntry::default()
-                }
-            });
-            r.members.insert(user.clone());
-            entry.rooms.insert(room);
-        }
-        new
-    }
-
     /// Applies a join carried by `d`: the user's local connections follow the room (which,
     /// new here, starts after `last`).
     fn joined(&mut self, d: &Delivery, last: u64) {
@@ -326,6 +283,7 @@ fn offer(out: &Outbox, frame: &WsMessage) -> bool {
     }
 }
 
+mod follow;
 mod order;
 mod reading;
 #[cfg(test)]

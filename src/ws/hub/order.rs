@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Delivery, Hub, State};
-use crate::domain::{ChatId, UserId};
+use crate::domain::ChatId;
 
 /// At most this many messages held per room: more means pub/sub stopped bringing the room
 /// (its connection is being repaired, and the resubscription's replay brings them all).
@@ -54,21 +54,6 @@ impl Hub {
         s.joined(d, prev);
         s.deliver(d);
         s.release_held(&d.chat_id);
-    }
-
-    /// A user connected here joined a room with the notice at `seq` (`prev` just before it).
-    /// A room new here is followed from `prev`, so the subscription's replay starts with the
-    /// notice; in a room followed here whose order is past the notice already, the user
-    /// follows from now. Otherwise the notice is still to come here, and adds the user at its
-    /// place (adding it now could show it messages stored before its join). Returns whether
-    /// the room is new here.
-    pub fn follow_new(&self, user: &UserId, room: &ChatId, prev: u64, seq: u64) -> bool {
-        let mut s = self.lock();
-        let new = !s.rooms.contains_key(room);
-        if new || s.rooms.get(room).is_some_and(|r| r.last >= seq) {
-            s.follow(user, [(room.clone(), prev)]);
-        }
-        new
     }
 
     /// A store call on the room failed or was abandoned: it may have stored a message whose
