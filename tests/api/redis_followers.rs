@@ -38,12 +38,19 @@ async fn wait_followers(port: u16, key: &str, want: i64) {
     }
 }
 
-#[tokio::test]
-async fn a_message_is_published_only_when_another_instance_follows_the_room() {
+/// Two instances sharing one Redis, a room `r` of `users`: the apps, the Redis port, the key
+/// prefix and the room's follower set's key.
+async fn pair_with_room(users: &[&str]) -> (TestApp, TestApp, u16, String, String) {
     let (a, b) = TestApp::spawn_pair(&[]).await;
     let (port, prefix) = redis_of(&a);
-    room(&a, "r", &["p", "q"]).await;
+    room(&a, "r", users).await;
     let followers = format!("{prefix}:room:{{r}}:followers");
+    (a, b, port, prefix, followers)
+}
+
+#[tokio::test]
+async fn a_message_is_published_only_when_another_instance_follows_the_room() {
+    let (a, b, port, prefix, followers) = pair_with_room(&["p", "q"]).await;
     let count = async || redis_command(port, &["SCARD", &followers]).await;
     assert_eq!(count().await, [Resp::Int(0)]);
     let mut channel = Subscriber::open(port, &format!("{prefix}:ch:room:r")).await;
@@ -83,10 +90,7 @@ async fn a_message_is_published_only_when_another_instance_follows_the_room() {
 /// Shutting an instance down takes it out of the follower sets of the rooms it followed.
 #[tokio::test]
 async fn a_stopped_instance_leaves_the_follower_sets() {
-    let (a, b) = TestApp::spawn_pair(&[]).await;
-    let (port, prefix) = redis_of(&a);
-    room(&a, "r", &["p", "q"]).await;
-    let followers = format!("{prefix}:room:{{r}}:followers");
+    let (a, b, port, _, followers) = pair_with_room(&["p", "q"]).await;
     let _p = a.ws("p").await;
     let _q = b.ws("q").await;
     assert_eq!(redis_command(port, &["SCARD", &followers]).await, [Resp::Int(2)]);
@@ -99,10 +103,7 @@ async fn a_stopped_instance_leaves_the_follower_sets() {
 /// gets its join notice first, then what follows.
 #[tokio::test]
 async fn a_leave_on_the_only_follower_unsubscribes_and_a_rejoin_starts_at_its_notice() {
-    let (a, b) = TestApp::spawn_pair(&[]).await;
-    let (port, prefix) = redis_of(&a);
-    room(&a, "r", &["p"]).await;
-    let followers = format!("{prefix}:room:{{r}}:followers");
+    let (a, b, port, prefix, followers) = pair_with_room(&["p"]).await;
     let mut p = a.ws("p").await;
     say(&mut p, "hello").await;
     p.send_json(json!({"type": "leave", "chat_id": "r"})).await;

@@ -39,7 +39,7 @@ impl RedisBus {
                     Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
                 }
             }
-            self.register_again().await;
+            self.register_again().await; // then replayed by the rechecks, right below
             self.recheck_due().await;
             let mut idle = self.inner.hub.expire_recent();
             idle.extend(self.inner.hub.take_dropped());

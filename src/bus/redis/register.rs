@@ -60,9 +60,10 @@ impl RedisBus {
     }
 
     /// After the pub/sub connection was lost (Redis may have restarted empty, its sets gone
-    /// with it): registers again in every subscribed room, then replays each, since messages
-    /// stored meanwhile may not have been published. Called each keepalive tick until it
-    /// succeeds; until then such messages arrive late, not lost.
+    /// with it): registers again in every subscribed room, then has each replayed (the
+    /// keepalive's rechecks), since messages stored meanwhile may not have been published.
+    /// Called each keepalive tick until it succeeds; until then such messages arrive late, not
+    /// lost.
     pub(super) async fn register_again(&self) {
         if !self.inner.lost.swap(false, Ordering::AcqRel) {
             return;
@@ -74,9 +75,7 @@ impl RedisBus {
             return;
         }
         for room in &rooms {
-            if !self.replay(room).await {
-                self.inner.lost.store(true, Ordering::Release);
-            }
+            self.inner.hub.recheck(room);
         }
     }
 }

@@ -25,8 +25,9 @@ local op, chat, user, max, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 -- Whether an instance other than the caller follows the room. The caller delivers what it
 -- stores from this reply (see store/redis/script.rs), so when it is the only follower (one
 -- instance, or rooms whose members all connect to one) nothing is published: no copy comes
--- back for it to read and drop. An instance registers after its subscription is confirmed
--- and then replays the log, so what was stored before it registered is not missed.
+-- back for it to read and drop. An instance registers before it subscribes, and replays the
+-- log once the subscription is confirmed, so what was stored before it registered is not
+-- missed (bus/redis/register.rs).
 local elsewhere = nil
 local function followed_elsewhere()
   if elsewhere == nil then

@@ -57,8 +57,8 @@ struct RoomEntry {
     /// The room's newest messages, once history was read here (Redis store; see recent.rs).
     /// A room read recently stays followed without local members.
     recent: Option<Recent>,
-    /// Messages stored here that came back from the store before one stored before them
-    /// reached this hub: `(the room's sequence before each, it)` (see `order.rs`).
+    /// Messages that came (from the store's reply or from pub/sub) before the one stored just
+    /// before them reached this hub: `(the room's sequence before each, it)` (see `order.rs`).
     held: Vec<(u64, Delivery)>,
 }
 

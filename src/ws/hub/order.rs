@@ -1,12 +1,12 @@
-//! The hub's side of delivering straight from the store's reply (Redis store), in order.
+//! In-order delivery on the Redis store: each message only right after the one before it.
 //!
 //! The instance that stores a message delivers it to its local participants from the room
-//! script's reply, which also gives the room's sequence before it. Pub/sub brings messages
-//! stored on other instances, and brings this instance's own only when another instance
-//! follows the room too (see room.lua). So a reply may arrive before a message stored just
-//! before it (by another instance) has come through pub/sub: the reply is then held, and
-//! delivered as soon as the message before it is. Pub/sub delivers each room in stored order,
-//! and a (re)subscription replays the log, so the gap closes.
+//! script's reply. Pub/sub brings messages stored on other instances, and this instance's own
+//! only when another instance follows the room too (see room.lua). Both carry the room's
+//! sequence before the message, so whichever path brings a message before its predecessor
+//! (a reply overtaking a publish, or a publish overtaking an unpublished reply), it is held
+//! and delivered as soon as the predecessor is. A (re)subscription replays the log, so the gap
+//! closes.
 //!
 //! One gap pub/sub does not close: a message this instance stored whose reply it never got
 //! (a call that timed out after the script ran), when no other instance follows the room. So

@@ -178,9 +178,14 @@ fn at_most_max_kept_rooms_keep_recent_messages() {
 
 /// A stored message at `seq` (the room's sequence before it was `prev`, for `deliver_next`).
 fn stored(chat: &ChatId, text: &str, seq: u64) -> Delivery {
+    notice(chat, text, seq, None)
+}
+
+/// A stored message at `seq` carrying a membership change.
+fn notice(chat: &ChatId, text: &str, seq: u64, membership: Option<Membership>) -> Delivery {
     Delivery {
         seq: Some(seq),
-        ..delivery(chat, text, None)
+        ..delivery(chat, text, membership)
     }
 }
 
@@ -220,18 +225,12 @@ fn a_held_join_or_leave_applies_at_its_place() {
     let (out_u, _) = conn(&hub, &u, 8);
     let (out_v, _) = conn(&hub, &v, 8);
     hub.follow(&u, [(chat.clone(), 10)]);
-    let joined = Delivery {
-        seq: Some(12),
-        ..delivery(&chat, "v joined", Some(Membership::Joined(v.clone())))
-    };
+    let joined = notice(&chat, "v joined", 12, Some(Membership::Joined(v.clone())));
     hub.deliver_next(11, &joined);
     // The join is announced elsewhere too: v must not follow the room before its place.
     hub.follow_new(&v, &chat, 11, 12);
     hub.deliver_next(10, &stored(&chat, "before", 11));
-    let left = Delivery {
-        seq: Some(14),
-        ..delivery(&chat, "u left", Some(Membership::Left(u.clone())))
-    };
+    let left = notice(&chat, "u left", 14, Some(Membership::Left(u.clone())));
     hub.deliver_next(13, &left);
     hub.deliver_next(12, &stored(&chat, "both", 13));
     hub.deliver_next(14, &stored(&chat, "after", 15));
@@ -248,10 +247,7 @@ fn a_room_new_here_is_followed_from_a_local_users_join() {
     assert!(hub.follow_new(&u, &chat, 6, 7));
     hub.deliver_next(
         6,
-        &Delivery {
-            seq: Some(7),
-            ..delivery(&chat, "u joined", Some(Membership::Joined(u.clone())))
-        },
+        &notice(&chat, "u joined", 7, Some(Membership::Joined(u.clone()))),
     );
     assert_eq!(texts(&out), ["u joined"]);
     assert_eq!(hub.last_seq(&chat), Some(7));
@@ -319,17 +315,11 @@ fn a_join_already_passed_here_adds_the_user_and_a_replayed_join_never_re_adds_a_
     let (out_v, _) = conn(&hub, &v, 8);
     // u connected after v's join was stored: the room starts past the join notice (12).
     hub.follow(&u, [(chat.clone(), 12)]);
-    let joined = Delivery {
-        seq: Some(12),
-        ..delivery(&chat, "v joined", Some(Membership::Joined(v.clone())))
-    };
+    let joined = notice(&chat, "v joined", 12, Some(Membership::Joined(v.clone())));
     hub.deliver_next(11, &joined); // a copy of what the room is past: dropped
     assert!(!hub.follow_new(&v, &chat, 11, 12), "not new here");
     hub.deliver_next(12, &stored(&chat, "first", 13));
-    let left = Delivery {
-        seq: Some(14),
-        ..delivery(&chat, "v left", Some(Membership::Left(v.clone())))
-    };
+    let left = notice(&chat, "v left", 14, Some(Membership::Left(v.clone())));
     hub.deliver_next(13, &left);
     // A replay read before the leave brings the join and the leave again.
     hub.deliver(&joined);
