@@ -13,6 +13,10 @@
 #
 # Ours runs with WORKER_THREADS=1, one thread like each peer (OURS_WORKER_THREADS=0: one per core).
 #
+# After each round's idle-10k, examples/acceptor (answers the upgrade, nothing else) is measured
+# the same way: the most connections per second any server could show here. The line under the
+# table gives it.
+#
 # A server and its generator each hold one descriptor per connection. When the open-file limit
 # is too low for one process to hold an idle run (50k needs 51000), ours-redis runs it sharded:
 # K instances of ours on one private Redis, each driven by its own generator at once, each
@@ -115,13 +119,14 @@ echo "mode: $mode, rounds: $rounds, servers: $servers, scenarios: $scenarios"
 echo "results: $results"
 
 # ------------------------------------------------------------------ build
-echo "building (cargo build --release --bin chat-server --example loadgen)..."
-if ! timeout 1800 cargo build --release --quiet --bin chat-server --example loadgen; then
+echo "building (cargo build --release --bin chat-server --example loadgen --example acceptor)..."
+if ! timeout 1800 cargo build --release --quiet --bin chat-server --example loadgen --example acceptor; then
     echo "bench: build failed"
     exit 1
 fi
 server_bin=$CARGO_TARGET_DIR/release/chat-server
 loadgen=$CARGO_TARGET_DIR/release/examples/loadgen
+acceptor=$CARGO_TARGET_DIR/release/examples/acceptor
 
 # ------------------------------------------------------------------ peers
 # Prepares a peer in the cache (venv / node_modules keyed by the lock file's hash) and copies
@@ -343,6 +348,30 @@ run_idle_sharded() {
     echo "   -> $([ $ok = 1 ] && echo ok || echo FAILED) in $((SECONDS - t0)) s"
 }
 
+# run_ceiling ROUND: the connect phase of idle-10k against examples/acceptor, which answers the
+# upgrade and nothing else: the most connections per second this machine and this generator
+# allow any server. Its join phase fails by design (no rooms there), so it is not counted as a
+# run; its connections_per_s goes under the table.
+ceiling_rates=()
+run_ceiling() {
+    # In its own folder: the table is made from the results folder's JSON files.
+    local file=$results/ceiling/r$1.json rate
+    mkdir -p "$results/ceiling"
+    port=$(free_port)
+    echo "== ceiling for connections opened/s (examples/acceptor, round $1)"
+    PORT=$port "$acceptor" >"$tmp/acceptor.log" 2>&1 &
+    server_pid=$!
+    sleep 0.3
+    timeout --kill-after=5 30 "$loadgen" --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
+        --clk-tck "$clk" --json "$file" idle --connections 10000 --settle 0.2 --hold 0.2 \
+        --duration 6 >/dev/null 2>&1
+    stop_pid "$server_pid"; server_pid=
+    rate=$(sed -n 's/.*"connections_per_s": *\([0-9.]*\).*/\1/p' "$file" 2>/dev/null | head -1)
+    [ "$(sed -n 's/.*"opened": *\([0-9]*\).*/\1/p' "$file" 2>/dev/null | head -1)" = 10000 ] &&
+        [ -n "$rate" ] && ceiling_rates+=("${rate%.*}")
+    echo "   -> ${rate:-no result} connections/s"
+}
+
 # ------------------------------------------------------------------ scenarios
 # scenario_runs SCENARIO: lines "TAG DURATION ARGS..." for this mode.
 scenario_runs() {
@@ -405,6 +434,7 @@ for round in $(seq "$rounds"); do
                 # shellcheck disable=SC2086
                 run_one "$tag" "$name" "$round" "$duration" $args
             done
+            [ "$tag" = idle-10k ] && run_ceiling "$round"
         done < <(scenario_runs "$sc")
     done
 done
@@ -420,6 +450,12 @@ cols=$(echo $servers | tr ' ' ',')
     "$loadgen" report "$results" --servers "$cols"
     echo
     echo "Ratios are ours-redis / peer (a latency or memory ratio below 1 is better). * = an incomplete run."
+    if [ ${#ceiling_rates[@]} -gt 0 ]; then
+        median=$(printf '%s\n' "${ceiling_rates[@]}" | sort -n | sed -n "$(( (${#ceiling_rates[@]} + 1) / 2 ))p")
+        echo
+        echo "Ceiling for connections opened/s here: $median/s (median of ${#ceiling_rates[@]}), reached by" \
+            "examples/acceptor, which answers the upgrade and does nothing else, under the same generator."
+    fi
 } >"$results/table.md"
 echo
 cat "$results/table.md"
