@@ -361,7 +361,12 @@ run_ceiling() {
     echo "== ceiling for connections opened/s (examples/acceptor, round $1)"
     PORT=$port "$acceptor" >"$tmp/acceptor.log" 2>&1 &
     server_pid=$!
-    sleep 0.3
+    # It has no /health: wait until its port accepts a TCP connection.
+    for _ in $(seq 100); do
+        kill -0 "$server_pid" 2>/dev/null || break
+        (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.05
+    done
     timeout --kill-after=5 30 "$loadgen" --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
         --clk-tck "$clk" --json "$file" idle --connections 10000 --settle 0.2 --hold 0.2 \
         --duration 6 >/dev/null 2>&1
