@@ -355,7 +355,7 @@ run_idle_sharded() {
 ceiling_rates=()
 run_ceiling() {
     # In its own folder: the table is made from the results folder's JSON files.
-    local file=$results/ceiling/r$1.json rate
+    local file=$results/ceiling/r$1.json rate conns=10000
     mkdir -p "$results/ceiling"
     port=$(free_port)
     echo "== ceiling for connections opened/s (examples/acceptor, round $1)"
@@ -368,11 +368,11 @@ run_ceiling() {
         sleep 0.05
     done
     timeout --kill-after=5 30 "$loadgen" --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
-        --clk-tck "$clk" --json "$file" idle --connections 10000 --settle 0.2 --hold 0.2 \
+        --clk-tck "$clk" --json "$file" idle --connections "$conns" --settle 0.2 --hold 0.2 \
         --duration 6 >/dev/null 2>&1
     stop_pid "$server_pid"; server_pid=
     rate=$(sed -n 's/.*"connections_per_s": *\([0-9.]*\).*/\1/p' "$file" 2>/dev/null | head -1)
-    [ "$(sed -n 's/.*"opened": *\([0-9]*\).*/\1/p' "$file" 2>/dev/null | head -1)" = 10000 ] &&
+    [ "$(sed -n 's/.*"opened": *\([0-9]*\).*/\1/p' "$file" 2>/dev/null | head -1)" = "$conns" ] &&
         [ -n "$rate" ] && ceiling_rates+=("${rate%.*}")
     echo "   -> ${rate:-no result} connections/s"
 }
