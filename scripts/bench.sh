@@ -14,8 +14,9 @@
 # Ours runs with WORKER_THREADS=1, one thread like each peer (OURS_WORKER_THREADS=0: one per core).
 #
 # After each round's idle-10k, examples/acceptor (answers the upgrade, nothing else) is measured
-# the same way: the most connections per second any server could show here. The line under the
-# table gives it.
+# the same way: the most connections per second any server could show here. After each paced
+# run, examples/relay (copies each text to its room, nothing else) is: the lowest latency any
+# server could show here. The lines under the table give both.
 #
 # A server and its generator each hold one descriptor per connection. When the open-file limit
 # is too low for one process to hold an idle run (50k needs 51000), ours-redis runs it sharded:
@@ -119,14 +120,16 @@ echo "mode: $mode, rounds: $rounds, servers: $servers, scenarios: $scenarios"
 echo "results: $results"
 
 # ------------------------------------------------------------------ build
-echo "building (cargo build --release --bin chat-server --example loadgen --example acceptor)..."
-if ! timeout 1800 cargo build --release --quiet --bin chat-server --example loadgen --example acceptor; then
+echo "building (cargo build --release --bin chat-server --example loadgen --example acceptor --example relay)..."
+if ! timeout 1800 cargo build --release --quiet --bin chat-server --example loadgen --example acceptor \
+    --example relay; then
     echo "bench: build failed"
     exit 1
 fi
 server_bin=$CARGO_TARGET_DIR/release/chat-server
 loadgen=$CARGO_TARGET_DIR/release/examples/loadgen
 acceptor=$CARGO_TARGET_DIR/release/examples/acceptor
+relay=$CARGO_TARGET_DIR/release/examples/relay
 
 # ------------------------------------------------------------------ peers
 # Prepares a peer in the cache (venv / node_modules keyed by the lock file's hash) and copies
@@ -348,6 +351,24 @@ run_idle_sharded() {
     echo "   -> $([ $ok = 1 ] && echo ok || echo FAILED) in $((SECONDS - t0)) s"
 }
 
+# start_example BIN: starts one of the bench's own examples (no /health) on a free port, sets
+# server_pid and port, and waits until the port accepts a TCP connection.
+start_example() {
+    port=$(free_port)
+    PORT=$port "$1" >"$tmp/$(basename "$1").log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 100); do
+        kill -0 "$server_pid" 2>/dev/null || break
+        (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.05
+    done
+}
+
+# json_field FILE KEY: the first numeric value of KEY in a generator's JSON (one key per line).
+json_field() {
+    sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" "$1" 2>/dev/null | head -1
+}
+
 # run_ceiling ROUND: the connect phase of idle-10k against examples/acceptor, which answers the
 # upgrade and nothing else: the most connections per second this machine and this generator
 # allow any server. Its join phase fails by design (no rooms there), so it is not counted as a
@@ -357,24 +378,33 @@ run_ceiling() {
     # In its own folder: the table is made from the results folder's JSON files.
     local file=$results/ceiling/r$1.json rate conns=10000
     mkdir -p "$results/ceiling"
-    port=$(free_port)
     echo "== ceiling for connections opened/s (examples/acceptor, round $1)"
-    PORT=$port "$acceptor" >"$tmp/acceptor.log" 2>&1 &
-    server_pid=$!
-    # It has no /health: wait until its port accepts a TCP connection.
-    for _ in $(seq 100); do
-        kill -0 "$server_pid" 2>/dev/null || break
-        (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-        sleep 0.05
-    done
+    start_example "$acceptor"
     timeout --kill-after=5 30 "$loadgen" --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
         --clk-tck "$clk" --json "$file" idle --connections "$conns" --settle 0.2 --hold 0.2 \
         --duration 6 >/dev/null 2>&1
     stop_pid "$server_pid"; server_pid=
-    rate=$(sed -n 's/.*"connections_per_s": *\([0-9.]*\).*/\1/p' "$file" 2>/dev/null | head -1)
-    [ "$(sed -n 's/.*"opened": *\([0-9]*\).*/\1/p' "$file" 2>/dev/null | head -1)" = "$conns" ] &&
-        [ -n "$rate" ] && ceiling_rates+=("${rate%.*}")
+    rate=$(json_field "$file" connections_per_s)
+    [ "$(json_field "$file" opened)" = "$conns" ] && [ -n "$rate" ] && ceiling_rates+=("${rate%.*}")
     echo "   -> ${rate:-no result} connections/s"
+}
+
+# run_floor ROUND DURATION ARGS...: the paced scenario against examples/relay, which copies each
+# text to its room and does nothing else (no storage, no checks): the lowest latency this
+# machine and this generator allow any server. Not a run of the table; its p99 goes under it.
+floor_p99s=()
+run_floor() {
+    local round=$1 duration=$2 file=$results/floor/r$1.json p99
+    shift 2
+    mkdir -p "$results/floor"
+    echo "== floor for paced latency (examples/relay, round $round)"
+    start_example "$relay"
+    timeout --kill-after=5 "$((duration + 30))" "$loadgen" --url "http://127.0.0.1:$port" \
+        --server-pid "$server_pid" --clk-tck "$clk" --json "$file" "$@" >/dev/null 2>&1
+    stop_pid "$server_pid"; server_pid=
+    p99=$(json_field "$file" p99_ms)
+    grep -q '"complete": true' "$file" 2>/dev/null && [ -n "$p99" ] && floor_p99s+=("$p99")
+    echo "   -> p99 ${p99:-no result} ms"
 }
 
 # ------------------------------------------------------------------ scenarios
@@ -440,6 +470,8 @@ for round in $(seq "$rounds"); do
                 run_one "$tag" "$name" "$round" "$duration" $args
             done
             [ "$tag" = idle-10k ] && run_ceiling "$round"
+            # shellcheck disable=SC2086
+            [ "$tag" = paced ] && run_floor "$round" "$duration" $args
         done < <(scenario_runs "$sc")
     done
 done
@@ -460,6 +492,12 @@ cols=$(echo $servers | tr ' ' ',')
         echo
         echo "Ceiling for connections opened/s here: $median/s (median of ${#ceiling_rates[@]}), reached by" \
             "examples/acceptor, which answers the upgrade and does nothing else, under the same generator."
+    fi
+    if [ ${#floor_p99s[@]} -gt 0 ]; then
+        median=$(printf '%s\n' "${floor_p99s[@]}" | sort -n | sed -n "$(( (${#floor_p99s[@]} + 1) / 2 ))p")
+        echo
+        echo "Floor for paced latency p99 here: $median ms (median of ${#floor_p99s[@]}), reached by" \
+            "examples/relay, which copies each text to its room and does nothing else, under the same generator."
     fi
 } >"$results/table.md"
 echo
