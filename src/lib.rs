@@ -100,6 +100,7 @@ pub async fn run(
         settings: Arc::new(settings),
     });
     state.tasks.spawn(prune_limits(state.clone()));
+    state.tasks.spawn(stats::upkeep(state.shutdown.clone()));
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: closing connections");
