@@ -9,31 +9,21 @@
 //!     --json ceiling.json idle --connections 10000 --settle 0.2 --hold 0.2 --duration 6
 //! ```
 //!
-//! One thread, the same accept queue and `TCP_NODELAY` as the server (`src/server.rs`), so what
-//! it reaches is what the kernel's handshakes and the generator allow (docs/performance.md).
+//! Its accept loop is the relay's (`shared/listen.rs`: one thread, the server's accept queue and
+//! `TCP_NODELAY`), so what it reaches is what the kernel's handshakes and the generator allow
+//! (docs/performance.md).
+
+#[path = "shared/listen.rs"]
+mod listen;
 
 use std::error::Error;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tungstenite::handshake::derive_accept_key;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let port: u16 = std::env::var("PORT").unwrap_or_else(|_| "9100".into()).parse()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let socket = TcpSocket::new_v4()?;
-        socket.set_reuseaddr(true)?;
-        socket.bind(([127, 0, 0, 1], port).into())?;
-        let listener = socket.listen(4096)?;
-        loop {
-            let (stream, _) = listener.accept().await?;
-            stream.set_nodelay(true)?;
-            tokio::spawn(hold(stream));
-        }
-    })
+    listen::serve(9100, hold)
 }
 
 /// Reads the request head, answers 101, then reads until the peer goes away.

@@ -11,8 +11,12 @@
 //!     --json floor.json paced --rooms 50 --members 10 --rate 500 --send-for 10 --duration 40
 //! ```
 //!
-//! One thread like the server under test (`WORKER_THREADS=1` in the bench), `TCP_NODELAY`, and
-//! frames queued while a connection writes go out in one flush, as in the server.
+//! The acceptor's accept loop (`shared/listen.rs`: one thread like the server under test with
+//! `WORKER_THREADS=1`, `TCP_NODELAY`), and frames queued while a connection writes go out in
+//! one flush, as in the server.
+
+#[path = "shared/listen.rs"]
+mod listen;
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -20,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -40,22 +44,8 @@ struct Frame {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let port: u16 = std::env::var("PORT").unwrap_or_else(|_| "9101".into()).parse()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let socket = TcpSocket::new_v4()?;
-        socket.set_reuseaddr(true)?;
-        socket.bind(([127, 0, 0, 1], port).into())?;
-        let listener = socket.listen(4096)?;
-        let rooms = Rooms::default();
-        loop {
-            let (stream, _) = listener.accept().await?;
-            stream.set_nodelay(true)?;
-            tokio::spawn(session(stream, rooms.clone()));
-        }
-    })
+    let rooms = Rooms::default();
+    listen::serve(9101, move |stream| session(stream, rooms.clone()))
 }
 
 /// One connection: its user is the last segment of the upgrade's path (`/ws/{user}`).

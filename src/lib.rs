@@ -31,6 +31,7 @@ pub mod ws;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -99,8 +100,15 @@ pub async fn run(
         tasks,
         settings: Arc::new(settings),
     });
-    state.tasks.spawn(prune_limits(state.clone()));
-    state.tasks.spawn(stats::upkeep(state.shutdown.clone()));
+    // Rate-limit state of users who have been quiet is dropped every minute.
+    let quiet = state.clone();
+    let stop = state.shutdown.clone();
+    state
+        .tasks
+        .spawn(every(Duration::from_secs(60), stop, move || quiet.limits.prune()));
+    // The recorder is per process, its upkeep per server: a second one only drains sooner.
+    let stop = state.shutdown.clone();
+    state.tasks.spawn(every(stats::UPKEEP_EVERY, stop, stats::upkeep));
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: closing connections");
@@ -117,13 +125,13 @@ pub async fn run(
     Ok(())
 }
 
-/// Every minute, drops rate-limit state of users who have been quiet, until shutdown.
-async fn prune_limits(state: AppState) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+/// Runs `task` every `period` (the first time at once) until `stop` is cancelled.
+async fn every(period: Duration, stop: CancellationToken, mut task: impl FnMut()) {
+    let mut ticks = tokio::time::interval(period);
     loop {
         tokio::select! {
-            _ = state.shutdown.cancelled() => return,
-            _ = every.tick() => state.limits.prune(),
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => task(),
         }
     }
 }

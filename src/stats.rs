@@ -75,23 +75,17 @@ fn describe() {
     );
 }
 
-/// How often histogram samples are folded into their buckets when nobody scrapes.
-const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often `upkeep` runs, whether or not anything scrapes.
+pub const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Folds recorded histogram samples into their buckets every few seconds until `stop`.
+/// Folds recorded histogram samples into their buckets.
 ///
 /// The exporter keeps every sample of a histogram (16 bytes each) until an upkeep drains it,
 /// and a recorder built with `build_recorder` (ours: one per process, installed by hand) has no
 /// upkeep task of its own: without a scrape of `/metrics`, one sample per Redis call and per
-/// HTTP request made the process grow for as long as it ran.
-pub async fn upkeep(stop: tokio_util::sync::CancellationToken) {
-    let mut every = tokio::time::interval(UPKEEP_EVERY);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = every.tick() => handle().run_upkeep(),
-        }
-    }
+/// HTTP request made the process grow for as long as it ran. `run` calls this periodically.
+pub fn upkeep() {
+    handle().run_upkeep();
 }
 
 /// `GET /metrics` in the Prometheus text format.
