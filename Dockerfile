@@ -6,6 +6,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY src ./src
 COPY tests ./tests
+# The workspace's other member: Cargo must read it to load the workspace (it is not built).
+COPY bench ./bench
 RUN cargo build --release --locked --bin chat-server
 
 FROM debian:bookworm-slim

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures our server (memory and Redis stores) and the peers of ../shared/peers (FastAPI and
-# Node, both on Redis) with the project's own load generator (examples/loadgen), back to back
-# and interleaved, on this machine, and prints a Markdown table with ratios.
+# Node, both on Redis) with the project's own load generator (bench/: the chat-bench crate's
+# loadgen), back to back and interleaved, on this machine, and prints a Markdown table with ratios.
 #
 #   scripts/bench.sh [--quick] [--rounds N] [--servers "ours-memory ours-redis node fastapi"]
 #                    [--scenarios "fanout paced burst idle history scale"] [--out DIR]
@@ -13,10 +13,10 @@
 #
 # Ours runs with WORKER_THREADS=1, one thread like each peer (OURS_WORKER_THREADS=0: one per core).
 #
-# After each round's idle-10k, examples/acceptor (answers the upgrade, nothing else) is measured
-# the same way: the most connections per second any server could show here. After each paced
-# run, examples/relay (copies each text to its room, nothing else) is: the lowest latency any
-# server could show here. The lines under the table give both.
+# After each round's idle-10k, the bench's acceptor (answers the upgrade, nothing else) is
+# measured the same way: the most connections per second any server could show here. After each
+# paced run, the bench's relay (copies each text to its room, nothing else) is: the lowest latency
+# any server could show here. The lines under the table give both.
 #
 # A server and its generator each hold one descriptor per connection. When the open-file limit
 # is too low for one process to hold an idle run (50k needs 51000), ours-redis runs it sharded:
@@ -120,16 +120,18 @@ echo "mode: $mode, rounds: $rounds, servers: $servers, scenarios: $scenarios"
 echo "results: $results"
 
 # ------------------------------------------------------------------ build
-echo "building (cargo build --release --bin chat-server --example loadgen --example acceptor --example relay)..."
-if ! timeout 1800 cargo build --release --quiet --bin chat-server --example loadgen --example acceptor \
-    --example relay; then
+# Two builds: the server alone, so that it is built with its own features only (as it ships),
+# not with those the bench's crate adds to their shared dependencies.
+echo "building (cargo build --release -p chat-server --bin chat-server; cargo build --release -p chat-bench --bins)..."
+if ! timeout 1800 cargo build --release --quiet -p chat-server --bin chat-server ||
+    ! timeout 1800 cargo build --release --quiet -p chat-bench --bins; then
     echo "bench: build failed"
     exit 1
 fi
 server_bin=$CARGO_TARGET_DIR/release/chat-server
-loadgen=$CARGO_TARGET_DIR/release/examples/loadgen
-acceptor=$CARGO_TARGET_DIR/release/examples/acceptor
-relay=$CARGO_TARGET_DIR/release/examples/relay
+loadgen=$CARGO_TARGET_DIR/release/loadgen
+acceptor=$CARGO_TARGET_DIR/release/acceptor
+relay=$CARGO_TARGET_DIR/release/relay
 
 # ------------------------------------------------------------------ peers
 # Prepares a peer in the cache (venv / node_modules keyed by the lock file's hash) and copies
@@ -351,9 +353,10 @@ run_idle_sharded() {
     echo "   -> $([ $ok = 1 ] && echo ok || echo FAILED) in $((SECONDS - t0)) s"
 }
 
-# start_example BIN: starts one of the bench's own examples (no /health) on a free port, sets
-# server_pid and port, and waits until the port accepts a TCP connection.
-start_example() {
+# start_bench_server BIN: starts one of the bench's do-nothing servers (the acceptor or the
+# relay: no /health) on a free port, sets server_pid and port, and waits until the port accepts
+# a TCP connection.
+start_bench_server() {
     port=$(free_port)
     PORT=$port "$1" >"$tmp/$(basename "$1").log" 2>&1 &
     server_pid=$!
@@ -369,8 +372,8 @@ json_field() {
     sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" "$1" 2>/dev/null | head -1
 }
 
-# run_ceiling ROUND: the connect phase of idle-10k against examples/acceptor, which answers the
-# upgrade and nothing else: the most connections per second this machine and this generator
+# run_ceiling ROUND: the connect phase of idle-10k against the bench's acceptor, which answers
+# the upgrade and nothing else: the most connections per second this machine and this generator
 # allow any server. Its join phase fails by design (no rooms there), so it is not counted as a
 # run; its connections_per_s goes under the table.
 ceiling_rates=()
@@ -378,8 +381,8 @@ run_ceiling() {
     # In its own folder: the table is made from the results folder's JSON files.
     local file=$results/ceiling/r$1.json rate conns=10000
     mkdir -p "$results/ceiling"
-    echo "== ceiling for connections opened/s (examples/acceptor, round $1)"
-    start_example "$acceptor"
+    echo "== ceiling for connections opened/s (the bench's acceptor, round $1)"
+    start_bench_server "$acceptor"
     timeout --kill-after=5 30 "$loadgen" --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
         --clk-tck "$clk" --json "$file" idle --connections "$conns" --settle 0.2 --hold 0.2 \
         --duration 6 >/dev/null 2>&1
@@ -389,16 +392,16 @@ run_ceiling() {
     echo "   -> ${rate:-no result} connections/s"
 }
 
-# run_floor ROUND DURATION ARGS...: the paced scenario against examples/relay, which copies each
-# text to its room and does nothing else (no storage, no checks): the lowest latency this
+# run_floor ROUND DURATION ARGS...: the paced scenario against the bench's relay, which copies
+# each text to its room and does nothing else (no storage, no checks): the lowest latency this
 # machine and this generator allow any server. Not a run of the table; its p99 goes under it.
 floor_p99s=()
 run_floor() {
     local round=$1 duration=$2 file=$results/floor/r$1.json p99
     shift 2
     mkdir -p "$results/floor"
-    echo "== floor for paced latency (examples/relay, round $round)"
-    start_example "$relay"
+    echo "== floor for paced latency (the bench's relay, round $round)"
+    start_bench_server "$relay"
     timeout --kill-after=5 "$((duration + 30))" "$loadgen" --url "http://127.0.0.1:$port" \
         --server-pid "$server_pid" --clk-tck "$clk" --json "$file" "$@" >/dev/null 2>&1
     stop_pid "$server_pid"; server_pid=
@@ -491,13 +494,15 @@ cols=$(echo $servers | tr ' ' ',')
         median=$(printf '%s\n' "${ceiling_rates[@]}" | sort -n | sed -n "$(( (${#ceiling_rates[@]} + 1) / 2 ))p")
         echo
         echo "Ceiling for connections opened/s here: $median/s (median of ${#ceiling_rates[@]}), reached by" \
-            "examples/acceptor, which answers the upgrade and does nothing else, under the same generator."
+            "the bench's acceptor (bench/src/bin/acceptor.rs), which answers the upgrade and does nothing" \
+            "else, under the same generator."
     fi
     if [ ${#floor_p99s[@]} -gt 0 ]; then
         median=$(printf '%s\n' "${floor_p99s[@]}" | sort -n | sed -n "$(( (${#floor_p99s[@]} + 1) / 2 ))p")
         echo
         echo "Floor for paced latency p99 here: $median ms (median of ${#floor_p99s[@]}), reached by" \
-            "examples/relay, which copies each text to its room and does nothing else, under the same generator."
+            "the bench's relay (bench/src/bin/relay.rs), which copies each text to its room and does" \
+            "nothing else, under the same generator."
     fi
 } >"$results/table.md"
 echo

@@ -5,18 +5,14 @@
 //! calls need `Authorization: Bearer <token>` and WebSockets that header or, for browsers
 //! (which cannot set headers on a WebSocket), a `token` query parameter.
 
-use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
-use warp::{Filter, Rejection};
 
 use crate::domain::UserId;
-use crate::error::{ApiError, Rejected};
-use crate::state::AppState;
+use crate::error::ApiError;
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,31 +82,6 @@ impl Auth {
             .map_err(|_| ApiError::Unauthorized("Invalid token: `sub` is not a valid user id".into()))?;
         Ok(Caller::User(user))
     }
-}
-
-/// The caller of an HTTP request (401 when authentication is on and the token is bad).
-pub fn caller(state: AppState) -> impl Filter<Extract = (Caller,), Error = Rejection> + Clone {
-    warp::header::optional::<String>("authorization")
-        .and(warp::any().map(move || state.auth.clone()))
-        .and_then(|bearer: Option<String>, auth: Auth| async move {
-            auth.caller(bearer.as_deref(), None)
-                .map_err(|e| warp::reject::custom(Rejected(e)))
-        })
-}
-
-/// The `Authorization` header and the `token` query parameter of a WebSocket upgrade.
-pub fn ws_credentials()
--> impl Filter<Extract = ((Option<String>, Option<String>),), Error = Infallible> + Clone {
-    warp::header::optional::<String>("authorization")
-        .or(warp::any().map(|| None))
-        .unify()
-        .and(
-            warp::query::<HashMap<String, String>>()
-                .map(|mut q: HashMap<String, String>| q.remove("token"))
-                .or(warp::any().map(|| None))
-                .unify(),
-        )
-        .map(|bearer, token| (bearer, token))
 }
 
 #[cfg(test)]

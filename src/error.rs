@@ -12,7 +12,7 @@ use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
-use crate::store::StoreError;
+use crate::backend::StoreError;
 
 /// The body of every HTTP error.
 #[derive(Debug, Serialize, ToSchema)]

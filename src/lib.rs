@@ -1,137 +1,50 @@
 //! A real-time chat API server: rooms, live messages, typing and presence over WebSocket,
-//! history and rooms over HTTP, described by OpenAPI.
+//! history and rooms over HTTP, described by OpenAPI and AsyncAPI.
 //!
-//! Layout (each module one job):
-//! - `config`: environment → validated `Settings`.
-//! - `domain`: ids, times, messages, rooms, users; pure.
-//! - `chat`: the rules, shared by HTTP and WebSocket.
-//! - `store`: storage behind one interface: in-memory (default) or Redis.
-//! - `bus`: fan-out of stored messages and typing events to the hubs.
-//! - `ws`: frames, the hub of local connections, one session per connection.
-//! - `http`: routes per resource, OpenAPI and Swagger UI.
-//! - `error`: the one place `{"detail"}` errors are built.
-//! - `stats`: Prometheus metrics; `telemetry`: logs.
+//! # Layers (each module names only modules above it in this list)
+//! - [`domain`]: ids, times, messages and their shared JSON, pages, rooms, users. Pure.
+//! - [`config`]: environment → validated `Settings`. [`stats`]: metric names and the
+//!   recorder. [`telemetry`]: logs.
+//! - [`hub`]: local delivery. This instance's connections, the rooms they follow, each
+//!   connection's bounded outbox, in-order delivery, the rooms' recent messages.
+//! - [`backend`]: storage, fan-out between instances, presence and the shared rate limit, as
+//!   one value chosen in one `match`: [`backend::memory`] or [`backend::redis`] (every line of
+//!   Redis code lives under it).
+//! - [`error`]: `ApiError`, the one place `{"detail"}` errors are built. [`auth`]: tokens.
+//! - [`state`]: the context every handler and session shares.
+//! - [`usecases`]: the chat's rules, shared by HTTP and WebSocket.
+//! - [`transport`]: our own accept loop, WebSocket upgrade, read-ahead socket and frame
+//!   writer: the parts of warp and tungstenite we replace, and why (its header says).
+//! - [`ws`]: the WebSocket session: frames, close codes, one task per connection.
+//! - [`http`]: every route (the `/ws` upgrade included), OpenAPI, AsyncAPI, Swagger UI, demo.
+//! - [`app`]: [`run`], which builds all of the above from `Settings` and serves.
+//!
+//! # A text message, from a socket to every recipient
+//! 1. `ws::session` reads the frame from its `transport::Socket` and decodes it (`ws::frames`).
+//! 2. `usecases::send_text` checks the content and the rate, then calls `Backend::send`.
+//! 3. The backend stores it and, in the same step, hands it to this instance's `hub`: memory
+//!    under the room's lock, Redis from the room script's reply (and publishes it on the
+//!    room's channel when another instance follows the room, whose `pubsub` listener hands it
+//!    to its own hub).
+//! 4. The `hub` puts the one serialised JSON into the outbox of each local connection in the
+//!    room, in stored order (sender included: that is the echo).
+//! 5. Each session takes its outbox whole and writes it in one write (`Socket::send_batch`).
 //!
 //! `run` is the entry point: `main` calls it with the configured address, tests with port 0.
 
+pub mod app;
 pub mod auth;
-pub mod bus;
-pub mod chat;
+pub mod backend;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
-pub mod limits;
-pub mod server;
+pub mod hub;
 pub mod state;
 pub mod stats;
-pub mod store;
 pub mod telemetry;
+pub mod transport;
+pub mod usecases;
 pub mod ws;
 
-use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-
-use crate::auth::Auth;
-use crate::bus::{Bus, RedisBus};
-use crate::config::{Settings, StoreKind};
-use crate::limits::RateLimit;
-use crate::state::{AppState, Shared};
-use crate::store::{MemoryStore, RedisStore, Store};
-use crate::ws::hub::Hub;
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("{0}")]
-    Store(#[from] store::StoreError),
-}
-
-/// Serves on `listener` until `shutdown` completes, then drains: every WebSocket gets a 1001
-/// close, in-flight requests finish, presence is written, and only then does `run` return.
-/// Fails at once (within `REDIS_TIMEOUT_SECONDS`) if the configured store is unreachable.
-pub async fn run(
-    listener: TcpListener,
-    settings: Settings,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), StartError> {
-    stats::handle(); // install the metrics recorder before anything records
-    let hub = Hub::default();
-    let token = CancellationToken::new();
-    let tasks = TaskTracker::new();
-    let (store, bus) = match &settings.store {
-        StoreKind::Memory => (
-            Store::Memory(MemoryStore::new(settings.max_messages_per_room, hub.clone())),
-            Bus::Local(hub.clone()),
-        ),
-        StoreKind::Redis(redis) => {
-            let timeout = settings.redis_timeout;
-            let store = RedisStore::open(redis, timeout, settings.max_messages_per_room, hub.clone()).await?;
-            store.heartbeat().await?;
-            let bus = RedisBus::start(
-                redis,
-                timeout,
-                hub.clone(),
-                store.clone(),
-                token.clone(),
-                tasks.clone(),
-            )
-            .await?;
-            (Store::Redis(Arc::new(store)), Bus::Redis(bus))
-        }
-    };
-    let (rate, burst) = (settings.rate_limit_per_second, settings.rate_limit_burst);
-    let limits = match &store {
-        Store::Memory(_) => RateLimit::local(rate, burst),
-        Store::Redis(s) => RateLimit::shared(s.clone(), rate, burst),
-    };
-    let state = AppState::new(Shared {
-        store,
-        bus,
-        hub,
-        auth: Auth::new(settings.auth_secret.as_ref().map(|s| s.0.as_str())),
-        limits,
-        shutdown: token.clone(),
-        tasks,
-        settings: Arc::new(settings),
-    });
-    // Rate-limit state of users who have been quiet is dropped every minute.
-    let quiet = state.clone();
-    let stop = state.shutdown.clone();
-    state
-        .tasks
-        .spawn(every(Duration::from_secs(60), stop, move || quiet.limits.prune()));
-    // The recorder is per process, its upkeep per server: a second one only drains sooner.
-    let stop = state.shutdown.clone();
-    state.tasks.spawn(every(stats::UPKEEP_EVERY, stop, stats::upkeep));
-    let signal = async move {
-        shutdown.await;
-        tracing::info!("shutting down: closing connections");
-        token.cancel();
-    };
-    let header_timeout = state.settings.ws_timeout;
-    server::serve(listener, http::routes(state.clone()), header_timeout, signal).await;
-    state.tasks.close();
-    state.tasks.wait().await;
-    if let Store::Redis(store) = &state.store {
-        let _ = store.retire().await;
-    }
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// Runs `task` every `period` (the first time at once) until `stop` is cancelled.
-async fn every(period: Duration, stop: CancellationToken, mut task: impl FnMut()) {
-    let mut ticks = tokio::time::interval(period);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = ticks.tick() => task(),
-        }
-    }
-}
+pub use app::{StartError, run};

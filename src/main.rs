@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use chat_server::config::{LogFormat, Settings};
 
 /// mimalloc instead of glibc's malloc: a chat server allocates and frees small buffers per
-/// frame from several threads, where glibc's arenas cost 15 % of the CPU in a Redis fan-out
+/// frame from several threads, where glibc's arenas showed high in a Redis fan-out
 /// profile (`perf`, see docs/performance.md) and fragment with many idle connections. Its
 /// version 2 (Cargo.toml says why).
 #[global_allocator]
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> ExitCode {
-    let listener = match chat_server::server::bind(&settings.host, settings.port).await {
+    let listener = match chat_server::transport::server::bind(&settings.host, settings.port).await {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("cannot listen on {}:{}: {e}", settings.host, settings.port);

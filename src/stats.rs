@@ -1,4 +1,4 @@
-//! Metrics: the Prometheus recorder, the metric names, and the `/metrics` route.
+//! Metrics: the Prometheus recorder and the metric names (`GET /metrics` is in `http/`).
 //!
 //! One recorder per process (the `metrics` facade is global); every instance in the process
 //! reports into it. Names are constants here so each is spelled once.
@@ -6,10 +6,6 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use warp::filters::BoxedFilter;
-use warp::http::header;
-use warp::reply::Response;
-use warp::{Filter, Reply};
 
 /// Live WebSocket connections on this process (gauge).
 pub const CONNECTIONS_OPEN: &str = "chat_connections_open";
@@ -36,8 +32,13 @@ const BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// Installs the process's recorder (once: later calls do nothing), before anything records.
+pub fn install() {
+    recorder();
+}
+
 /// The process's recorder, installed on first use.
-pub fn handle() -> &'static PrometheusHandle {
+fn recorder() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
@@ -85,24 +86,14 @@ pub const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 /// upkeep task of its own: without a scrape of `/metrics`, one sample per Redis call and per
 /// HTTP request made the process grow for as long as it ran. `run` calls this periodically.
 pub fn upkeep() {
-    handle().run_upkeep();
+    recorder().run_upkeep();
 }
 
-/// `GET /metrics` in the Prometheus text format.
-pub fn route() -> BoxedFilter<(Response,)> {
-    warp::path!("metrics")
-        .and(warp::get())
-        .map(|| {
-            let h = handle();
-            h.run_upkeep();
-            let mut resp = h.render().into_response();
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            );
-            resp
-        })
-        .boxed()
+/// Everything recorded, in the Prometheus text format (folded first).
+pub fn render() -> String {
+    let h = recorder();
+    h.run_upkeep();
+    h.render()
 }
 
 /// Records one HTTP request (called by the request log).

@@ -7,12 +7,13 @@ use warp::http::StatusCode;
 use warp::reply::{Response, json, with_status};
 use warp::{Filter, Reply};
 
-use super::filters::{json_body, segment, with_state};
-use crate::auth::{Caller, caller};
-use crate::chat;
+use super::filters::{caller, json_body, segment, with_state};
+use super::routes::{ADD_PARTICIPANT, CHAT_MESSAGES, CREATE_CHAT, GET_CHAT, REMOVE_PARTICIPANT};
+use crate::auth::Caller;
 use crate::domain::{ChatId, ChatRoom, Message, NewChat, UserId, time};
 use crate::error::{ApiError, Detail};
 use crate::state::AppState;
+use crate::usecases;
 
 /// `limit` bounds (CONTRACT: 1..=1000, default 50).
 pub const MAX_LIMIT: usize = 1000;
@@ -29,30 +30,35 @@ pub struct AddParticipant {
 }
 
 pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
-    let history = warp::path!("chat" / String / "messages")
+    let history = CHAT_MESSAGES
+        .path1()
         .and(warp::get())
         .and(caller(s.clone()))
         .and(warp::query::<HashMap<String, String>>())
         .and(with_state(s.clone()))
         .then(get_messages);
-    let details = warp::path!("chat" / String)
+    let details = GET_CHAT
+        .path1()
         .and(warp::get())
         .and(caller(s.clone()))
         .and(with_state(s.clone()))
         .then(get_chat);
-    let create = warp::path!("chat")
+    let create = CREATE_CHAT
+        .path0()
         .and(warp::post())
         .and(caller(s.clone()))
         .and(json_body())
         .and(with_state(s.clone()))
         .then(create_chat);
-    let add = warp::path!("chat" / String / "participants")
+    let add = ADD_PARTICIPANT
+        .path1()
         .and(warp::post())
         .and(caller(s.clone()))
         .and(json_body())
         .and(with_state(s.clone()))
         .then(add_participant);
-    let remove = warp::path!("chat" / String / "participants" / String)
+    let remove = REMOVE_PARTICIPANT
+        .path2()
         .and(warp::delete())
         .and(caller(s.clone()))
         .and(with_state(s))
@@ -109,6 +115,7 @@ fn parse_before(q: &HashMap<String, String>) -> Result<Option<time::Timestamp>, 
         (status = 200, description = "Messages, oldest first", body = Vec<Message>),
         (status = 400, description = "Invalid chat_id, limit or before", body = Detail, example = json!({"detail": "Invalid request data"})),
         (status = 404, description = "Unknown chat", body = Detail, example = json!({"detail": "Chat not found"})),
+        (status = 403, description = "Not allowed for this caller (only when AUTH_SECRET is set)", body = Detail, example = json!({"detail": "Chat p is private and you are not a participant"})),
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn get_messages(
@@ -120,7 +127,7 @@ pub async fn get_messages(
     let chat = ChatId::parse(&segment(&chat_id))?;
     let (limit, before) = (parse_limit(&q)?, parse_before(&q)?);
     // The stored JSON of each message, as stored: no parse and re-serialise per request.
-    let page = chat::history(&s, &who, &chat, limit, before).await?;
+    let page = usecases::history(&s, &who, &chat, limit, before).await?;
     Ok(warp::reply::with_header(page.to_json(), "content-type", "application/json").into_response())
 }
 
@@ -131,11 +138,12 @@ pub async fn get_messages(
         (status = 200, description = "The room", body = ChatRoom),
         (status = 400, description = "Invalid chat_id", body = Detail, example = json!({"detail": "Invalid request data"})),
         (status = 404, description = "Unknown chat", body = Detail, example = json!({"detail": "Chat not found"})),
+        (status = 403, description = "Not allowed for this caller (only when AUTH_SECRET is set)", body = Detail, example = json!({"detail": "Chat p is private and you are not a participant"})),
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn get_chat(chat_id: String, who: Caller, s: AppState) -> Result<Response, ApiError> {
     let chat = ChatId::parse(&segment(&chat_id))?;
-    Ok(json(&chat::read_room(&s, &who, &chat).await?).into_response())
+    Ok(json(&usecases::read_room(&s, &who, &chat).await?).into_response())
 }
 
 /// Create a chat room
@@ -154,7 +162,7 @@ pub async fn create_chat(who: Caller, body: NewChat, s: AppState) -> Result<Resp
         spec.participants.push(me.clone());
     }
     let room = s
-        .store
+        .backend
         .create_room(spec)
         .await?
         .ok_or(ApiError::Conflict("Chat already exists"))?;
@@ -173,6 +181,8 @@ pub async fn create_chat(who: Caller, body: NewChat, s: AppState) -> Result<Resp
         (status = 400, description = "Invalid id or body", body = Detail, example = json!({"detail": "Invalid request data"})),
         (status = 404, description = "Unknown chat", body = Detail, example = json!({"detail": "Chat not found"})),
         (status = 413, description = "Body over 64 KiB", body = Detail, example = json!({"detail": "Request body too large"})),
+        (status = 403, description = "Not allowed for this caller (only when AUTH_SECRET is set)", body = Detail, example = json!({"detail": "Only participants can add people to private chat p"})),
+        (status = 429, description = "Over the user's message rate (RATE_LIMIT_*); Retry-After says when to retry", body = Detail, example = json!({"detail": "Rate limit exceeded: retry in 250 ms"})),
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn add_participant(
@@ -183,7 +193,7 @@ pub async fn add_participant(
 ) -> Result<Response, ApiError> {
     let chat = ChatId::parse(&segment(&chat_id))?;
     let user = UserId::parse_client(&body.user_id)?;
-    Ok(json(&chat::add_participant(&s, &who, &chat, &user).await?).into_response())
+    Ok(json(&usecases::add_participant(&s, &who, &chat, &user).await?).into_response())
 }
 
 /// Remove a participant
@@ -198,6 +208,8 @@ pub async fn add_participant(
         (status = 200, description = "The room, without the participant", body = ChatRoom),
         (status = 400, description = "Invalid id", body = Detail, example = json!({"detail": "Invalid request data"})),
         (status = 404, description = "Unknown chat, or the user is not a participant", body = Detail, example = json!({"detail": "User is not a participant of this chat"})),
+        (status = 403, description = "Not allowed for this caller (only when AUTH_SECRET is set)", body = Detail, example = json!({"detail": "You can only remove yourself from a chat"})),
+        (status = 429, description = "Over the user's message rate (RATE_LIMIT_*); Retry-After says when to retry", body = Detail, example = json!({"detail": "Rate limit exceeded: retry in 250 ms"})),
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn remove_participant(
@@ -209,5 +221,5 @@ pub async fn remove_participant(
     let chat = ChatId::parse(&segment(&chat_id))?;
     // `system` is a valid id that is never a participant: 404, like any other non-member.
     let user = UserId::parse(&segment(&user_id))?;
-    Ok(json(&chat::remove_participant(&s, &who, &chat, &user).await?).into_response())
+    Ok(json(&usecases::remove_participant(&s, &who, &chat, &user).await?).into_response())
 }

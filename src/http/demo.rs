@@ -7,6 +7,8 @@ use warp::filters::BoxedFilter;
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use warp::reply::Response;
 
+use super::routes::{DEMO_CSS, DEMO_JS, DEMO_PAGE};
+
 const INDEX_HTML: &str = include_str!("demo/index.html");
 const APP_JS: &str = include_str!("demo/app.js");
 const STYLE_CSS: &str = include_str!("demo/style.css");
@@ -17,13 +19,16 @@ const CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'sel
 
 /// `GET /`, `GET /demo/app.js` and `GET /demo/style.css`.
 pub fn routes() -> BoxedFilter<(Response,)> {
-    let index = warp::path::end()
+    let index = DEMO_PAGE
+        .path0()
         .and(warp::get())
         .map(|| asset(INDEX_HTML, "text/html; charset=utf-8"));
-    let js = warp::path!("demo" / "app.js")
+    let js = DEMO_JS
+        .path0()
         .and(warp::get())
         .map(|| asset(APP_JS, "text/javascript; charset=utf-8"));
-    let css = warp::path!("demo" / "style.css")
+    let css = DEMO_CSS
+        .path0()
         .and(warp::get())
         .map(|| asset(STYLE_CSS, "text/css; charset=utf-8"));
     index.or(js).unify().or(css).unify().boxed()

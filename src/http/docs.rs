@@ -33,7 +33,7 @@ use crate::ws::frames::{ClientFrame, ErrorFrame, ErrorTag, RoomFrame, ServerFram
         super::chats::get_messages, super::chats::get_chat, super::chats::create_chat,
         super::chats::add_participant, super::chats::remove_participant,
         super::users::get_user, super::users::create_user, super::users::get_user_chats,
-        crate::ws::connect, super::health::health, super::health::ready,
+        super::ws::connect, super::health::health, super::health::ready,
     ),
     components(schemas(
         Message, MessageKind, ChatRoom, User, NewChat, NewUser, super::chats::AddParticipant, Detail,
@@ -170,12 +170,15 @@ fn capitalised(word: &str) -> String {
 }
 
 pub fn routes() -> BoxedFilter<(Response,)> {
-    let spec = warp::path!("openapi.json")
+    let spec = super::routes::OPENAPI
+        .path0()
         .and(warp::get())
         .map(|| warp::reply::json(&ApiDoc::openapi()).into_response());
     let config = Arc::new(Config::from("/openapi.json"));
     // Swagger UI's assets use relative paths, so `/docs` must become `/docs/`.
-    let ui = warp::path("docs")
+    let ui = super::routes::DOCS
+        .path0()
+        .and(warp::path("docs"))
         .and(warp::get())
         .and(warp::path::full())
         .and(warp::path::tail())

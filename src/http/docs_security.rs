@@ -1,31 +1,13 @@
 //! The OpenAPI side of authentication: the optional bearer scheme (tokens are needed only when
-//! `AUTH_SECRET` is set), a typed 401 on every protected operation, and the 403s of the
-//! private-room and own-data rules (see `chat.rs` and `auth.rs`).
+//! `AUTH_SECRET` is set) and a typed 401 on every protected operation. The 403s of the
+//! private-room and own-data rules are documented with the handlers that return them.
 
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 
-/// Operations that answer 403 under the authorisation rules, with an example detail.
-const FORBIDDEN: &[(&str, &str)] = &[
-    ("get_chat", "Chat p is private and you are not a participant"),
-    (
-        "get_chat_messages",
-        "Chat p is private and you are not a participant",
-    ),
-    (
-        "add_participant",
-        "Only participants can add people to private chat p",
-    ),
-    ("remove_participant", "You can only remove yourself from a chat"),
-    ("create_user", "You can only create your own user"),
-    ("get_user_chats", "You can only list your own chats"),
-];
-
-/// Operations that store a message for a user, and so answer 429 over the rate limit.
-const RATE_LIMITED: &[&str] = &["add_participant", "remove_participant"];
-
-/// Adds the bearer scheme and the 401/403 responses, and the 429 of the rate limit.
+/// Adds the bearer scheme and the 401 response (the 403s and 429s of each operation are with
+/// its handler).
 pub struct BearerSecurity;
 
 fn detail_response(description: &str, detail: &str) -> RefOr<utoipa::openapi::Response> {
@@ -75,21 +57,6 @@ impl Modify for BearerSecurity {
                     "Missing bearer token",
                 );
                 op.responses.responses.insert("401".into(), unauthorized);
-                let id = op.operation_id.as_deref().unwrap_or_default();
-                if RATE_LIMITED.contains(&id) {
-                    let limited = detail_response(
-                        "Over the user's message rate (RATE_LIMIT_*); Retry-After says when to retry",
-                        "Rate limit exceeded: retry in 250 ms",
-                    );
-                    op.responses.responses.insert("429".into(), limited);
-                }
-                if let Some((_, detail)) = FORBIDDEN.iter().find(|(op_id, _)| *op_id == id) {
-                    let forbidden = detail_response(
-                        "Not allowed for this caller (only when AUTH_SECRET is set)",
-                        detail,
-                    );
-                    op.responses.responses.insert("403".into(), forbidden);
-                }
             }
         }
     }

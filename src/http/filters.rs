@@ -1,5 +1,6 @@
 //! Shared filters: state injection, JSON bodies with precise 400s, CORS, and the 405 fallback.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 
 use futures_util::StreamExt;
@@ -7,8 +8,10 @@ use serde::de::DeserializeOwned;
 use warp::Buf;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Reply};
+use warp::{Filter, Rejection, Reply};
 
+use super::routes::route_of;
+use crate::auth::{Auth, Caller};
 use crate::config::{CorsOrigins, Settings};
 use crate::error::{ApiError, Rejected};
 use crate::state::AppState;
@@ -54,6 +57,31 @@ async fn read_json<T: DeserializeOwned>(
         .map_err(|e| reject(ApiError::BadRequest(format!("Invalid request data: {e}"))))
 }
 
+/// The caller of an HTTP request (401 when authentication is on and the token is bad).
+pub fn caller(state: AppState) -> impl Filter<Extract = (Caller,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("authorization")
+        .and(warp::any().map(move || state.auth.clone()))
+        .and_then(|bearer: Option<String>, auth: Auth| async move {
+            auth.caller(bearer.as_deref(), None)
+                .map_err(|e| warp::reject::custom(Rejected(e)))
+        })
+}
+
+/// The `Authorization` header and the `token` query parameter of a WebSocket upgrade.
+pub fn ws_credentials()
+-> impl Filter<Extract = ((Option<String>, Option<String>),), Error = Infallible> + Clone {
+    warp::header::optional::<String>("authorization")
+        .or(warp::any().map(|| None))
+        .unify()
+        .and(
+            warp::query::<HashMap<String, String>>()
+                .map(|mut q: HashMap<String, String>| q.remove("token"))
+                .or(warp::any().map(|| None))
+                .unify(),
+        )
+        .map(|bearer, token| (bearer, token))
+}
+
 /// A path segment as the client meant it, `%XX` decoded: RFC 3986 makes `/user/u-%61` and
 /// `/user/u-a` the same resource (clients encode `@` and `:` in ids). Bytes that are not
 /// UTF-8 decode to U+FFFD, which no id allows.
@@ -73,42 +101,10 @@ pub fn cors(settings: &Settings) -> warp::cors::Builder {
     }
 }
 
-/// Every route: its template (the metrics label) and the methods it answers (the 405 `Allow`).
-pub fn route_of(path: &str) -> Option<(&'static str, &'static str)> {
-    if path == "/" {
-        return Some(("/", "GET")); // the demo page
-    }
-    // warp matches `/chat/` as `/chat`, so one trailing slash belongs to the same route.
-    let path = path.strip_suffix('/').unwrap_or(path);
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    if segs.iter().any(|s| s.is_empty()) {
-        return None;
-    }
-    Some(match segs.as_slice() {
-        ["chat"] => ("/chat", "POST"),
-        ["chat", _] => ("/chat/{chat_id}", "GET"),
-        ["chat", _, "messages"] => ("/chat/{chat_id}/messages", "GET"),
-        ["chat", _, "participants"] => ("/chat/{chat_id}/participants", "POST"),
-        ["chat", _, "participants", _] => ("/chat/{chat_id}/participants/{user_id}", "DELETE"),
-        ["user"] => ("/user", "POST"),
-        ["user", _] => ("/user/{user_id}", "GET"),
-        ["user", _, "chats"] => ("/user/{user_id}/chats", "GET"),
-        ["ws", _] => ("/ws/{user_id}", "GET"),
-        ["health"] => ("/health", "GET"),
-        ["ready"] => ("/ready", "GET"),
-        ["metrics"] => ("/metrics", "GET"),
-        ["openapi.json"] => ("/openapi.json", "GET"),
-        ["asyncapi.json"] => ("/asyncapi.json", "GET"),
-        ["docs", ..] => ("/docs", "GET"),
-        ["demo", "app.js" | "style.css"] => ("/demo", "GET"),
-        _ => return None,
-    })
-}
-
 /// One log line and one metrics sample per request, with its route, status and timing.
 pub fn request_log() -> warp::log::Log<impl Fn(warp::log::Info<'_>) + Clone> {
     warp::log::custom(|info| {
-        let route = route_of(info.path()).map_or("unmatched", |(template, _)| template);
+        let route = route_of(info.path()).map_or("unmatched", |r| r.label);
         let (status, elapsed) = (info.status().as_u16(), info.elapsed());
         crate::stats::http_request(route, info.method().as_str(), status, elapsed.as_secs_f64());
         tracing::info!(
@@ -125,7 +121,7 @@ pub fn method_not_allowed() -> BoxedFilter<(Response,)> {
         .and(warp::method())
         .and_then(
             |path: warp::path::FullPath, method: warp::http::Method| async move {
-                match route_of(path.as_str()).map(|(_, allow)| allow) {
+                match route_of(path.as_str()).map(|r| r.method) {
                     // An allowed method that still got here was refused for another reason
                     // (bad upgrade, bad body): let that rejection speak.
                     Some(allow) if !allow.split(", ").any(|m| m == method.as_str()) => {
@@ -136,25 +132,4 @@ pub fn method_not_allowed() -> BoxedFilter<(Response,)> {
             },
         )
         .boxed()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::route_of;
-
-    #[test]
-    fn route_table() {
-        assert_eq!(route_of("/chat"), Some(("/chat", "POST")));
-        assert_eq!(
-            route_of("/chat/c1/participants/u1"),
-            Some(("/chat/{chat_id}/participants/{user_id}", "DELETE"))
-        );
-        assert_eq!(route_of("/user/u1/chats"), Some(("/user/{user_id}/chats", "GET")));
-        assert_eq!(route_of("/chat/"), Some(("/chat", "POST")));
-        assert_eq!(route_of("/docs/index.css"), Some(("/docs", "GET")));
-        assert_eq!(route_of("/chat//x"), None);
-        assert_eq!(route_of("/"), Some(("/", "GET")));
-        assert_eq!(route_of("//"), None);
-        assert_eq!(route_of("/nope"), None);
-    }
 }

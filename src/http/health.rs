@@ -7,6 +7,7 @@ use warp::reply::{Response, json};
 use warp::{Filter, Reply};
 
 use super::filters::with_state;
+use super::routes::{HEALTH, READY};
 use crate::error::{ApiError, Detail};
 use crate::state::AppState;
 
@@ -20,11 +21,8 @@ pub struct Status {
 }
 
 pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
-    let health = warp::path!("health").and(warp::get()).then(health);
-    let ready = warp::path!("ready")
-        .and(warp::get())
-        .and(with_state(s))
-        .then(ready);
+    let health = HEALTH.path0().and(warp::get()).then(health);
+    let ready = READY.path0().and(warp::get()).and(with_state(s)).then(ready);
     health
         .map(Reply::into_response)
         .or(ready.map(Reply::into_response))
@@ -50,6 +48,6 @@ pub async fn health() -> Response {
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn ready(s: AppState) -> Result<Response, ApiError> {
-    s.store.ping().await?;
+    s.backend.ping().await?;
     Ok(json(&Status { status: "ready" }).into_response())
 }

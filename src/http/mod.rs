@@ -7,7 +7,10 @@ pub mod docs;
 pub mod docs_security;
 pub mod filters;
 pub mod health;
+pub mod metrics;
+pub mod routes;
 pub mod users;
+pub mod ws;
 
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
@@ -23,13 +26,13 @@ pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
     chats::routes(s.clone())
         .or(users::routes(s.clone()))
         .unify()
-        .or(crate::ws::route(s.clone()))
+        .or(ws::route(s.clone()))
         .unify()
         .or(health::routes(s))
         .unify()
         .or(docs::routes())
         .unify()
-        .or(crate::stats::route())
+        .or(metrics::route())
         .unify()
         .or(asyncapi::routes())
         .unify()

@@ -5,26 +5,30 @@ use warp::http::StatusCode;
 use warp::reply::{Response, json, with_status};
 use warp::{Filter, Reply};
 
-use super::filters::{json_body, segment, with_state};
-use crate::auth::{Caller, caller};
-use crate::chat;
+use super::filters::{caller, json_body, segment, with_state};
+use super::routes::{CREATE_USER, GET_USER, USER_CHATS};
+use crate::auth::Caller;
 use crate::domain::{ChatRoom, NewUser, User, UserId};
 use crate::error::{ApiError, Detail};
 use crate::state::AppState;
+use crate::usecases;
 
 pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
-    let details = warp::path!("user" / String)
+    let details = GET_USER
+        .path1()
         .and(warp::get())
         .and(caller(s.clone()))
         .and(with_state(s.clone()))
         .then(get_user);
-    let create = warp::path!("user")
+    let create = CREATE_USER
+        .path0()
         .and(warp::post())
         .and(caller(s.clone()))
         .and(json_body())
         .and(with_state(s.clone()))
         .then(create_user);
-    let chats = warp::path!("user" / String / "chats")
+    let chats = USER_CHATS
+        .path1()
         .and(warp::get())
         .and(caller(s.clone()))
         .and(with_state(s))
@@ -51,7 +55,7 @@ pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
     ))]
 pub async fn get_user(user_id: String, _who: Caller, s: AppState) -> Result<Response, ApiError> {
     let user = UserId::parse(&segment(&user_id))?;
-    Ok(json(&chat::get_user(&s, &user).await?).into_response())
+    Ok(json(&usecases::get_user(&s, &user).await?).into_response())
 }
 
 /// Create a user
@@ -61,6 +65,7 @@ pub async fn get_user(user_id: String, _who: Caller, s: AppState) -> Result<Resp
         (status = 400, description = "Invalid body", body = Detail, example = json!({"detail": "Invalid username: must be 1 to 128 characters, not blank"})),
         (status = 409, description = "The id is taken", body = Detail, example = json!({"detail": "User already exists"})),
         (status = 413, description = "Body over 64 KiB", body = Detail, example = json!({"detail": "Request body too large"})),
+        (status = 403, description = "Not allowed for this caller (only when AUTH_SECRET is set)", body = Detail, example = json!({"detail": "You can only create your own user"})),
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn create_user(who: Caller, mut body: NewUser, s: AppState) -> Result<Response, ApiError> {
@@ -76,7 +81,7 @@ pub async fn create_user(who: Caller, mut body: NewUser, s: AppState) -> Result<
     }
     let spec = body.validate().map_err(ApiError::BadRequest)?;
     let user = s
-        .store
+        .backend
         .create_user(spec)
         .await?
         .ok_or(ApiError::Conflict("User already exists"))?;
@@ -90,6 +95,7 @@ pub async fn create_user(who: Caller, mut body: NewUser, s: AppState) -> Result<
         (status = 200, description = "The rooms the user takes part in, sorted by id", body = Vec<ChatRoom>),
         (status = 400, description = "Invalid user_id", body = Detail, example = json!({"detail": "Invalid request data"})),
         (status = 404, description = "Unknown user", body = Detail, example = json!({"detail": "User not found"})),
+        (status = 403, description = "Not allowed for this caller (only when AUTH_SECRET is set)", body = Detail, example = json!({"detail": "You can only list your own chats"})),
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
     ))]
 pub async fn get_user_chats(user_id: String, who: Caller, s: AppState) -> Result<Response, ApiError> {
@@ -97,5 +103,5 @@ pub async fn get_user_chats(user_id: String, who: Caller, s: AppState) -> Result
     if who.user().is_some_and(|me| *me != user) {
         return Err(ApiError::Forbidden("You can only list your own chats".into()));
     }
-    Ok(json(&chat::user_rooms(&s, &user).await?).into_response())
+    Ok(json(&usecases::user_rooms(&s, &user).await?).into_response())
 }

@@ -4,9 +4,6 @@
 //! (CONTRACT: invalid JSON, missing field, unknown type, `system` from a client...).
 
 use serde::{Deserialize, Serialize};
-pub use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use utoipa::ToSchema;
 
 use crate::domain::{Message, Metadata};
@@ -116,32 +113,13 @@ pub enum ServerFrame {
     Error(ErrorFrame),
 }
 
-/// Serialises a message once, as the frame every recipient shares.
-pub fn frame_of(message: &Message) -> WsMessage {
-    WsMessage::Text(message_json(message))
-}
-
-/// A message's JSON, serialised once and shared by every copy (frames, history).
-pub fn message_json(message: &Message) -> Utf8Bytes {
-    // A `Message` always serialises: strings, a UUID, a timestamp and a JSON map.
-    serde_json::to_string(message).unwrap_or_default().into()
-}
-
-/// A close frame with `code` and `reason`.
-pub fn close_frame(code: u16, reason: impl Into<String>) -> WsMessage {
-    WsMessage::Close(Some(CloseFrame {
-        code: code.into(),
-        reason: reason.into().into(),
-    }))
-}
-
-/// The error frame for `detail`.
-pub fn error_frame(detail: impl Into<String>) -> WsMessage {
+/// The error frame's JSON for `detail`.
+pub fn error_frame(detail: impl Into<String>) -> String {
     let frame = ErrorFrame {
         kind: ErrorTag::Error,
         detail: detail.into(),
     };
-    WsMessage::text(serde_json::to_string(&frame).unwrap_or_default())
+    serde_json::to_string(&frame).unwrap_or_default()
 }
 
 /// Decodes a client's text frame, or says precisely why not.
@@ -215,6 +193,6 @@ mod tests {
     #[test]
     fn error_frame_shape() {
         let f = error_frame("nope");
-        assert_eq!(f.to_text().unwrap(), r#"{"type":"error","detail":"nope"}"#);
+        assert_eq!(f, r#"{"type":"error","detail":"nope"}"#);
     }
 }

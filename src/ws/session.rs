@@ -5,31 +5,19 @@
 //! connection small. Clean-up (hub, presence) is the `Registration`'s `Drop`, so it also runs
 //! when the upgrade never completes.
 
-use super::frames::{WsMessage, close_frame};
-use super::upgrade::Socket;
 use std::sync::Arc;
 
-use futures_util::{SinkExt, StreamExt};
-
+use super::close::Close;
 use super::frames::{self, ClientFrame};
-use super::hub::Refused;
-use super::outbox::Outbox;
-use super::wire;
-use crate::chat::{self, TextInput};
 use crate::domain::{ChatId, UserId};
 use crate::error::ApiError;
+use crate::hub::Refused;
+use crate::hub::outbox::Outbox;
 use crate::state::AppState;
 use crate::stats;
-
-/// Close codes (CONTRACT: Close codes).
-pub const GOING_AWAY: u16 = 1001;
-/// A slow consumer (outbox full) or a dead peer (no pong within `WS_TIMEOUT_SECONDS`).
-pub const POLICY_VIOLATION: u16 = 1008;
-pub const MESSAGE_TOO_BIG: u16 = 1009;
-/// A text frame that is not valid UTF-8.
-pub const INVALID_PAYLOAD: u16 = 1007;
-/// A connection cap (`MAX_CONNECTIONS`, `MAX_CONNECTIONS_PER_USER`) was reached.
-pub const TRY_AGAIN_LATER: u16 = 1013;
+use crate::transport::Socket;
+use crate::transport::socket::{Error, Message};
+use crate::usecases::{self, TextInput};
 
 /// A connection registered in the hub and counted in presence; dropping it undoes both.
 pub struct Registration {
@@ -60,13 +48,13 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         if let Some(rooms) = self.state.hub.unregister(&self.user, self.conn_id) {
-            self.state.bus.release(rooms);
+            self.state.backend.release(rooms);
         }
         if self.counted {
-            let (store, user) = (self.state.store.clone(), self.user.clone());
+            let (backend, user) = (self.state.backend.clone(), self.user.clone());
             // Tracked, so graceful shutdown waits until presence is written.
             self.state.tasks.spawn(async move {
-                if let Err(e) = store.disconnect(&user).await {
+                if let Err(e) = backend.disconnect(&user).await {
                     tracing::error!(%user, error = %e, "could not record disconnect");
                 }
             });
@@ -80,24 +68,20 @@ impl Drop for Registration {
 }
 
 /// Closes a connection refused by a cap with 1013 (try again later) and the cap's reason.
-pub async fn refuse(mut socket: Socket, refused: Refused) {
+pub async fn refuse(socket: Socket, refused: Refused) {
     tracing::warn!(%refused, "websocket refused");
-    let _ = socket
-        .send(close_frame(TRY_AGAIN_LATER, refused.to_string()))
-        .await;
-    // The sink's close (not the stream's `close(frame)`, which would send a second close
-    // frame): it writes a queued close reply and ends the connection.
-    let _ = SinkExt::close(&mut socket).await;
+    let reason = refused.to_string();
+    socket.close(Some((Close::OverCap.code(), &reason))).await;
 }
 
 /// Runs a connection until the client leaves, it stalls, or the server shuts down.
 ///
 /// The socket is not split: every branch's future is dropped before its handler runs, so the
-/// handlers can write, and an idle connection carries no split lock (0.4 KiB each).
+/// handlers can write, and an idle connection carries no split lock.
 #[allow(clippy::manual_async_fn)] // on purpose: see the first comment inside
 pub fn run(mut socket: Socket, reg: Registration, outbox: Arc<Outbox>) -> impl Future<Output = ()> + Send {
     // An `async move` block over the arguments, not an `async fn`: the latter keeps each argument
-    // twice in the task (as argument and as local: 480 B per connection, rustc's type sizes).
+    // twice in the task (as argument and as local), which every connection would pay for.
     async move {
         let (state, user) = (&reg.state, &reg.user);
         tracing::info!(%user, conn = reg.conn_id, "websocket open");
@@ -110,7 +94,7 @@ pub fn run(mut socket: Socket, reg: Registration, outbox: Arc<Outbox>) -> impl F
         // At shutdown, the heartbeat's next tick is this connection's turn to close (batches
         // spread over the drain time): one timer per connection, not two.
         let mut draining = false;
-        let close: Option<(u16, &str)> = loop {
+        let close: Option<Close> = loop {
             tokio::select! {
                 biased;
                 _ = state.shutdown.cancelled(), if !draining => {
@@ -119,22 +103,22 @@ pub fn run(mut socket: Socket, reg: Registration, outbox: Arc<Outbox>) -> impl F
                 }
                 frames = outbox.ready() => {
                     let Some(frames) = frames else {
-                        break Some((POLICY_VIOLATION, "slow consumer: outbox full"));
+                        break Some(Close::SlowConsumer);
                     };
                     // Batch: every waiting frame in one write.
-                    if Box::pin(wire::write_batch(&mut socket, frames)).await.is_err() {
+                    if Box::pin(socket.send_batch(frames)).await.is_err() {
                         break None;
                     }
                 }
                 _ = heartbeat.tick() => {
                     if draining {
-                        break Some((GOING_AWAY, "server shutting down"));
+                        break Some(Close::ShuttingDown);
                     }
                     if !std::mem::replace(&mut heard, false) {
-                        break Some((POLICY_VIOLATION, "heartbeat timeout: no pong"));
+                        break Some(Close::NoPong);
                     }
                     // Boxed, like every write here: its future would size the idle task.
-                    if Box::pin(socket.send(WsMessage::Ping(Default::default()))).await.is_err() {
+                    if Box::pin(socket.ping()).await.is_err() {
                         break None;
                     }
                 }
@@ -144,7 +128,7 @@ pub fn run(mut socket: Socket, reg: Registration, outbox: Arc<Outbox>) -> impl F
                     Some(Ok(msg)) if msg.is_close() => break None,
                     Some(Ok(msg)) => {
                         // Boxed: handling a frame awaits the store, whose futures are large;
-                        // inline, they would size every idle connection's task (3.5 KiB).
+                        // inline, they would size every idle connection's task.
                         if Box::pin(reply_to(&mut socket, state, user, msg)).await.is_err() {
                             break None;
                         }
@@ -152,12 +136,8 @@ pub fn run(mut socket: Socket, reg: Registration, outbox: Arc<Outbox>) -> impl F
                 },
             }
         };
-        if let Some((code, reason)) = close {
-            let _ = socket.send(close_frame(code, reason)).await;
-        }
-        // The sink's close (not the stream's `close(frame)`, which would send a second close
-        // frame): it writes a queued close reply and ends the connection.
-        let _ = SinkExt::close(&mut socket).await;
+        // Boxed: the socket moves into the close, which must not size the idle task.
+        Box::pin(socket.close(close.map(|c| (c.code(), c.reason())))).await;
         drop(reg);
     }
 }
@@ -168,31 +148,26 @@ fn drain_delay(state: &AppState, conn_id: u64) -> std::time::Duration {
     state.settings.shutdown_drain / 10 * (conn_id % 10) as u32
 }
 
-/// The close a read error calls for: 1009 for an oversized frame, 1007 for a text frame that
-/// is not UTF-8 (RFC 6455 says to fail the connection), nothing for a vanished peer.
-fn close_for(e: &tungstenite::Error) -> Option<(u16, &'static str)> {
+/// The close a read error calls for: an oversized frame, a text frame that is not UTF-8, or
+/// nothing for a vanished peer.
+fn close_for(e: &Error) -> Option<Close> {
     match e {
-        tungstenite::Error::Capacity(_) => Some((MESSAGE_TOO_BIG, "frame too large")),
-        tungstenite::Error::Utf8(_) => Some((INVALID_PAYLOAD, "text frame is not valid UTF-8")),
+        Error::Capacity(_) => Some(Close::TooBig),
+        Error::Utf8(_) => Some(Close::NotUtf8),
         _ => None,
     }
 }
 
 /// Handles one client frame and sends back the error frame it calls for, if any.
-async fn reply_to(
-    socket: &mut Socket,
-    state: &AppState,
-    user: &UserId,
-    msg: WsMessage,
-) -> Result<(), tungstenite::Error> {
+async fn reply_to(socket: &mut Socket, state: &AppState, user: &UserId, msg: Message) -> Result<(), Error> {
     match answer(state, user, &msg).await {
-        Some(reply) => socket.send(reply).await,
+        Some(reply) => socket.send_text(reply).await,
         None => Ok(()),
     }
 }
 
 /// Handles one client frame; returns the error frame to send back, if any.
-async fn answer(state: &AppState, user: &UserId, msg: &WsMessage) -> Option<WsMessage> {
+async fn answer(state: &AppState, user: &UserId, msg: &Message) -> Option<String> {
     if msg.is_binary() {
         metrics::counter!(stats::FRAMES_IN, "type" => "binary").increment(1);
         return Some(frames::error_frame(
@@ -200,7 +175,7 @@ async fn answer(state: &AppState, user: &UserId, msg: &WsMessage) -> Option<WsMe
         ));
     }
     // Ping and pong: tungstenite answers pings itself.
-    let WsMessage::Text(text) = msg else { return None };
+    let Message::Text(text) = msg else { return None };
     let result = match frames::decode(text) {
         Ok(frame) => {
             metrics::counter!(stats::FRAMES_IN, "type" => frame.kind()).increment(1);
@@ -242,19 +217,19 @@ async fn handle(state: &AppState, user: &UserId, frame: ClientFrame) -> Result<(
                 metadata: f.metadata.unwrap_or_default(),
                 reply_to,
             };
-            chat::send_text(state, user, input).await.map(drop)
+            usecases::send_text(state, user, input).await.map(drop)
         }
         ClientFrame::Typing(f) => {
             check_user(user, f.user_id.as_deref())?;
-            chat::typing(state, user, &ChatId::parse(&f.chat_id)?, &f.content).await
+            usecases::typing(state, user, &ChatId::parse(&f.chat_id)?, &f.content).await
         }
         ClientFrame::Join(f) => {
             check_user(user, f.user_id.as_deref())?;
-            chat::join(state, user, &ChatId::parse(&f.chat_id)?).await
+            usecases::join(state, user, &ChatId::parse(&f.chat_id)?).await
         }
         ClientFrame::Leave(f) => {
             check_user(user, f.user_id.as_deref())?;
-            chat::leave(state, user, &ChatId::parse(&f.chat_id)?).await
+            usecases::leave(state, user, &ChatId::parse(&f.chat_id)?).await
         }
     }
 }

@@ -8,6 +8,7 @@ mod helpers;
 mod http_chats;
 mod http_errors;
 mod http_users;
+mod layout;
 mod multi_instance;
 mod openapi;
 mod redis_followers;

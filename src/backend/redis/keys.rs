@@ -1,0 +1,130 @@
+//! Every Redis key and pub/sub channel name, built in this one place.
+//!
+//! All names start with the configured prefix (`REDIS_KEY_PREFIX`, default `chat`), so several
+//! deployments or tests can share one Redis. A room's keys share the hash tag `{chat_id}` and a
+//! user's keys `{user_id}`, so each atomic script touches one Redis Cluster slot. Channels get
+//! the prefix too: pub/sub ignores `REDIS_DB`.
+
+use crate::domain::{ChatId, UserId};
+
+/// Builds names under one prefix.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_string(),
+        }
+    }
+
+    /// Hash: id, name, created_at, is_private, metadata, last_ts (µs of the newest message).
+    pub fn room(&self, c: &ChatId) -> String {
+        format!("{}:room:{{{c}}}", self.prefix)
+    }
+    /// Set of participant user ids.
+    pub fn members(&self, c: &ChatId) -> String {
+        format!("{}:room:{{{c}}}:members", self.prefix)
+    }
+    /// Stream of stored messages; entry id `<timestamp µs>-0`, fields `m` (JSON) and
+    /// optionally `j` / `l` (user who joined / left with this message).
+    pub fn log(&self, c: &ChatId) -> String {
+        format!("{}:room:{{{c}}}:log", self.prefix)
+    }
+    /// Set of the ids of instances subscribed to the room's channel: the room script publishes
+    /// only when one besides the storing instance is there.
+    pub fn followers(&self, c: &ChatId) -> String {
+        format!("{}:room:{{{c}}}:followers", self.prefix)
+    }
+    /// Hash: id, username, email, metadata, last_seen.
+    pub fn user(&self, u: &UserId) -> String {
+        format!("{}:user:{{{u}}}", self.prefix)
+    }
+    /// Set of the user's room ids.
+    pub fn user_rooms(&self, u: &UserId) -> String {
+        format!("{}:user:{{{u}}}:rooms", self.prefix)
+    }
+    /// Hash: instance id → number of the user's live connections on that instance.
+    pub fn user_conns(&self, u: &UserId) -> String {
+        format!("{}:user:{{{u}}}:conns", self.prefix)
+    }
+    /// String: the user's rate-limit state (GCRA theoretical arrival time, µs).
+    pub fn user_rate(&self, u: &UserId) -> String {
+        format!("{}:user:{{{u}}}:rate", self.prefix)
+    }
+    /// Sorted set: instance id → time (ms) of its last heartbeat.
+    pub fn instances(&self) -> String {
+        format!("{}:instances", self.prefix)
+    }
+    /// Channel of a room: stored messages and typing events (payloads: `payload.rs`).
+    pub fn room_channel(&self, c: &ChatId) -> String {
+        format!("{}:ch:room:{c}", self.prefix)
+    }
+    /// Channel of a bucket of users (see [`user_bucket`]): rooms its users joined on some
+    /// instance (payloads: `payload.rs`).
+    pub fn bucket_channel(&self, bucket: u32) -> String {
+        format!("{}:ch:users:{bucket}", self.prefix)
+    }
+    /// The bucket channel of a user.
+    pub fn user_channel(&self, u: &UserId) -> String {
+        self.bucket_channel(user_bucket(u))
+    }
+    /// The prefix of room channels, to tell channel kinds apart on receipt.
+    pub fn room_channel_prefix(&self) -> String {
+        format!("{}:ch:room:", self.prefix)
+    }
+    /// The prefix of user channels.
+    pub fn user_channel_prefix(&self) -> String {
+        format!("{}:ch:users:", self.prefix)
+    }
+}
+
+/// How many user channels there are.
+pub const USER_BUCKETS: u32 = 1024;
+
+/// A user's bucket: FNV-1a of the id, so every instance (of any build) agrees. Users share a
+/// bounded set of channels rather than one each: an instance subscribes once per bucket, not
+/// once per connecting user (and never unsubscribes them), and filters what it receives.
+pub fn user_bucket(u: &UserId) -> u32 {
+    let hash = u.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % USER_BUCKETS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_keys_share_one_hash_tag() {
+        let k = Keys::new("p");
+        let c = ChatId::parse("chat:1").unwrap();
+        assert_eq!(k.room(&c), "p:room:{chat:1}");
+        assert_eq!(k.members(&c), "p:room:{chat:1}:members");
+        assert_eq!(k.log(&c), "p:room:{chat:1}:log");
+        assert_eq!(k.followers(&c), "p:room:{chat:1}:followers");
+        assert_eq!(k.room_channel(&c), "p:ch:room:chat:1");
+        let u = UserId::parse("u@x").unwrap();
+        assert_eq!(k.user_rooms(&u), "p:user:{u@x}:rooms");
+    }
+
+    #[test]
+    fn user_buckets_are_fixed_and_spread() {
+        // FNV-1a 32 of "a" is 0xe40c292c; pinned, since every instance must agree.
+        assert_eq!(
+            user_bucket(&UserId::parse("a").unwrap()),
+            0xe40c_292c % USER_BUCKETS
+        );
+        assert_eq!(
+            Keys::new("p").user_channel(&UserId::parse("a").unwrap()),
+            "p:ch:users:300"
+        );
+        let used: std::collections::HashSet<u32> = (0..4096)
+            .map(|i| user_bucket(&UserId::parse(&format!("user{i}")).unwrap()))
+            .collect();
+        assert!(used.len() > 900, "{} buckets used", used.len());
+    }
+}

@@ -1,0 +1,83 @@
+//! The Redis backend: everything in Redis, shared by any number of instances. All of our
+//! Redis code lives in this folder:
+//!
+//! - `store.rs`: the connection pool and `call`, the one path (bounded by
+//!   `REDIS_TIMEOUT_SECONDS`) every command takes; `keys.rs`: every key and channel name.
+//! - `room.lua` + `script.rs`: the room script, one atomic step per join, leave or send, whose
+//!   reply hands what it stored to this instance's hub; `rooms.rs`, `users.rs` (presence and
+//!   the shared rate limit), `history.rs`: the other reads and writes.
+//! - `pubsub/`: fan-out between instances (one pub/sub connection, follower sets, replay
+//!   after a resubscription, the keepalive, history reads kept per followed room), with its
+//!   payloads in `payload.rs`.
+
+mod history;
+pub mod keys;
+pub mod payload;
+pub mod pubsub;
+mod rooms;
+mod script;
+mod store;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::StoreResult;
+use super::rate::Quota;
+use crate::config::RedisSettings;
+use crate::domain::UserId;
+use crate::hub::Hub;
+pub use pubsub::RedisBus;
+pub use store::RedisStore;
+
+/// Storage, fan-out, presence and the rate limit on Redis; clones share it all.
+#[derive(Clone)]
+pub struct RedisBackend {
+    pub store: Arc<RedisStore>,
+    pub bus: RedisBus,
+    quota: Option<Quota>,
+}
+
+/// What opening the Redis backend needs besides its settings.
+pub struct Open<'a> {
+    pub timeout: Duration,
+    pub max_messages: usize,
+    pub quota: Option<Quota>,
+    pub hub: &'a Hub,
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+}
+
+impl RedisBackend {
+    /// Connects, records this instance's first heartbeat, and starts pub/sub (its listener and
+    /// keepalive run on `tasks` until `shutdown`).
+    pub async fn open(settings: &RedisSettings, o: Open<'_>) -> StoreResult<Self> {
+        let store = RedisStore::open(settings, o.timeout, o.max_messages).await?;
+        store.heartbeat().await?;
+        let bus = RedisBus::start(
+            settings,
+            o.timeout,
+            o.hub.clone(),
+            store.clone(),
+            o.shutdown,
+            o.tasks,
+        )
+        .await?;
+        Ok(Self {
+            store: Arc::new(store),
+            bus,
+            quota: o.quota,
+        })
+    }
+
+    /// Takes one cell of `user`'s allowance, shared by every instance.
+    pub async fn check_rate(&self, user: &UserId) -> StoreResult<Option<Duration>> {
+        match self.quota {
+            None => Ok(None),
+            Some(q) => self.store.take_cell(user, q.interval, q.burst).await,
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The listener of the instance's pub/sub connection: pushes are handled in arrival order
+//! (each room's stored order), stored messages and typing events go to the hub, joins made on
+//! other instances are followed, and a (re)subscribed room replays what it may have missed.
+
+use bb8_redis::redis::{PushInfo, PushKind, Value};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::super::payload::{JoinNotice, RoomPayload};
+use super::{Channel, RedisBus};
+use crate::domain::{ChatId, Json};
+use crate::hub::Delivery;
+
+impl RedisBus {
+    /// Handles pushes in arrival order (which is each room's stored order).
+    pub(super) async fn listen(self, mut rx: mpsc::UnboundedReceiver<PushInfo>, shutdown: CancellationToken) {
+        loop {
+            let push = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                push = rx.recv() => match push { Some(p) => p, None => return },
+            };
+            match push.kind {
+                PushKind::Message => self.on_message(push.data).await,
+                PushKind::Subscribe => {
+                    if let Some(chat) = self.room_of(push.data.first())
+                        && !self.replay(&chat).await
+                    {
+                        self.inner.hub.recheck(&chat); // tried again by the keepalive
+                    }
+                }
+                PushKind::Disconnection => {
+                    tracing::warn!("pub/sub connection lost; reconnecting");
+                    // Messages stored meanwhile reach no one here until the replay.
+                    self.inner.hub.forget_recent();
+                    self.inner.lost.store(true, std::sync::atomic::Ordering::Release);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn room_of(&self, channel: Option<&Value>) -> Option<ChatId> {
+        let name = text(channel?)?;
+        ChatId::parse(name.strip_prefix(&self.inner.keys.room_channel_prefix())?).ok()
+    }
+
+    async fn on_message(&self, data: Vec<Value>) {
+        let (Some(channel), Some(payload)) = (data.first().and_then(text), data.get(1).and_then(text)) else {
+            return;
+        };
+        if let Some(chat) = channel.strip_prefix(&self.inner.keys.room_channel_prefix()) {
+            if let Ok(chat) = ChatId::parse(chat) {
+                self.deliver_payload(&chat, payload);
+            }
+        } else if channel.starts_with(&self.inner.keys.user_channel_prefix()) {
+            self.joined_elsewhere(payload).await;
+        }
+    }
+
+    /// Delivers a room channel's payload (see `payload.rs`): a stored message in order (one
+    /// whose predecessor `prev` has not been delivered here waits for it, see `hub/order.rs`),
+    /// a typing event from another instance at once (this one delivered its own already).
+    fn deliver_payload(&self, chat: &ChatId, payload: &str) {
+        let hub = &self.inner.hub;
+        match RoomPayload::decode(payload) {
+            Some(RoomPayload::Stored {
+                prev,
+                seq,
+                mark,
+                user,
+                json,
+            }) => {
+                let d = Delivery {
+                    chat_id: chat.clone(),
+                    frame: Json::from(json.to_string()),
+                    skip: None,
+                    membership: mark.membership(user),
+                    seq: Some(seq),
+                };
+                // A leave that empties the room here is unsubscribed by the keepalive
+                // (`take_dropped`), not here: the listener does not wait on the subscription lock.
+                hub.deliver_next(prev, &d);
+            }
+            Some(RoomPayload::Typing { instance, user, json }) if instance != self.inner.store.instance() => {
+                hub.deliver(&Delivery {
+                    chat_id: chat.clone(),
+                    frame: Json::from(json.to_string()),
+                    skip: Some(user),
+                    membership: None,
+                    seq: None,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// A join on a user bucket's channel: the user joined a room on some instance. If the
+    /// user is connected here, its connections follow the room from the join notice on (see
+    /// [`crate::hub::Hub::follow_new`]).
+    async fn joined_elsewhere(&self, payload: &str) {
+        let Some(JoinNotice {
+            prev,
+            seq,
+            chat,
+            user,
+        }) = JoinNotice::decode(payload)
+        else {
+            return;
+        };
+        if !self.inner.hub.wants_user(&user) {
+            return;
+        }
+        let new = self.inner.hub.follow_new(&user, &chat, prev, seq);
+        if let Err(e) = self.reconcile(vec![Channel::Room(chat.clone())]).await {
+            tracing::warn!(error = %e, %chat, "subscribe after a remote join failed");
+        }
+        if new {
+            // Its channel may still be subscribed (the room left this hub a moment ago), and
+            // then no subscription replay brings the notice: a recheck does.
+            self.inner.hub.recheck(&chat);
+        }
+    }
+
+    /// Delivers what the room's log holds past the last sequence delivered here; false if
+    /// the log could not be read.
+    pub(super) async fn replay(&self, chat: &ChatId) -> bool {
+        let Some(after) = self.inner.hub.last_seq(chat) else {
+            return true;
+        };
+        let entries = match self.inner.store.log_after(chat, after).await {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(error = %e, %chat, "replay after (re)subscribe failed");
+                return false;
+            }
+        };
+        for e in entries {
+            let d = Delivery {
+                chat_id: chat.clone(),
+                frame: Json::from(e.json),
+                skip: None,
+                membership: e.membership,
+                seq: Some(e.seq),
+            };
+            self.inner.hub.deliver(&d);
+        }
+        true
+    }
+}
+
+fn text(v: &Value) -> Option<&str> {
+    match v {
+        Value::BulkString(b) => std::str::from_utf8(b).ok(),
+        Value::SimpleString(s) => Some(s),
+        _ => None,
+    }
+}

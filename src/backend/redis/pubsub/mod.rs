@@ -1,0 +1,240 @@
+//! Fan-out between instances over Redis pub/sub: one RESP3 connection per instance.
+//! Payloads are decoded and encoded in `../payload.rs`.
+//!
+//! The instance subscribes only to what its connections need: the channel of each room that
+//! has a local participant, and the bucket channel (one of 1024, by user id) of each user
+//! connected here, to learn of joins made on other instances. `reconcile` compares that need
+//! with what is subscribed, under one async lock, so subscribe and unsubscribe never race;
+//! concurrent calls share one SUBSCRIBE. Bucket channels, once subscribed, stay: a connect
+//! whose user has no rooms yet then costs no pub/sub round trip at all. No patterns.
+//!
+//! Gaps: every stored message carries its sequence (its µs timestamp). When a room channel is
+//! (re)subscribed, the listener replays the room's log past the last sequence delivered here,
+//! and the hub drops anything at or below it. So a Redis restart, a subscription racing with
+//! a connect, or a join made elsewhere loses and duplicates nothing, in order.
+//!
+//! A room's messages are published only when an instance besides the storing one follows it
+//! (`register.rs`): the storing instance delivers its own from the room script's reply.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use bb8_redis::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use bb8_redis::redis::{self, PushInfo};
+use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+mod keepalive;
+mod listen;
+mod reading;
+mod register;
+
+use super::keys::{Keys, USER_BUCKETS, user_bucket};
+use super::payload::RoomPayload;
+use super::store::{RedisStore, client};
+use crate::backend::{StoreError, StoreResult};
+use crate::config::RedisSettings;
+use crate::domain::{ChatId, UserId};
+use crate::hub::{Delivery, Hub};
+
+/// A channel this instance may need.
+#[derive(Clone)]
+enum Channel {
+    Room(ChatId),
+    /// A bucket of users (see `keys::user_bucket`).
+    Users(u32),
+}
+
+/// Handle to the instance's pub/sub link; clones share it.
+#[derive(Clone)]
+pub struct RedisBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: ConnectionManager,
+    keys: Keys,
+    hub: Hub,
+    store: RedisStore,
+    timeout: Duration,
+    subscribed: Mutex<HashSet<String>>,
+    /// Channels queued for the next `reconcile` to look at (a group commit, see there).
+    pending: std::sync::Mutex<Vec<Channel>>,
+    /// Which user bucket channels are subscribed (they are never unsubscribed).
+    buckets: Box<[AtomicBool]>,
+    /// Set when the pub/sub connection drops: this instance must register again as the
+    /// follower of its rooms (see `register.rs`).
+    lost: AtomicBool,
+    tasks: TaskTracker,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("pub/sub: {e}"))
+}
+
+impl RedisBus {
+    /// Opens the pub/sub connection and starts the listener and keepalive tasks.
+    pub async fn start(
+        settings: &RedisSettings,
+        timeout: Duration,
+        hub: Hub,
+        store: RedisStore,
+        shutdown: CancellationToken,
+        tasks: TaskTracker,
+    ) -> StoreResult<Self> {
+        let sep = if settings.url.contains('?') { '&' } else { '?' };
+        let client = client(&format!("{}{sep}protocol=resp3", settings.url)).map_err(unavailable)?;
+        let (tx, rx) = mpsc::unbounded_channel::<PushInfo>();
+        let config = ConnectionManagerConfig::new()
+            .set_push_sender(tx)
+            .set_automatic_resubscription()
+            .set_response_timeout(Some(timeout))
+            .set_connection_timeout(Some(timeout))
+            .set_max_delay(Duration::from_secs(1));
+        let conn = tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
+            .await
+            .map_err(unavailable)?
+            .map_err(unavailable)?;
+        let keys = store.keys().clone();
+        hub.track_dropped(); // unsubscribed by the keepalive
+        let inner = Inner {
+            conn,
+            keys,
+            hub,
+            store,
+            timeout,
+            subscribed: Mutex::default(),
+            pending: std::sync::Mutex::default(),
+            buckets: (0..USER_BUCKETS).map(|_| AtomicBool::new(false)).collect(),
+            lost: AtomicBool::new(false),
+            tasks: tasks.clone(),
+        };
+        let bus = Self {
+            inner: Arc::new(inner),
+        };
+        tasks.spawn(bus.clone().listen(rx, shutdown.clone()));
+        tasks.spawn(bus.clone().keepalive(shutdown));
+        Ok(bus)
+    }
+
+    /// Follows a connecting user's rooms, subscribed and confirmed before the upgrade completes.
+    pub async fn follow(&self, user: &UserId, rooms: Vec<ChatId>) -> StoreResult<()> {
+        let lasts = self.inner.store.last_seqs(&rooms).await?;
+        let new = self.inner.hub.follow(user, rooms.iter().cloned().zip(lasts));
+        let mut channels: Vec<Channel> = rooms.into_iter().map(Channel::Room).collect();
+        let bucket = user_bucket(user);
+        if !self.inner.buckets[bucket as usize].load(Ordering::Acquire) {
+            channels.push(Channel::Users(bucket));
+        }
+        if channels.is_empty() {
+            return Ok(()); // the usual connect: no rooms yet, its bucket already subscribed
+        }
+        self.reconcile(channels).await?;
+        // A room new here whose channel was still subscribed (it left this hub a moment ago)
+        // gets no subscription replay: a recheck reads what was stored since `lasts`.
+        for room in &new {
+            self.inner.hub.recheck(room);
+        }
+        Ok(())
+    }
+
+    /// After a user's last local connection closed: drop the room channels nobody here needs
+    /// (bucket channels stay: there are few, and other users share them).
+    pub fn release(&self, rooms: Vec<ChatId>) {
+        if rooms.is_empty() {
+            return;
+        }
+        let bus = self.clone();
+        self.inner.tasks.spawn(async move {
+            let channels: Vec<Channel> = rooms.into_iter().map(Channel::Room).collect();
+            if let Err(e) = bus.reconcile(channels).await {
+                tracing::warn!(error = %e, "unsubscribe failed");
+            }
+        });
+    }
+
+    /// Publishes a typing event to the other instances following the room (this one has
+    /// delivered it already, and skips its own on receipt).
+    pub async fn typing(&self, d: &Delivery) -> StoreResult<()> {
+        let Some(user) = d.skip.clone() else {
+            return Ok(()); // every typing event has its author
+        };
+        let payload = RoomPayload::Typing {
+            instance: self.inner.store.instance(),
+            user,
+            json: d.frame.to_str(),
+        }
+        .encode();
+        let channel = self.inner.keys.room_channel(&d.chat_id);
+        let mut conn = self.inner.conn.clone();
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(channel).arg(payload);
+        let publish = cmd.query_async::<i64>(&mut conn);
+        match tokio::time::timeout(self.inner.timeout, publish).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(unavailable(e)),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Subscribes to what is needed and unsubscribes from what is not, among `channels`.
+    ///
+    /// A group commit: the channels are queued, and whoever holds the lock next takes the
+    /// whole queue into one SUBSCRIBE, so a burst of connects costs a few round trips, not one
+    /// each behind the lock. After taking the lock, a caller checks its own channels again:
+    /// if an earlier holder's SUBSCRIBE failed, they are still missing and it tries itself.
+    async fn reconcile(&self, channels: Vec<Channel>) -> StoreResult<()> {
+        let (hub, keys) = (&self.inner.hub, &self.inner.keys);
+        let pending = || self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending().extend(channels.iter().cloned());
+        let mut subscribed = self.inner.subscribed.lock().await;
+        let mut batch = std::mem::take(&mut *pending());
+        batch.extend(channels);
+        let (mut add, mut remove, mut buckets) = (HashSet::new(), HashSet::new(), Vec::new());
+        let (mut followed, mut unfollowed) = (Vec::new(), Vec::new());
+        for ch in batch {
+            let (name, wanted, room) = match ch {
+                Channel::Room(c) => (keys.room_channel(&c), hub.wants_room(&c), Some(c)),
+                Channel::Users(b) => {
+                    buckets.push(b);
+                    (keys.bucket_channel(b), true, None)
+                }
+            };
+            let (set, rooms) = match (wanted, subscribed.contains(&name)) {
+                (true, false) => (&mut add, &mut followed),
+                (false, true) => (&mut remove, &mut unfollowed),
+                _ => continue,
+            };
+            if set.insert(name) {
+                rooms.extend(room);
+            }
+        }
+        let (add, remove): (Vec<String>, Vec<String>) =
+            (add.into_iter().collect(), remove.into_iter().collect());
+        let mut conn = self.inner.conn.clone();
+        if !add.is_empty() {
+            self.register(&followed).await?;
+            tokio::time::timeout(self.inner.timeout, conn.subscribe(&add))
+                .await
+                .map_err(unavailable)?
+                .map_err(unavailable)?;
+            subscribed.extend(add);
+        }
+        // Every bucket asked for is subscribed now (just, or before).
+        for b in buckets {
+            self.inner.buckets[b as usize].store(true, Ordering::Release);
+        }
+        if !remove.is_empty() {
+            for name in &remove {
+                subscribed.remove(name);
+            }
+            // Best effort: a late unsubscribe only costs a few ignored messages.
+            let _ = tokio::time::timeout(self.inner.timeout, conn.unsubscribe(&remove)).await;
+            self.unregister(&unfollowed).await;
+        }
+        Ok(())
+    }
+}

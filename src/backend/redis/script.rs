@@ -1,0 +1,209 @@
+//! The room script (room.lua): its arguments, its reply, and the hand-off of what it stored to
+//! local delivery (the hub).
+
+use super::RedisStore;
+use super::rooms::corrupt;
+use crate::backend::StoreResult;
+use crate::domain::{ChatId, Draft, Json, Message, Timestamp, UserId, time};
+use crate::hub::{Delivery, Hub, Membership};
+
+/// A message's JSON split around its timestamp value, which the room script fills in.
+fn json_halves(message: &Message) -> (String, String) {
+    const MARK: &str = "\"timestamp\":\"";
+    const LEN: usize = "1970-01-01T00:00:00.000000Z".len();
+    let json = serde_json::to_string(message).unwrap_or_default();
+    // Keys and string values before it are JSON strings, whose quotes are escaped, so the
+    // first unescaped `"timestamp":"` is the field itself.
+    let at = json.find(MARK).map_or(0, |i| i + MARK.len());
+    (
+        json[..at].to_string(),
+        json.get(at + LEN..).unwrap_or_default().to_string(),
+    )
+}
+
+/// A message for the room script to stamp: the message, and its JSON around the timestamp.
+pub(super) struct Unstamped {
+    message: Message,
+    halves: (String, String),
+}
+
+impl Unstamped {
+    pub(super) fn new(draft: Draft) -> Self {
+        let message = draft.stamp(Timestamp::UNIX_EPOCH);
+        let halves = json_halves(&message);
+        Self { message, halves }
+    }
+}
+
+/// What a run of the room script did.
+pub(super) enum Outcome {
+    /// Its status, and the messages it stored.
+    Done(String, Vec<Message>),
+    /// A send from a user new to the room: run it again with the join notice.
+    NeedJoin(Option<Unstamped>),
+}
+
+impl Outcome {
+    pub(super) fn done(self) -> StoreResult<(String, Vec<Message>)> {
+        match self {
+            Outcome::Done(status, stored) => Ok((status, stored)),
+            Outcome::NeedJoin(_) => Err(corrupt("reply", "needjoin twice")),
+        }
+    }
+}
+
+/// One message as the room script reports it: the room's sequence before it, its own, its JSON.
+type ScriptEntry<'a> = (u64, u64, &'a str);
+
+/// Parses the room script's reply: its status line, then three lines per entry.
+fn script_reply(reply: &str) -> StoreResult<(&str, Vec<ScriptEntry<'_>>)> {
+    let mut it = reply.split('\n');
+    let status = it.next().unwrap_or_default();
+    let mut entries = Vec::new();
+    while let Some(prev) = it.next() {
+        let (Some(seq), Some(json)) = (it.next(), it.next()) else {
+            return Err(corrupt("reply", "incomplete entry"));
+        };
+        let (Ok(prev), Ok(seq)) = (prev.parse(), seq.parse()) else {
+            return Err(corrupt("reply", "sequence"));
+        };
+        entries.push((prev, seq, json));
+    }
+    Ok((status, entries))
+}
+
+/// Marks a room for a replay when dropped armed (see `room_op`).
+struct Recheck<'a> {
+    hub: &'a Hub,
+    chat: &'a ChatId,
+    armed: bool,
+}
+
+impl Drop for Recheck<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.hub.recheck(self.chat);
+        }
+    }
+}
+
+impl RedisStore {
+    /// Runs the room script (see room.lua) for `op`; returns its status and the messages it
+    /// stored, stamped, in order. Each is also handed to `hub` (this instance's local delivery)
+    /// at once, which delivers it when it directly follows what the hub last delivered in the
+    /// room: local participants (the sender's echo among them) need not wait for the pub/sub
+    /// hop, whose copy the hub then drops as a duplicate.
+    pub(super) async fn room_op(
+        &self,
+        op: &str,
+        chat: &ChatId,
+        user: &UserId,
+        text: Option<Unstamped>,
+        with_notice: bool,
+        hub: &Hub,
+    ) -> StoreResult<Outcome> {
+        let k = &self.keys;
+        let mut inv = self.room_script.prepare_invoke();
+        inv.key(k.room(chat))
+            .key(k.members(chat))
+            .key(k.log(chat))
+            .key(k.followers(chat));
+        let joined = matches!(op, "send" | "join" | "add");
+        // A send's notice is only needed when the sender is new to the room (the script
+        // then answers "needjoin" and `send` asks again with it).
+        let notice =
+            (op != "send" || with_notice).then(|| Unstamped::new(Draft::membership(chat, user, joined)));
+        let no_halves = (String::new(), String::new());
+        let halves = notice.as_ref().map_or(&no_halves, |n| &n.halves);
+        inv.arg(op)
+            .arg(chat.as_str())
+            .arg(user.as_str())
+            .arg(self.max_messages)
+            .arg(k.room_channel(chat));
+        inv.arg(time::format(&time::now()))
+            .arg(&halves.0)
+            .arg(&halves.1)
+            .arg(k.user_channel(user))
+            .arg(&self.instance);
+        if let Some(t) = &text {
+            inv.arg(&t.halves.0).arg(&t.halves.1);
+        }
+        // Should the call fail or be abandoned (a dropped HTTP request), the script may have
+        // run: the room is then replayed here (hub/order.rs).
+        let mut guard = Recheck {
+            hub,
+            chat,
+            armed: true,
+        };
+        let reply: String = self
+            .call(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        guard.armed = false;
+        let (status, entries) = script_reply(&reply)?;
+        if status == "needjoin" {
+            return Ok(Outcome::NeedJoin(text));
+        }
+        // The notice was stored if there is an entry beyond the text (a join or leave, or a
+        // send that joined the room first), and comes first.
+        let notice_stored = entries.len() > usize::from(text.is_some());
+        let mark = if joined {
+            Membership::Joined(user.clone())
+        } else {
+            Membership::Left(user.clone())
+        };
+        let notice = notice.filter(|_| notice_stored).map(|n| (n, Some(mark)));
+        let pending = notice.into_iter().chain(text.map(|t| (t, None)));
+        let mut stored = Vec::with_capacity(entries.len());
+        for ((prev, seq, json), (mut u, membership)) in entries.into_iter().zip(pending) {
+            u.message.timestamp = i64::try_from(seq)
+                .ok()
+                .and_then(Timestamp::from_timestamp_micros)
+                .ok_or_else(|| corrupt("reply", "timestamp"))?;
+            let delivery = Delivery {
+                chat_id: chat.clone(),
+                frame: Json::from(json.to_string()),
+                skip: None,
+                membership,
+                seq: Some(seq),
+            };
+            hub.deliver_next(prev, &delivery);
+            stored.push(u.message);
+        }
+        Ok(Outcome::Done(status.to_string(), stored))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{MessageKind, Metadata};
+
+    #[test]
+    fn replies_are_a_status_line_then_three_lines_per_entry() {
+        let (status, entries) = script_reply("ok\n5\n7\n{\"a\":1}\n7\n9\n{}").unwrap();
+        assert_eq!(status, "ok");
+        assert_eq!(entries, [(5, 7, "{\"a\":1}"), (7, 9, "{}")]);
+        assert_eq!(script_reply("private").unwrap(), ("private", vec![]));
+        assert!(script_reply("ok\n5\n7").is_err());
+        assert!(script_reply("ok\nx\n7\n{}").is_err());
+    }
+
+    #[test]
+    fn halves_surround_the_timestamp_value() {
+        let chat = ChatId::parse("c").unwrap();
+        let draft = Draft {
+            chat_id: chat,
+            user_id: UserId::parse("u").unwrap(),
+            content: "\"timestamp\":\"tricky".into(),
+            kind: MessageKind::Text,
+            metadata: Metadata::new(),
+            reply_to: None,
+        };
+        let (a, b) = json_halves(&draft.stamp(Timestamp::UNIX_EPOCH));
+        let json = format!("{a}2024-01-01T00:00:00.000001Z{b}");
+        let m: Message = serde_json::from_str(&json).unwrap();
+        assert_eq!(m.content, "\"timestamp\":\"tricky");
+        assert_eq!(time::format(&m.timestamp), "2024-01-01T00:00:00.000001Z");
+        assert!(b.starts_with("\",\"metadata\""), "{b}");
+    }
+}

@@ -1,0 +1,283 @@
+//! The hub: local delivery. This instance's live connections, which rooms they follow, and
+//! delivery to them (with each connection's outbox and the rooms' recent messages).
+//!
+//! The lowest layer above `domain`: it knows nothing of storage, Redis or WebSocket framing.
+//! Local state only, under a `std::sync::Mutex` that is never held across an `.await`.
+//! A delivery carries one serialised frame; each recipient gets a refcounted clone of it
+//! (CONTRACT: serialise once). Each connection has a bounded outbox: a full one marks the
+//! connection slow (its session closes it with 1008) instead of growing or stalling the room.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::domain::{ChatId, Json, UserId};
+use crate::stats;
+use outbox::{Offered, Outbox};
+use recent::Recent;
+
+/// A membership change that travels with the system message announcing it, so every
+/// instance applies it at exactly that point of the room's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Membership {
+    /// Add the user's local connections to the room before delivering.
+    Joined(UserId),
+    /// Remove them after delivering: the leaver sees its own "left" message, nothing after.
+    Left(UserId),
+}
+
+/// One frame for one room's local participants.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub chat_id: ChatId,
+    /// The frame's JSON text, serialised once and shared by every recipient.
+    pub frame: Json,
+    /// A user whose connections must not get it (the author of a typing event).
+    pub skip: Option<UserId>,
+    pub membership: Option<Membership>,
+    /// The stored message's place in its room (its timestamp in µs); `None` for typing.
+    /// The hub drops a delivery at or below what it already delivered in the room, so a
+    /// replay after a Redis reconnect never duplicates.
+    pub seq: Option<u64>,
+}
+
+/// What a session leaves in the hub to be written to.
+pub type Outbound = Arc<Outbox>;
+
+#[derive(Default)]
+struct UserConns {
+    conns: Vec<(u64, Outbound)>,
+    rooms: HashSet<ChatId>,
+}
+
+#[derive(Default)]
+struct RoomEntry {
+    members: HashSet<UserId>,
+    /// Sequence of the last stored message delivered here.
+    last: u64,
+    /// The room's newest messages, once history was read here (Redis store; see recent.rs).
+    /// A room read recently stays followed without local members.
+    recent: Option<Recent>,
+    /// Messages that came (from the store's reply or from pub/sub) before the one stored just
+    /// before them reached this hub: `(the room's sequence before each, it)` (see `order.rs`).
+    held: Vec<(u64, Delivery)>,
+}
+
+/// Connection caps (`MAX_CONNECTIONS`, `MAX_CONNECTIONS_PER_USER`), per instance.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    pub total: usize,
+    pub per_user: usize,
+}
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    Total(usize),
+    PerUser(usize),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Total(n) => write!(f, "server at its connection limit ({n}): try again later"),
+            Refused::PerUser(n) => write!(f, "too many connections for this user (limit {n})"),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    /// Live connections, all users together.
+    open: usize,
+    users: HashMap<UserId, UserConns>,
+    rooms: HashMap<ChatId, RoomEntry>,
+    /// Rooms whose recent messages are kept (at most `MAX_KEPT_ROOMS`).
+    kept: usize,
+    /// Rooms whose log is to be replayed here: from when, and whether because a store call
+    /// failed (else because a message is held; see `order.rs`).
+    rechecks: HashMap<ChatId, (std::time::Instant, bool)>,
+    /// Rooms no longer followed here since last taken (`None`: not tracked, no pub/sub).
+    dropped: Option<Vec<ChatId>>,
+}
+
+/// Cheaply clonable handle to this instance's connections.
+#[derive(Clone, Default)]
+pub struct Hub {
+    state: Arc<Mutex<State>>,
+}
+
+impl Hub {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a connection of `user` unless a cap is reached; returns its id for `unregister`.
+    /// The check and the insertion happen under one lock, so racing connects cannot overshoot.
+    pub fn register(&self, user: &UserId, out: Outbound, caps: Caps) -> Result<u64, Refused> {
+        let mut s = self.lock();
+        if s.open >= caps.total {
+            return Err(Refused::Total(caps.total));
+        }
+        if s.users.get(user).map_or(0, |e| e.conns.len()) >= caps.per_user {
+            return Err(Refused::PerUser(caps.per_user));
+        }
+        s.next_id += 1;
+        s.open += 1;
+        let id = s.next_id;
+        s.users.entry(user.clone()).or_default().conns.push((id, out));
+        Ok(id)
+    }
+
+    /// Removes a connection. When it was the user's last one here, returns the rooms it
+    /// followed (some may now have no local member).
+    pub fn unregister(&self, user: &UserId, id: u64) -> Option<Vec<ChatId>> {
+        let mut s = self.lock();
+        let entry = s.users.get_mut(user)?;
+        let before = entry.conns.len();
+        entry.conns.retain(|(c, _)| *c != id);
+        let (removed, left) = (before - entry.conns.len(), entry.conns.len());
+        s.open -= removed;
+        if left > 0 {
+            return None;
+        }
+        let entry = s.users.remove(user)?;
+        for room in &entry.rooms {
+            s.unfollow(room, user);
+        }
+        Some(entry.rooms.into_iter().collect())
+    }
+
+    /// Whether some local connection follows the room (its channel is needed).
+    pub fn wants_room(&self, room: &ChatId) -> bool {
+        self.lock().rooms.contains_key(room)
+    }
+
+    /// Whether the user has a local connection (its channel is needed).
+    pub fn wants_user(&self, user: &UserId) -> bool {
+        self.lock().users.contains_key(user)
+    }
+
+    /// Whether `user`'s local connections follow `room`.
+    pub fn follows(&self, user: &UserId, room: &ChatId) -> bool {
+        self.lock()
+            .users
+            .get(user)
+            .is_some_and(|e| e.rooms.contains(room))
+    }
+
+    /// The sequence last delivered in a room, if it is followed here.
+    pub fn last_seq(&self, room: &ChatId) -> Option<u64> {
+        self.lock().rooms.get(room).map(|r| r.last)
+    }
+
+    /// Delivers one frame to the room's local participants, applying its membership change
+    /// (then any held message it was the gap before: see `order.rs`).
+    pub fn deliver(&self, d: &Delivery) {
+        let mut s = self.lock();
+        // A join at or below what was delivered is a copy (a replay racing with pub/sub): the
+        // user may have left since, and must not be added back.
+        let last = s.rooms.get(&d.chat_id).map(|r| r.last);
+        if d.seq.is_none_or(|seq| last.is_none_or(|last| seq > last)) {
+            s.joined(d, 0);
+        }
+        s.deliver(d);
+        if d.seq.is_some() {
+            s.release_held(&d.chat_id);
+        }
+    }
+
+    /// Number of live local connections.
+    pub fn connections(&self) -> usize {
+        self.lock().open
+    }
+}
+
+impl State {
+    /// Applies a join carried by `d`: the user's local connections follow the room (which,
+    /// new here, starts after `last`).
+    fn joined(&mut self, d: &Delivery, last: u64) {
+        if let Some(Membership::Joined(user)) = &d.membership
+            && let Some(entry) = self.users.get_mut(user)
+        {
+            entry.rooms.insert(d.chat_id.clone());
+            self.rooms
+                .entry(d.chat_id.clone())
+                .or_insert_with(|| RoomEntry {
+                    last,
+                    ..RoomEntry::default()
+                })
+                .members
+                .insert(user.clone());
+        }
+    }
+
+    /// Delivers `d` unless the room already had it (keeping it among the room's recent
+    /// messages, if kept), then applies a leave it carries.
+    fn deliver(&mut self, d: &Delivery) {
+        let State { rooms, users, .. } = self;
+        let Some(room) = rooms.get_mut(&d.chat_id) else {
+            return;
+        };
+        if let Some(seq) = d.seq {
+            if seq <= room.last {
+                return; // already delivered (a replay after a reconnect, or the store's reply)
+            }
+            room.last = seq;
+            if let Some(recent) = room.recent.as_mut() {
+                recent.push(seq, d.frame.clone());
+            }
+        }
+        let mut sent = 0;
+        for user in &room.members {
+            if d.skip.as_ref() == Some(user) {
+                continue;
+            }
+            for (_, out) in users.get(user).map_or(&[][..], |e| &e.conns[..]) {
+                sent += u64::from(offer(out, &d.frame));
+            }
+        }
+        metrics::counter!(stats::FRAMES_OUT).increment(sent);
+        if let Some(Membership::Left(user)) = &d.membership {
+            if let Some(entry) = self.users.get_mut(user) {
+                entry.rooms.remove(&d.chat_id);
+            }
+            self.unfollow(&d.chat_id, user);
+        }
+    }
+
+    fn unfollow(&mut self, room: &ChatId, user: &UserId) {
+        if let Some(entry) = self.rooms.get_mut(room) {
+            entry.members.remove(user);
+            if entry.members.is_empty() && entry.recent.is_none() {
+                self.rooms.remove(room);
+                if let Some(dropped) = &mut self.dropped {
+                    dropped.push(room.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Queues a frame without waiting (true if queued); a full outbox marks the connection slow.
+fn offer(out: &Outbox, frame: &Json) -> bool {
+    match out.offer(frame) {
+        Offered::Queued => true,
+        Offered::Dropped { newly_slow } => {
+            metrics::counter!(stats::DELIVERIES_DROPPED).increment(1);
+            if newly_slow {
+                tracing::warn!("outbox full: closing a slow consumer");
+                metrics::counter!(stats::SLOW_CLOSED).increment(1);
+            }
+            false
+        }
+    }
+}
+
+mod follow;
+mod order;
+pub mod outbox;
+mod reading;
+pub mod recent;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,148 @@
+//! One connection's outbox: the frames waiting to be written, bounded, and holding memory only
+//! while frames wait.
+//!
+//! tokio's bounded channel allocates its first block of 32 slots up front, per connection:
+//! more than the rest of an idle connection (docs/performance.md). Here an empty `VecDeque` (no
+//! allocation) sits under a mutex with the writer's waker; the writer takes the whole queue
+//! at once, so the buffer is freed as soon as a burst is written. A full outbox marks the
+//! connection slow (CONTRACT: a slow consumer is closed with 1008) instead of growing.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
+
+use crate::domain::Json;
+
+/// What became of an offered frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offered {
+    Queued,
+    /// Dropped: the outbox was full. `newly_slow` is true the first time, when the
+    /// connection is marked slow.
+    Dropped {
+        newly_slow: bool,
+    },
+}
+
+#[derive(Default)]
+struct Queue {
+    frames: VecDeque<Json>,
+    slow: bool,
+    /// The writer, waiting for frames.
+    waker: Option<Waker>,
+}
+
+/// A bounded queue with one writer; shared (in an `Arc`) by the hub and the session.
+pub struct Outbox {
+    cap: usize,
+    queue: Mutex<Queue>,
+}
+
+impl Outbox {
+    /// An outbox holding at most `cap` frames.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            queue: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues a copy of `frame` (a refcount: frames are serialised once), without waiting.
+    pub fn offer(&self, frame: &Json) -> Offered {
+        let mut q = self.lock();
+        let offered = if q.frames.len() < self.cap && !q.slow {
+            q.frames.push_back(frame.clone());
+            Offered::Queued
+        } else {
+            let newly_slow = !std::mem::replace(&mut q.slow, true);
+            Offered::Dropped { newly_slow }
+        };
+        let waker = q.waker.take();
+        drop(q); // wake outside the lock
+        if let Some(w) = waker {
+            w.wake();
+        }
+        offered
+    }
+
+    /// Whether a frame was dropped for lack of room (the connection must close).
+    pub fn is_slow(&self) -> bool {
+        self.lock().slow
+    }
+
+    /// Takes every waiting frame now (empty if none).
+    pub fn take(&self) -> VecDeque<Json> {
+        std::mem::take(&mut self.lock().frames)
+    }
+
+    /// Waits for frames and takes them all; `None` once the connection is marked slow.
+    pub async fn ready(&self) -> Option<VecDeque<Json>> {
+        poll_fn(|cx| {
+            let mut q = self.lock();
+            if q.slow {
+                return Poll::Ready(None);
+            }
+            if !q.frames.is_empty() {
+                return Poll::Ready(Some(std::mem::take(&mut q.frames)));
+            }
+            // Registered under the lock that `offer` pushes under: no wake-up is lost.
+            q.waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(frames: VecDeque<Json>) -> Vec<String> {
+        frames.into_iter().map(|f| f.to_string()).collect()
+    }
+
+    #[test]
+    fn holds_up_to_its_bound_then_turns_slow_once() {
+        let out = Outbox::new(2);
+        assert_eq!(out.offer(&Json::from("a")), Offered::Queued);
+        assert_eq!(out.offer(&Json::from("b")), Offered::Queued);
+        assert_eq!(out.offer(&Json::from("c")), Offered::Dropped { newly_slow: true });
+        assert_eq!(
+            out.offer(&Json::from("d")),
+            Offered::Dropped { newly_slow: false }
+        );
+        assert!(out.is_slow());
+        assert_eq!(texts(out.take()), ["a", "b"]);
+    }
+
+    #[test]
+    fn taking_frees_room_and_memory() {
+        let out = Outbox::new(1);
+        assert_eq!(out.offer(&Json::from("a")), Offered::Queued);
+        assert_eq!(texts(out.take()), ["a"]);
+        assert_eq!(out.lock().frames.capacity(), 0);
+        assert_eq!(out.offer(&Json::from("b")), Offered::Queued);
+        assert!(!out.is_slow());
+    }
+
+    #[tokio::test]
+    async fn ready_wakes_on_offer_and_reports_slow() {
+        let out = std::sync::Arc::new(Outbox::new(1));
+        let writer = tokio::spawn({
+            let out = out.clone();
+            async move { out.ready().await.map(texts) }
+        });
+        tokio::task::yield_now().await;
+        out.offer(&Json::from("x"));
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+        assert_eq!(got.unwrap().unwrap(), Some(vec!["x".to_string()]));
+        out.offer(&Json::from("y"));
+        out.offer(&Json::from("z"));
+        assert_eq!(out.ready().await, None);
+    }
+}
