@@ -260,17 +260,6 @@ impl Settings {
             .validate()
     }
 
-    /// Settings from literal pairs (tests).
-    #[cfg(test)]
-    pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
-        Self::from_map(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
     /// Settings from the process environment (after `.env` has been loaded).
     pub fn from_env() -> Result<Self, ConfigError> {
         Config::init_from_env()

@@ -104,11 +104,11 @@ fn percent_encode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Settings, StoreKind};
+    use super::super::StoreKind;
 
     #[test]
     fn redis_url_from_parts_or_whole() {
-        let s = Settings::from_pairs(&[
+        let s = super::super::tests::from_pairs(&[
             ("STORE", "redis"),
             ("REDIS_PASSWORD", "p@ss w"),
             ("REDIS_DB", "2"),
@@ -124,7 +124,8 @@ mod tests {
             r#"Redis { address: "localhost:6379", prefix: "chat" }"#
         );
         let s =
-            Settings::from_pairs(&[("STORE", "redis"), ("REDIS_URL", "redis://:pw@cache:7000/1")]).unwrap();
+            super::super::tests::from_pairs(&[("STORE", "redis"), ("REDIS_URL", "redis://:pw@cache:7000/1")])
+                .unwrap();
         let StoreKind::Redis(r) = s.store else {
             panic!("not redis")
         };

@@ -2,9 +2,19 @@
 
 use super::*;
 
+/// Settings from literal pairs.
+pub(super) fn from_pairs(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    Settings::from_map(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
 #[test]
 fn defaults_match_the_contract() {
-    let s = Settings::from_pairs(&[]).unwrap();
+    let s = from_pairs(&[]).unwrap();
     assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 8000));
     assert_eq!(s.store, StoreKind::Memory);
     assert_eq!(s.max_messages_per_room, 1000);
@@ -33,7 +43,7 @@ fn bad_values_name_their_variable() {
         ("REDIS_DB", "99"),
         ("AUTH_SECRET", "too-short"),
     ] {
-        let err = Settings::from_pairs(&[(var, value)]).unwrap_err();
+        let err = from_pairs(&[(var, value)]).unwrap_err();
         assert_eq!(err.var, var);
         assert!(err.to_string().contains(var), "{err}");
     }
@@ -41,7 +51,7 @@ fn bad_values_name_their_variable() {
 
 #[test]
 fn cors_list_is_trimmed() {
-    let s = Settings::from_pairs(&[("CORS_ORIGINS", "https://a.example, http://b.example/")]).unwrap();
+    let s = from_pairs(&[("CORS_ORIGINS", "https://a.example, http://b.example/")]).unwrap();
     assert_eq!(
         s.cors_origins,
         CorsOrigins::List(vec!["https://a.example".into(), "http://b.example".into()])

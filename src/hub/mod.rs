@@ -186,11 +186,6 @@ impl Hub {
             s.release_held(&d.chat_id);
         }
     }
-
-    /// Number of live local connections.
-    pub fn connections(&self) -> usize {
-        self.lock().open
-    }
 }
 
 impl State {

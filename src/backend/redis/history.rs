@@ -6,21 +6,12 @@ use bb8_redis::redis::{self, AsyncCommands};
 use super::RedisStore;
 use super::rooms::corrupt;
 use crate::backend::StoreResult;
-use crate::domain::{ChatId, Json, Page, Timestamp, UserId};
+use crate::domain::{ChatId, Json, Timestamp, UserId};
 use crate::hub::Membership;
 
 impl RedisStore {
-    pub async fn history(
-        &self,
-        chat: &ChatId,
-        limit: usize,
-        before: Option<Timestamp>,
-    ) -> StoreResult<Option<Page>> {
-        let entries = self.history_entries(chat, limit, before).await?;
-        Ok(entries.map(|e| Page(e.into_iter().map(|(_, m)| m).collect())))
-    }
-
-    /// Like `history`, with each message's sequence.
+    /// The `limit` newest messages older than `before`, oldest first, each with its sequence;
+    /// `None` for no room (served through the per-room cache, `pubsub/reading.rs`).
     pub async fn history_entries(
         &self,
         chat: &ChatId,
