@@ -410,12 +410,33 @@ run_floor() {
     echo "   -> p99 ${p99:-no result} ms"
 }
 
+# run_relay_cpu ROUND DURATION ARGS...: the eager-reader fanout against the bench's relay: the
+# most deliveries per server CPU-second this machine and this generator allow any server (the
+# relay only copies each text to its room). Not a run of the table; it goes under it.
+relay_cpu=()
+run_relay_cpu() {
+    local round=$1 duration=$2 file=$results/floor/eager-r$1.json rate
+    shift 2
+    mkdir -p "$results/floor"
+    echo "== relay in fanout-eager (deliveries per server CPU-s, round $round)"
+    start_bench_server "$relay"
+    timeout --kill-after=5 "$((duration + 30))" "$loadgen" --url "http://127.0.0.1:$port" \
+        --server-pid "$server_pid" --clk-tck "$clk" --json "$file" "$@" >/dev/null 2>&1
+    stop_pid "$server_pid"; server_pid=
+    rate=$(json_field "$file" deliveries_per_server_cpu_s)
+    grep -q '"complete": true' "$file" 2>/dev/null && [ -n "$rate" ] && relay_cpu+=("${rate%.*}")
+    echo "   -> ${rate:-no result} deliveries per server CPU-s"
+}
+
 # ------------------------------------------------------------------ scenarios
 # scenario_runs SCENARIO: lines "TAG DURATION ARGS..." for this mode.
 scenario_runs() {
     if [ "$mode" = quick ]; then
         case $1 in
-            fanout) echo "fanout 25 fanout --rooms 10 --members 10 --messages 100 --window 8 --size 100 --duration 25" ;;
+            fanout)
+                echo "fanout 25 fanout --rooms 10 --members 10 --messages 100 --window 8 --size 100 --duration 25"
+                echo "fanout-eager 25 fanout --rooms 10 --members 10 --messages 100 --window 8 --size 100 --duration 25 --eager"
+                ;;
             paced) echo "paced 15 paced --rooms 10 --members 10 --rate 200 --send-for 3 --size 100 --duration 15" ;;
             burst) echo "burst 15 burst --members 10 --window 64 --send-for 3 --size 100 --duration 15" ;;
             idle) echo "idle-2k 40 idle --connections 2000 --members 10 --settle 1 --hold 2 --duration 40" ;;
@@ -428,7 +449,12 @@ scenario_runs() {
         return
     fi
     case $1 in
-        fanout) echo "fanout 120 fanout --rooms 50 --members 10 --messages 100 --window 8 --size 100 --duration 120" ;;
+        fanout)
+            echo "fanout 120 fanout --rooms 50 --members 10 --messages 100 --window 8 --size 100 --duration 120"
+            # The same shape, read as each frame comes (small read buffers): what phones and
+            # browsers do, and the case where each delivery is written on its own.
+            echo "fanout-eager 120 fanout --rooms 50 --members 10 --messages 100 --window 8 --size 100 --duration 120 --eager"
+            ;;
         paced) echo "paced 40 paced --rooms 50 --members 10 --rate 500 --send-for 10 --size 100 --duration 40" ;;
         burst) echo "burst 40 burst --members 10 --window 64 --send-for 10 --size 100 --duration 40" ;;
         idle | idle-10k | idle-50k)
@@ -475,6 +501,8 @@ for round in $(seq "$rounds"); do
             [ "$tag" = idle-10k ] && run_ceiling "$round"
             # shellcheck disable=SC2086
             [ "$tag" = paced ] && run_floor "$round" "$duration" $args
+            # shellcheck disable=SC2086
+            [ "$tag" = fanout-eager ] && run_relay_cpu "$round" "$duration" $args
         done < <(scenario_runs "$sc")
     done
 done
@@ -503,6 +531,13 @@ cols=$(echo $servers | tr ' ' ',')
         echo "Floor for paced latency p99 here: $median ms (median of ${#floor_p99s[@]}), reached by" \
             "the bench's relay (bench/src/bin/relay.rs), which copies each text to its room and does" \
             "nothing else, under the same generator."
+    fi
+    if [ ${#relay_cpu[@]} -gt 0 ]; then
+        median=$(printf '%s\n' "${relay_cpu[@]}" | sort -n | sed -n "$(( (${#relay_cpu[@]} + 1) / 2 ))p")
+        echo
+        echo "Relay in fanout-eager: $median deliveries per server CPU-s (median of ${#relay_cpu[@]}): the" \
+            "bench's relay copies each text to its room and does nothing else, so no server can spend" \
+            "less CPU per delivery here under the same generator."
     fi
 } >"$results/table.md"
 echo

@@ -2,10 +2,12 @@
 //! while frames wait.
 //!
 //! tokio's bounded channel allocates its first block of 32 slots up front, per connection:
-//! more than the rest of an idle connection (docs/performance.md). Here an empty `VecDeque` (no
-//! allocation) sits under a mutex with the writer's waker; the writer takes the whole queue
-//! at once, so the buffer is freed as soon as a burst is written. A full outbox marks the
-//! connection slow (CONTRACT: a slow consumer is closed with 1008) instead of growing.
+//! more than the rest of an idle connection (docs/performance.md). Here a [`Batch`] sits under a
+//! mutex with the writer's waker; the writer takes the whole batch at once, so any buffer is
+//! freed as soon as a burst is written. A batch keeps its first frame inline: a client that
+//! reads as fast as frames come gets them one at a time, and queueing and taking one frame
+//! then allocates nothing. A full outbox marks the connection slow (CONTRACT: a slow consumer
+//! is closed with 1008) instead of growing.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -25,9 +27,48 @@ pub enum Offered {
     },
 }
 
+/// Frames taken from an outbox at once, oldest first: the first one inline, any more in a
+/// queue (allocated only for a burst).
+#[derive(Debug, Default, PartialEq)]
+pub struct Batch {
+    first: Option<Json>,
+    rest: VecDeque<Json>,
+}
+
+impl Batch {
+    fn push(&mut self, frame: Json) {
+        if self.first.is_none() {
+            self.first = Some(frame);
+        } else {
+            self.rest.push_back(frame);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// The `i`-th frame, oldest first.
+    pub fn get(&self, i: usize) -> Option<&Json> {
+        match i {
+            0 => self.first.as_ref(),
+            _ => self.rest.get(i - 1),
+        }
+    }
+
+    /// The frames, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Json> {
+        self.first.iter().chain(self.rest.iter())
+    }
+}
+
 #[derive(Default)]
 struct Queue {
-    frames: VecDeque<Json>,
+    frames: Batch,
     slow: bool,
     /// The writer, waiting for frames.
     waker: Option<Waker>,
@@ -56,7 +97,7 @@ impl Outbox {
     pub fn offer(&self, frame: &Json) -> Offered {
         let mut q = self.lock();
         let offered = if q.frames.len() < self.cap && !q.slow {
-            q.frames.push_back(frame.clone());
+            q.frames.push(frame.clone());
             Offered::Queued
         } else {
             let newly_slow = !std::mem::replace(&mut q.slow, true);
@@ -76,12 +117,12 @@ impl Outbox {
     }
 
     /// Takes every waiting frame now (empty if none).
-    pub fn take(&self) -> VecDeque<Json> {
+    pub fn take(&self) -> Batch {
         std::mem::take(&mut self.lock().frames)
     }
 
     /// Waits for frames and takes them all; `None` once the connection is marked slow.
-    pub async fn ready(&self) -> Option<VecDeque<Json>> {
+    pub async fn ready(&self) -> Option<Batch> {
         poll_fn(|cx| {
             let mut q = self.lock();
             if q.slow {
@@ -102,8 +143,8 @@ impl Outbox {
 mod tests {
     use super::*;
 
-    fn texts(frames: VecDeque<Json>) -> Vec<String> {
-        frames.into_iter().map(|f| f.to_string()).collect()
+    fn texts(frames: Batch) -> Vec<String> {
+        frames.iter().map(|f| f.to_string()).collect()
     }
 
     #[test]
@@ -125,7 +166,7 @@ mod tests {
         let out = Outbox::new(1);
         assert_eq!(out.offer(&Json::from("a")), Offered::Queued);
         assert_eq!(texts(out.take()), ["a"]);
-        assert_eq!(out.lock().frames.capacity(), 0);
+        assert_eq!(out.lock().frames.rest.capacity(), 0);
         assert_eq!(out.offer(&Json::from("b")), Offered::Queued);
         assert!(!out.is_slow());
     }

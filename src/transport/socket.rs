@@ -1,25 +1,22 @@
 //! A WebSocket connection as the session sees it: its methods are the only ways to write, so
 //! the rules that keep two writers (tungstenite and our raw batches) apart cannot be broken.
 //!
-//! - Deliveries go out as a batch of raw text frames in one write (`wire.rs`), after whatever
+//! - Deliveries go out as a batch of raw text frames in one vectored write (`wire.rs`), after whatever
 //!   tungstenite holds is flushed, so raw bytes never land inside one of its frames.
 //! - Everything else (pings, error frames, the close) goes through tungstenite, written at
 //!   once (its write buffer is 0: see `upgrade.rs`).
 //! - The close is sent once and the connection ended through the sink (the stream's own
 //!   `close(frame)` would send a second close frame).
 
-use std::collections::VecDeque;
-
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::protocol::CloseFrame;
 use warp::hyper::upgrade::Upgraded;
 
 use super::readahead::ReadAhead;
 use super::wire;
-use crate::domain::Json;
+use crate::hub::outbox::Batch;
 
 pub use tungstenite::{Error, Message};
 
@@ -40,12 +37,10 @@ impl Socket {
     }
 
     /// Writes a batch of deliveries, in order, in one write.
-    pub async fn send_batch(&mut self, frames: VecDeque<Json>) -> Result<(), Error> {
+    pub async fn send_batch(&mut self, frames: Batch) -> Result<(), Error> {
         // What tungstenite holds (a pong, an error frame) goes first and whole.
         self.inner.flush().await?;
-        let bytes = wire::encode_batch(&frames);
-        drop(frames); // the shared payloads, released before the write waits
-        self.inner.get_mut().write_all(&bytes).await?;
+        wire::write_batch(self.inner.get_mut(), &frames).await?;
         Ok(())
     }
 

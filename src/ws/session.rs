@@ -105,8 +105,10 @@ pub fn run(mut socket: Socket, reg: Registration, outbox: Arc<Outbox>) -> impl F
                     let Some(frames) = frames else {
                         break Some(Close::SlowConsumer);
                     };
-                    // Batch: every waiting frame in one write.
-                    if Box::pin(socket.send_batch(frames)).await.is_err() {
+                    // Batch: every waiting frame in one write. Not boxed (a box per batch
+                    // would be an allocation per delivery for a client that reads each frame
+                    // as it comes): its future is a few references and counters.
+                    if socket.send_batch(frames).await.is_err() {
                         break None;
                     }
                 }

@@ -20,7 +20,7 @@ fn connections(hub: &Hub) -> usize {
 
 /// The frames waiting in `out`, taken.
 fn texts(out: &Outbox) -> Vec<String> {
-    out.take().into_iter().map(|f| f.to_string()).collect()
+    out.take().iter().map(|f| f.to_string()).collect()
 }
 
 fn delivery(chat: &ChatId, text: &str, membership: Option<Membership>) -> Delivery {

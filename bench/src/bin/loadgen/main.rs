@@ -113,6 +113,9 @@ struct Fanout {
     /// What frees a window slot: the sender's own echo, or delivery to every member.
     #[arg(long, value_enum, default_value_t = rooms::Ack::Echo)]
     ack: rooms::Ack,
+    /// Read each frame as it comes (a small read buffer per connection), not in bursts.
+    #[arg(long)]
+    eager: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -294,6 +297,7 @@ async fn main() -> std::process::ExitCode {
                 rate: None,
                 duration: secs(a.common.duration),
                 connect_concurrency: a.common.connect_concurrency,
+                eager: a.eager,
             };
             rooms::run(cfg, target, procs, prefix.clone()).await
         }
@@ -310,6 +314,7 @@ async fn main() -> std::process::ExitCode {
                 rate: Some(a.rate.max(0.001)),
                 duration: secs(a.common.duration),
                 connect_concurrency: a.common.connect_concurrency,
+                eager: false,
             };
             rooms::run(cfg, target, procs, prefix.clone()).await
         }
@@ -326,6 +331,7 @@ async fn main() -> std::process::ExitCode {
                 rate: None,
                 duration: secs(a.common.duration),
                 connect_concurrency: a.common.connect_concurrency,
+                eager: false,
             };
             rooms::run(cfg, target, procs, prefix.clone()).await
         }

@@ -35,7 +35,13 @@ pub struct RoomsCfg {
     /// Hard bound on the whole scenario.
     pub duration: Duration,
     pub connect_concurrency: usize,
+    /// Read each frame as it comes: a small read buffer per connection (`EAGER_READ_BUFFER`),
+    /// so a read takes one or two frames, as phones and browsers do, instead of a burst.
+    pub eager: bool,
 }
+
+/// A connection's read buffer in eager mode: about one delivered frame.
+pub const EAGER_READ_BUFFER: usize = 256;
 
 /// When a sent message frees its slot of the sender's window.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
@@ -80,7 +86,10 @@ struct Member {
     joined: oneshot::Receiver<bool>,
 }
 
-pub async fn run(cfg: RoomsCfg, target: Target, procs: Procs, prefix: String) -> Value {
+pub async fn run(cfg: RoomsCfg, mut target: Target, procs: Procs, prefix: String) -> Value {
+    if cfg.eager {
+        target.read_buffer = EAGER_READ_BUFFER;
+    }
     let hard_deadline = Instant::now() + cfg.duration;
     let mut complete = true;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -307,6 +316,7 @@ pub async fn run(cfg: RoomsCfg, target: Target, procs: Procs, prefix: String) ->
             "send_for_s": cfg.send_for.map(|d| d.as_secs_f64()),
             "window": cfg.window, "ack": format!("{:?}", cfg.ack).to_lowercase(), "size": cfg.size, "rate": cfg.rate,
             "duration_s": cfg.duration.as_secs_f64(),
+            "eager": cfg.eager, "read_buffer": target.read_buffer,
         },
         "connections": n - connect_failures,
         "connect_failures": connect_failures,
