@@ -18,8 +18,16 @@ use crate::{http, stats, transport};
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("{0}")]
+    /// The store's own text, which says what was tried and what to check, without
+    /// `StoreError`'s "storage unavailable" (meant for a failed call, not a failed start).
+    #[error("cannot start: {}", store_detail(.0))]
     Store(#[from] StoreError),
+}
+
+fn store_detail(e: &StoreError) -> &str {
+    match e {
+        StoreError::Unavailable(detail) => detail,
+    }
 }
 
 /// Serves on `listener` until `shutdown` completes, then drains: every WebSocket gets a 1001
@@ -35,6 +43,10 @@ pub async fn run(
     let token = CancellationToken::new();
     let tasks = TaskTracker::new();
     let backend = Backend::open(&settings, &hub, token.clone(), tasks.clone()).await?;
+    // Only now: with an unreachable store the server would never serve anything.
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, store = %settings.store, "listening");
+    }
     let state = AppState::new(Shared {
         backend,
         hub,

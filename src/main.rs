@@ -12,11 +12,16 @@ use chat_server::config::{LogFormat, Settings};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    // A missing .env is normal; the environment wins over the file.
-    let _ = dotenvy::dotenv();
+    // A missing .env is normal; the environment wins over the file. An unreadable or
+    // malformed one stops the server: dotenvy drops the bad line and every line after it.
+    let dotenv = chat_server::config::load_dotenv();
     let settings = Settings::from_env();
     let format = settings.as_ref().map_or(LogFormat::Text, |s| s.log_format);
     chat_server::telemetry::init(format);
+    if let Err(e) = dotenv {
+        tracing::error!("{e}");
+        return ExitCode::FAILURE;
+    }
     let settings = match settings {
         Ok(s) => s,
         Err(e) => {
@@ -51,9 +56,7 @@ async fn serve(settings: Settings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, store = ?settings.store, "listening");
-    }
+    // `run` says "listening" once its store is open, not before.
     match chat_server::run(listener, settings, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

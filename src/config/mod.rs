@@ -1,4 +1,4 @@
-//! Configuration: environment variables (and `.env`) → validated `Settings`.
+//! Configuration: environment variables (and `.env`, dotenv.rs) → validated `Settings`.
 //!
 //! Every variable is read as text and checked here, so a bad value stops the server with a
 //! message naming the variable (CONTRACT: Configuration). Nothing else reads the environment.
@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use envconfig::Envconfig;
 
+mod dotenv;
 mod redis;
+pub use dotenv::{DotenvError, load_dotenv};
 pub use redis::RedisSettings;
 
 /// The raw variables, as text, with the contract's defaults.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Config, ConfigError, fail, int, seconds};
+use super::{Config, ConfigError, StoreKind, fail, int, seconds};
 
 /// How to reach and use Redis.
 #[derive(Clone, PartialEq, Eq)]
@@ -26,6 +26,23 @@ impl std::fmt::Debug for RedisSettings {
             .field("address", &self.address)
             .field("prefix", &self.key_prefix)
             .finish()
+    }
+}
+
+/// `redis at localhost:6379 (prefix chat)`: for the start-up log, so never the URL.
+impl std::fmt::Display for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "redis at {} (prefix {})", self.address, self.key_prefix)
+    }
+}
+
+/// `memory`, or the Redis settings' own `Display`.
+impl std::fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreKind::Memory => f.write_str("memory"),
+            StoreKind::Redis(redis) => redis.fmt(f),
+        }
     }
 }
 
@@ -133,5 +150,11 @@ mod tests {
             (r.url.as_str(), r.address.as_str()),
             ("redis://:pw@cache:7000/1", "cache:7000")
         );
+        // What the start-up log shows: no password.
+        assert_eq!(
+            StoreKind::Redis(r).to_string(),
+            "redis at cache:7000 (prefix chat)"
+        );
+        assert_eq!(StoreKind::Memory.to_string(), "memory");
     }
 }

@@ -57,3 +57,28 @@ fn cors_list_is_trimmed() {
         CorsOrigins::List(vec!["https://a.example".into(), "http://b.example".into()])
     );
 }
+
+/// Each variable of `.env.example` has its own comment, and the file loads as valid settings
+/// (that it lists every variable with the code's default: `tests/api/config_docs.rs`).
+#[test]
+fn env_example_is_commented_and_loads() {
+    let example = include_str!("../../.env.example");
+    let lines: Vec<&str> = example.lines().collect();
+    let is_var = |l: &str| {
+        let l = l.strip_prefix("# ").unwrap_or(l);
+        l.split_once('=')
+            .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+    };
+    let mut seen = 0;
+    for (at, line) in lines.iter().enumerate().filter(|(_, l)| is_var(l)) {
+        assert!(
+            at > 0 && lines[at - 1].starts_with("# ") && !is_var(lines[at - 1]),
+            "{line} has no comment"
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 27);
+    let pairs = dotenvy::from_read_iter(example.as_bytes()).map(|kv| kv.unwrap());
+    let s = Settings::from_map(pairs.collect()).unwrap();
+    assert_eq!((s.port, s.store, s.auth_secret), (8000, StoreKind::Memory, None));
+}

@@ -91,14 +91,21 @@ fn parse_limit(q: &HashMap<String, String>) -> Result<usize, ApiError> {
 
 fn parse_before(q: &HashMap<String, String>) -> Result<Option<time::Timestamp>, ApiError> {
     q.get("before")
-        .map(|v| {
-            time::parse(v).ok_or_else(|| {
-                ApiError::BadRequest(
-                    "Invalid before: expected an ISO 8601 timestamp such as 2024-01-01T00:00:00 or 2024-01-01T00:00:00.000000Z".into(),
-                )
-            })
-        })
+        .map(|v| time::parse(v).ok_or_else(|| bad_before(v)))
         .transpose()
+}
+
+fn bad_before(value: &str) -> ApiError {
+    // In a query string `+` means a space, so an offset written as is (`+02:00`) arrives as
+    // ` 02:00`: a valid time once the sign is back, and a puzzle without this hint.
+    let unencoded_plus = value
+        .rsplit_once(' ')
+        .is_some_and(|(time, offset)| time::parse(&format!("{time}+{offset}")).is_some());
+    ApiError::BadRequest(if unencoded_plus {
+        "Invalid before: a + in a URL query reads as a space; encode the offset's + as %2B, as in 2024-01-01T00:00:00%2B02:00".into()
+    } else {
+        "Invalid before: expected an ISO 8601 timestamp such as 2024-01-01T00:00:00 or 2024-01-01T00:00:00.000000Z".into()
+    })
 }
 
 /// Get chat history
@@ -109,7 +116,7 @@ fn parse_before(q: &HashMap<String, String>) -> Result<Option<time::Timestamp>, 
     params(
         ("chat_id" = String, Path, pattern = "^[A-Za-z0-9._:@-]{1,128}$", description = "Room id", example = "chat1"),
         ("limit" = Option<u32>, Query, description = "How many messages, 1 to 1000 (default 50)", minimum = 1, maximum = 1000, example = 50),
-        ("before" = Option<String>, Query, format = DateTime, description = "Only messages strictly older than this time: RFC 3339, or the naive ISO 8601 form (read as UTC)", example = "2024-01-01T00:00:00"),
+        ("before" = Option<String>, Query, format = DateTime, description = "Only messages strictly older than this time, such as 2024-01-01T00:00:00Z: RFC 3339, or the naive ISO 8601 form (read as UTC). Leave it out for the newest messages. In a URL, write an offset's + as %2B."),
     ),
     responses(
         (status = 200, description = "Messages, oldest first", body = Vec<Message>),

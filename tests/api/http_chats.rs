@@ -170,6 +170,34 @@ async fn history_rejects_bad_before() {
     }
 }
 
+/// An offset's `+` sent unencoded arrives as a space (query-string rules): the 400 says to
+/// write it as `%2B`. A space elsewhere keeps the usual message.
+#[tokio::test]
+async fn history_before_with_an_unencoded_plus_hints_at_percent_2b() {
+    let app = TestApp::spawn().await;
+    seed(&app, 1).await;
+    let want = detail(
+        400,
+        "Invalid before: a + in a URL query reads as a space; encode the offset's + as %2B, as in 2024-01-01T00:00:00%2B02:00",
+    );
+    for bad in [
+        "2024-01-01T00:00:00+02:00",
+        "2024-01-01T00:00:00.5+05:30",
+        "2024-01-01%2000:00:00%2002:00",
+    ] {
+        let got = app.get(&format!("/chat/c1/messages?before={bad}")).await;
+        assert_eq!(got, want, "before={bad}");
+    }
+    for bad in [
+        "2024-01-01T00:00:00+",
+        "yesterday+02:00",
+        "2024-01-01T00:00:00%2099",
+    ] {
+        let got = app.get(&format!("/chat/c1/messages?before={bad}")).await;
+        assert_eq!(got, detail(400, BAD_BEFORE), "before={bad}");
+    }
+}
+
 /// Paging backwards with `before` = the oldest timestamp of each page visits every message once.
 #[tokio::test]
 async fn walking_history_backwards_yields_every_message_exactly_once() {

@@ -17,6 +17,7 @@ mod redis_server;
 mod resp;
 mod server_process;
 mod smoke;
+mod startup;
 mod store_contract;
 mod ws_delivery;
 mod ws_frames;

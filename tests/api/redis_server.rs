@@ -22,6 +22,11 @@ pub struct RedisServer {
 
 static SHARED: Mutex<Weak<RedisServer>> = Mutex::new(Weak::new());
 
+/// Why a Redis test fails on a machine without Redis, and the fix.
+const NOT_INSTALLED: &str = "redis-server is not installed (not found on PATH), and the Redis tests \
+     start their own: install it with `sudo apt-get install redis-server` (Debian, Ubuntu) or \
+     `brew install redis` (macOS); the other tests do not need it";
+
 impl RedisServer {
     /// The binary's shared server: upgraded if alive, else started.
     pub fn shared() -> Arc<RedisServer> {
@@ -82,11 +87,12 @@ impl RedisServer {
             cmd.args(["--appendonly", "no"]);
         }
         cmd.args(&self.extra);
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
+        let child = match cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
+            Ok(child) => child,
+            // One line, the same in every Redis test that fails for it, saying what to do.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{NOT_INSTALLED}"),
+            Err(e) => panic!("cannot run redis-server: {e}"),
+        };
         *self.child.lock().unwrap() = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.answers_ping() {

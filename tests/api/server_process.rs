@@ -1,9 +1,11 @@
 //! The real `chat-server` binary as a child process, for what only a process can show: exit
-//! status on signals, a crash, its own memory. Killed and reaped when dropped.
+//! status on signals, a crash, a failed start, its own log and memory. Killed and reaped when
+//! dropped.
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::helpers::{TIMEOUT, TestApp};
 
@@ -50,6 +52,44 @@ impl ServerProcess {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         (process, app)
+    }
+
+    /// Runs the binary in `dir` with only these variables (plus `PATH`) until it exits, killing
+    /// it after `within`: its exit code (`None` if killed), everything it wrote to stdout and
+    /// stderr, and how long it ran. For starts that must fail.
+    pub fn run_to_exit(
+        dir: &Path,
+        vars: &[(&str, &str)],
+        within: Duration,
+    ) -> (Option<i32>, String, Duration) {
+        let out_path = dir.join(format!("chat-test-{}.out", crate::helpers::fresh_prefix()));
+        let out = std::fs::File::create(&out_path).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(vars.iter().copied())
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let code = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status.code();
+            }
+            if started.elapsed() > within {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let took = started.elapsed();
+        let output = std::fs::read_to_string(&out_path).unwrap_or_default();
+        let _ = std::fs::remove_file(&out_path);
+        (code, output, took)
     }
 
     pub fn pid(&self) -> u32 {

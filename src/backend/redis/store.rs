@@ -81,13 +81,59 @@ pub fn client(url: &str) -> redis::RedisResult<redis::Client> {
     redis::Client::open(url.into_connection_info()?.set_tcp_settings(tcp))
 }
 
+/// Why Redis could not be used at start-up.
+enum Failure {
+    /// Nothing answered (refused, or silent for the whole timeout).
+    Unreachable(String),
+    /// Redis answered with an error (a wrong or missing password, a database out of range).
+    Refused(String),
+}
+
+/// One connection and a PING, bounded by `timeout`: the actual cause (refused, a wrong
+/// password, no answer), where the pool would only say that its checkout timed out.
+async fn probe(client: &redis::Client, timeout: Duration) -> Result<(), Failure> {
+    // redis-rs's own bounds (1 s to connect, 500 ms per reply) off: `timeout` is the one bound.
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(None)
+        .set_response_timeout(None);
+    let attempt = async {
+        let mut conn = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        redis::cmd("PING").query_async::<()>(&mut conn).await
+    };
+    let no_answer = || Failure::Unreachable(format!("no answer within {} s", timeout.as_secs_f64()));
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) if e.is_connection_refusal() => Err(Failure::Unreachable("connection refused".into())),
+        Ok(Err(e)) if e.is_timeout() => Err(no_answer()),
+        Ok(Err(e)) if e.is_io_error() => Err(Failure::Unreachable(e.to_string())),
+        Ok(Err(e)) => Err(Failure::Refused(e.to_string())),
+        Err(_) => Err(no_answer()),
+    }
+}
+
 impl RedisStore {
-    /// Connects (bounded by the timeout) and checks that Redis answers.
+    /// Connects (bounded by the timeout) and checks that Redis answers. If it does not, the
+    /// error is the one line a failed start logs: what was tried, why it failed, what to check.
     pub async fn open(settings: &RedisSettings, timeout: Duration, max_messages: usize) -> StoreResult<Self> {
-        let unreachable = |e: &dyn std::fmt::Display| {
-            StoreError::Unavailable(format!("cannot reach Redis at {}: {e}", settings.address))
+        let vars = "REDIS_URL, or REDIS_HOST and REDIS_PORT";
+        let failed = |failure: Failure| {
+            StoreError::Unavailable(match failure {
+                Failure::Unreachable(why) => format!(
+                    "cannot reach Redis at {} ({vars}): {why}; is redis-server running there?",
+                    settings.address
+                ),
+                Failure::Refused(why) => format!(
+                    "Redis at {} ({vars}) refused the connection: {why}; \
+                     are REDIS_PASSWORD and REDIS_DB (or those parts of REDIS_URL) right?",
+                    settings.address
+                ),
+            })
         };
-        let client = client(&settings.url).map_err(|e| unreachable(&e))?;
+        let client = client(&settings.url)
+            .map_err(|e| StoreError::Unavailable(format!("invalid Redis address ({vars}): {e}")))?;
+        probe(&client, timeout).await.map_err(failed)?;
         let pool = bb8::Pool::builder()
             .max_size(settings.pool_size)
             .connection_timeout(timeout)
@@ -107,7 +153,10 @@ impl RedisStore {
             disconnect_script: redis::Script::new(users::DISCONNECT_LUA),
             rate_script: redis::Script::new(users::RATE_LUA),
         };
-        store.ping().await.map_err(|e| unreachable(&e))?;
+        store
+            .ping()
+            .await
+            .map_err(|StoreError::Unavailable(why)| failed(Failure::Unreachable(why)))?;
         Ok(store)
     }
 
