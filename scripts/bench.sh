@@ -543,6 +543,7 @@ cols=$(echo $servers | tr ' ' ',')
 echo
 cat "$results/table.md"
 echo
+python3 scripts/bench-chart.py "$results" "$results/chart.svg" || echo "bench: no chart (scripts/bench-chart.py failed)"
 echo "results: $results"
 echo "bench: $runs runs, $failed failed ($((SECONDS - t_start)) s)"
 [ "$failed" -eq 0 ]

@@ -2,6 +2,7 @@
 
 mod asyncapi;
 mod auth;
+mod config_docs;
 mod demo;
 mod fuzz;
 mod helpers;
