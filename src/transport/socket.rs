@@ -8,25 +8,59 @@
 //! - The close is sent once and the connection ended through the sink (the stream's own
 //!   `close(frame)` would send a second close frame).
 
-use futures_util::{SinkExt, StreamExt};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_util::{Sink, SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::protocol::CloseFrame;
 use warp::hyper::upgrade::Upgraded;
 
 use super::readahead::ReadAhead;
-use super::wire;
+use super::wire::{self, Progress};
 use crate::hub::outbox::Batch;
 
 pub use tungstenite::{Error, Message};
 
+/// What became of a batch: written, or the rest of its write to await.
+pub enum Sent<'a> {
+    Done(Result<(), Error>),
+    Waiting(Pin<Box<Sending<'a>>>),
+}
+
+/// The write of a batch: tungstenite's buffer flushed first, then the frames (`wire.rs`).
+pub struct Sending<'a> {
+    inner: &'a mut Stream,
+    frames: Batch,
+    at: Progress,
+    flushed: bool,
+}
+
+impl Future for Sending<'_> {
+    type Output = Result<(), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if !this.flushed {
+            // What tungstenite holds (a pong, an error frame) goes first and whole.
+            std::task::ready!(Pin::new(&mut *this.inner).poll_flush(cx))?;
+            this.flushed = true;
+        }
+        let io = this.inner.get_mut();
+        wire::poll_write_batch(io, cx, &this.frames, &mut this.at).map_err(Error::Io)
+    }
+}
+
+type Stream = WebSocketStream<ReadAhead<TokioIo<Upgraded>>>;
+
 /// An upgraded connection, read through the thread's buffer (`readahead.rs`).
 pub struct Socket {
-    inner: WebSocketStream<ReadAhead<TokioIo<Upgraded>>>,
+    inner: Stream,
 }
 
 impl Socket {
-    pub(super) fn new(inner: WebSocketStream<ReadAhead<TokioIo<Upgraded>>>) -> Self {
+    pub(super) fn new(inner: Stream) -> Self {
         Self { inner }
     }
 
@@ -36,12 +70,23 @@ impl Socket {
         self.inner.next().await
     }
 
-    /// Writes a batch of deliveries, in order, in one write.
-    pub async fn send_batch(&mut self, frames: Batch) -> Result<(), Error> {
-        // What tungstenite holds (a pong, an error frame) goes first and whole.
-        self.inner.flush().await?;
-        wire::write_batch(self.inner.get_mut(), &frames).await?;
-        Ok(())
+    /// Writes a batch of deliveries, in order, in one vectored write. Nearly always the socket
+    /// has room and the batch goes out here and now, with no future kept (a boxed one per
+    /// batch would be an allocation per delivery for a client that reads each frame as it
+    /// comes, an inline one would grow every idle connection's task); only a write that must
+    /// wait hands back the rest, boxed, to be awaited.
+    pub fn send_batch(&mut self, frames: Batch) -> Sent<'_> {
+        let mut sending = Sending {
+            inner: &mut self.inner,
+            frames,
+            at: Progress::default(),
+            flushed: false,
+        };
+        let mut now = Context::from_waker(futures_util::task::noop_waker_ref());
+        match Pin::new(&mut sending).poll(&mut now) {
+            Poll::Ready(result) => Sent::Done(result),
+            Poll::Pending => Sent::Waiting(Box::pin(sending)),
+        }
     }
 
     /// Writes one text frame now (an error frame).

@@ -6,10 +6,9 @@
 //! and the payload as is; tungstenite would copy every frame into its write buffer and flush
 //! it each time it fills.
 
-use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use tokio::io::AsyncWrite;
 
@@ -40,57 +39,63 @@ fn header(len: usize) -> ([u8; 10], usize) {
     }
 }
 
-/// Writes every frame of `batch`, in order. The future holds only its references and how far
-/// the write got: the slices are rebuilt on the stack at each attempt.
-pub async fn write_batch<W: AsyncWrite + Unpin>(io: &mut W, batch: &Batch) -> io::Result<()> {
-    // Where the write stands: the frame, and the bytes of it (header, then payload) written.
-    let (mut frame, mut done) = (0usize, 0usize);
-    poll_fn(|cx| {
-        loop {
-            if frame == batch.len() {
-                return Poll::Ready(Ok(()));
-            }
-            let end = batch.len().min(frame + FRAMES_PER_WRITE);
-            let mut headers = [([0u8; 10], 0usize); FRAMES_PER_WRITE];
-            for (i, h) in headers.iter_mut().enumerate().take(end - frame) {
-                *h = header(batch.get(frame + i).map_or(0, |f| f.len()));
-            }
-            let mut slices = [IoSlice::new(&[]); 2 * FRAMES_PER_WRITE];
-            let mut n = 0;
-            for (i, (h, hlen)) in headers.iter().enumerate().take(end - frame) {
-                let payload = batch.get(frame + i).map_or(&[][..], |f| f.as_bytes());
-                // Only the first frame can be partly written already.
-                let skip = if i == 0 { done } else { 0 };
-                if skip < *hlen {
-                    slices[n] = IoSlice::new(&h[skip..*hlen]);
-                    n += 1;
-                }
-                slices[n] = IoSlice::new(&payload[skip.saturating_sub(*hlen)..]);
+/// How far a batch's write got: the frame, and the bytes of it (header, then payload) written.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Progress {
+    frame: usize,
+    done: usize,
+}
+
+/// Writes what is left of `batch`, in order, as far as the socket takes it now; `Ready` once
+/// every frame is written. The slices are rebuilt on the stack at each attempt, so nothing
+/// is kept between attempts but `at`.
+pub fn poll_write_batch<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    cx: &mut Context<'_>,
+    batch: &Batch,
+    at: &mut Progress,
+) -> Poll<io::Result<()>> {
+    loop {
+        if at.frame == batch.len() {
+            return Poll::Ready(Ok(()));
+        }
+        let count = (batch.len() - at.frame).min(FRAMES_PER_WRITE);
+        let mut headers = [([0u8; 10], 0usize); FRAMES_PER_WRITE];
+        for (i, h) in headers.iter_mut().enumerate().take(count) {
+            *h = header(batch.get(at.frame + i).map_or(0, |f| f.len()));
+        }
+        let mut slices = [IoSlice::new(&[]); 2 * FRAMES_PER_WRITE];
+        let mut n = 0;
+        for (i, (h, hlen)) in headers.iter().enumerate().take(count) {
+            let payload = batch.get(at.frame + i).map_or(&[][..], |f| f.as_bytes());
+            // Only the first frame can be partly written already.
+            let skip = if i == 0 { at.done } else { 0 };
+            if skip < *hlen {
+                slices[n] = IoSlice::new(&h[skip..*hlen]);
                 n += 1;
             }
-            let written = match Pin::new(&mut *io).poll_write_vectored(cx, &slices[..n]) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(w)) => w,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            // Advance past what was written, frame by frame.
-            let mut left = written;
-            while left > 0 && frame < batch.len() {
-                let len = batch.get(frame).map_or(0, |f| f.len());
-                let rest = header(len).1 + len - done;
-                if left >= rest {
-                    left -= rest;
-                    frame += 1;
-                    done = 0;
-                } else {
-                    done += left;
-                    left = 0;
-                }
+            slices[n] = IoSlice::new(&payload[skip.saturating_sub(*hlen)..]);
+            n += 1;
+        }
+        let mut left = match Pin::new(&mut *io).poll_write_vectored(cx, &slices[..n]) {
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Poll::Ready(Ok(w)) => w,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        };
+        // Advance past what was written, frame by frame.
+        while left > 0 && at.frame < batch.len() {
+            let len = batch.get(at.frame).map_or(0, |f| f.len());
+            let rest = header(len).1 + len - at.done;
+            if left >= rest {
+                left -= rest;
+                (at.frame, at.done) = (at.frame + 1, 0);
+            } else {
+                at.done += left;
+                left = 0;
             }
         }
-    })
-    .await
+    }
 }
 
 #[cfg(test)]
@@ -182,11 +187,16 @@ mod tests {
         let batch = outbox.take();
         let want: Vec<u8> = payloads.iter().flat_map(|p| tungstenite_frame(p)).collect();
         for chunk in [1, 2, 3, 7, 64, 1000, 1 << 20] {
-            let mut w = Trickle {
-                out: Vec::new(),
-                chunk,
-            };
-            write_batch(&mut w, &batch).await.unwrap();
+            let (mut w, mut at) = (
+                Trickle {
+                    out: Vec::new(),
+                    chunk,
+                },
+                Progress::default(),
+            );
+            std::future::poll_fn(|cx| poll_write_batch(&mut w, cx, &batch, &mut at))
+                .await
+                .unwrap();
             assert_eq!(w.out, want, "chunk {chunk}");
         }
     }

@@ -16,7 +16,7 @@ use crate::hub::outbox::Outbox;
 use crate::state::AppState;
 use crate::stats;
 use crate::transport::Socket;
-use crate::transport::socket::{Error, Message};
+use crate::transport::socket::{Error, Message, Sent};
 use crate::usecases::{self, TextInput};
 
 /// A connection registered in the hub and counted in presence; dropping it undoes both.
@@ -105,10 +105,12 @@ pub fn run(mut socket: Socket, reg: Registration, outbox: Arc<Outbox>) -> impl F
                     let Some(frames) = frames else {
                         break Some(Close::SlowConsumer);
                     };
-                    // Batch: every waiting frame in one write. Not boxed (a box per batch
-                    // would be an allocation per delivery for a client that reads each frame
-                    // as it comes): its future is a few references and counters.
-                    if socket.send_batch(frames).await.is_err() {
+                    // Batch: every waiting frame in one write, most often done at once.
+                    let sent = match socket.send_batch(frames) {
+                        Sent::Done(result) => result,
+                        Sent::Waiting(rest) => rest.await,
+                    };
+                    if sent.is_err() {
                         break None;
                     }
                 }
