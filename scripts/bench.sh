@@ -392,40 +392,39 @@ run_ceiling() {
     echo "   -> ${rate:-no result} connections/s"
 }
 
-# run_floor ROUND DURATION ARGS...: the paced scenario against the bench's relay, which copies
-# each text to its room and does nothing else (no storage, no checks): the lowest latency this
-# machine and this generator allow any server. Not a run of the table; its p99 goes under it.
-floor_p99s=()
-run_floor() {
-    local round=$1 duration=$2 file=$results/floor/r$1.json p99
-    shift 2
-    mkdir -p "$results/floor"
-    echo "== floor for paced latency (the bench's relay, round $round)"
+# on_relay FILE KEY DURATION ARGS...: runs the generator against the bench's relay, which copies
+# each text to its room and does nothing else (no storage, no checks), and sets `relay_value` to
+# KEY of its result if the run completed (else empty). Not a run of the table: what it measures
+# goes under it, as the best any server could do on this machine under this generator.
+on_relay() {
+    local file=$1 key=$2 duration=$3
+    shift 3
+    mkdir -p "$(dirname "$file")"
     start_bench_server "$relay"
     timeout --kill-after=5 "$((duration + 30))" "$loadgen" --url "http://127.0.0.1:$port" \
         --server-pid "$server_pid" --clk-tck "$clk" --json "$file" "$@" >/dev/null 2>&1
     stop_pid "$server_pid"; server_pid=
-    p99=$(json_field "$file" p99_ms)
-    grep -q '"complete": true' "$file" 2>/dev/null && [ -n "$p99" ] && floor_p99s+=("$p99")
-    echo "   -> p99 ${p99:-no result} ms"
+    relay_value=$(json_field "$file" "$key")
+    grep -q '"complete": true' "$file" 2>/dev/null || relay_value=
 }
 
-# run_relay_cpu ROUND DURATION ARGS...: the eager-reader fanout against the bench's relay: the
-# most deliveries per server CPU-second this machine and this generator allow any server (the
-# relay only copies each text to its room). Not a run of the table; it goes under it.
+# run_floor ROUND DURATION ARGS...: the paced scenario against the relay: the lowest latency.
+floor_p99s=()
+run_floor() {
+    echo "== floor for paced latency (the bench's relay, round $1)"
+    on_relay "$results/floor/r$1.json" p99_ms "${@:2}"
+    [ -n "$relay_value" ] && floor_p99s+=("$relay_value")
+    echo "   -> p99 ${relay_value:-no result} ms"
+}
+
+# run_relay_cpu ROUND DURATION ARGS...: the eager-reader fanout against the relay: the most
+# deliveries per server CPU-second.
 relay_cpu=()
 run_relay_cpu() {
-    local round=$1 duration=$2 file=$results/floor/eager-r$1.json rate
-    shift 2
-    mkdir -p "$results/floor"
-    echo "== relay in fanout-eager (deliveries per server CPU-s, round $round)"
-    start_bench_server "$relay"
-    timeout --kill-after=5 "$((duration + 30))" "$loadgen" --url "http://127.0.0.1:$port" \
-        --server-pid "$server_pid" --clk-tck "$clk" --json "$file" "$@" >/dev/null 2>&1
-    stop_pid "$server_pid"; server_pid=
-    rate=$(json_field "$file" deliveries_per_server_cpu_s)
-    grep -q '"complete": true' "$file" 2>/dev/null && [ -n "$rate" ] && relay_cpu+=("${rate%.*}")
-    echo "   -> ${rate:-no result} deliveries per server CPU-s"
+    echo "== relay in fanout-eager (deliveries per server CPU-s, round $1)"
+    on_relay "$results/floor/eager-r$1.json" deliveries_per_server_cpu_s "${@:2}"
+    [ -n "$relay_value" ] && relay_cpu+=("${relay_value%.*}")
+    echo "   -> ${relay_value:-no result} deliveries per server CPU-s"
 }
 
 # ------------------------------------------------------------------ scenarios
