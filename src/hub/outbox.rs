@@ -189,7 +189,11 @@ mod tests {
     /// enum's tag) over a bare queue.
     #[test]
     fn an_idle_outbox_stays_small() {
-        assert!(std::mem::size_of::<Outbox>() <= 80, "{}", std::mem::size_of::<Outbox>());
+        assert!(
+            std::mem::size_of::<Outbox>() <= 80,
+            "{}",
+            std::mem::size_of::<Outbox>()
+        );
     }
 
     #[tokio::test]
