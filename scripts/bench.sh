@@ -507,6 +507,9 @@ for round in $(seq "$rounds"); do
 done
 
 # ------------------------------------------------------------------ table
+# median VALUE...: the middle value (the lower of the two middle ones for an even count).
+median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
+
 # shellcheck disable=SC2086
 cols=$(echo $servers | tr ' ' ',')
 {
@@ -518,21 +521,21 @@ cols=$(echo $servers | tr ' ' ',')
     echo
     echo "Ratios are ours-redis / peer (a latency or memory ratio below 1 is better). * = an incomplete run."
     if [ ${#ceiling_rates[@]} -gt 0 ]; then
-        median=$(printf '%s\n' "${ceiling_rates[@]}" | sort -n | sed -n "$(( (${#ceiling_rates[@]} + 1) / 2 ))p")
+        median=$(median "${ceiling_rates[@]}")
         echo
         echo "Ceiling for connections opened/s here: $median/s (median of ${#ceiling_rates[@]}), reached by" \
             "the bench's acceptor (bench/src/bin/acceptor.rs), which answers the upgrade and does nothing" \
             "else, under the same generator."
     fi
     if [ ${#floor_p99s[@]} -gt 0 ]; then
-        median=$(printf '%s\n' "${floor_p99s[@]}" | sort -n | sed -n "$(( (${#floor_p99s[@]} + 1) / 2 ))p")
+        median=$(median "${floor_p99s[@]}")
         echo
         echo "Floor for paced latency p99 here: $median ms (median of ${#floor_p99s[@]}), reached by" \
             "the bench's relay (bench/src/bin/relay.rs), which copies each text to its room and does" \
             "nothing else, under the same generator."
     fi
     if [ ${#relay_cpu[@]} -gt 0 ]; then
-        median=$(printf '%s\n' "${relay_cpu[@]}" | sort -n | sed -n "$(( (${#relay_cpu[@]} + 1) / 2 ))p")
+        median=$(median "${relay_cpu[@]}")
         echo
         echo "Relay in fanout-eager: $median deliveries per server CPU-s (median of ${#relay_cpu[@]}): the" \
             "bench's relay copies each text to its room and does nothing else, so no server can spend" \

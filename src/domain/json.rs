@@ -2,7 +2,6 @@
 //! the stored page hold the same bytes (a clone is a reference count, not a copy).
 
 use bytes::Bytes;
-use serde::Serialize;
 
 use super::message::Message;
 
@@ -14,12 +13,7 @@ impl Json {
     /// A message's JSON: the one serialisation every delivery and history read shares.
     pub fn of(message: &Message) -> Self {
         // A `Message` always serialises: strings, a UUID, a timestamp and a JSON map.
-        Self::serialize(message)
-    }
-
-    /// Any value's JSON (`null` if it cannot be serialised, which our frame types never are).
-    pub fn serialize(value: &impl Serialize) -> Self {
-        Self::from(serde_json::to_string(value).unwrap_or_else(|_| "null".into()))
+        Self::from(serde_json::to_string(message).unwrap_or_default())
     }
 
     /// The bytes, as written to a socket.
