@@ -13,7 +13,7 @@ use crate::backend::{Backend, StoreError};
 use crate::config::Settings;
 use crate::hub::Hub;
 use crate::state::{AppState, Shared};
-use crate::{http, stats, transport};
+use crate::{http, stats, transport, usecases};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +53,7 @@ pub async fn run(
         auth: Auth::new(settings.auth_secret.as_ref().map(|s| s.0.as_str())),
         shutdown: token.clone(),
         tasks,
+        typists: crate::hub::Typists::new(settings.typing_timeout),
         settings: Arc::new(settings),
     });
     // Rate-limit state of users who have been quiet is dropped every minute.
@@ -60,6 +61,18 @@ pub async fn run(
     let stop = state.shutdown.clone();
     state.tasks.spawn(every(Duration::from_secs(60), stop, move || {
         quiet.backend.prune()
+    }));
+    // Typists gone quiet get a `stopped` sent for them.
+    let typing = state.clone();
+    let stop = state.shutdown.clone();
+    state.tasks.spawn(every(usecases::SWEEP_EVERY, stop, move || {
+        let quiet = typing.typists.quiet(std::time::Instant::now());
+        if !quiet.is_empty() {
+            let state = typing.clone();
+            typing
+                .tasks
+                .spawn(async move { usecases::stop_typing(&state, quiet).await });
+        }
     }));
     // The recorder is per process, its upkeep per server: a second one only drains sooner.
     let stop = state.shutdown.clone();

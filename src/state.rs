@@ -8,7 +8,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Auth;
 use crate::backend::Backend;
 use crate::config::Settings;
-use crate::hub::Hub;
+use crate::hub::{Hub, Typists};
 
 /// Shared server state: one allocation, so a clone (per request, per connection) is one
 /// reference count, not one per field (cloning and dropping the fields one by one showed in
@@ -29,6 +29,8 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     /// Tracks sessions and their clean-up, so shutdown can wait for them.
     pub tasks: TaskTracker,
+    /// Who is typing where, on this instance (ended by the server when they go quiet).
+    pub typists: Typists,
 }
 
 impl AppState {

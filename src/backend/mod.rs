@@ -18,10 +18,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Settings, StoreKind};
-use crate::domain::{ChatId, ChatRoom, Draft, Page, RoomSpec, Timestamp, User, UserId, UserSpec};
+use std::collections::BTreeMap;
+
+use crate::domain::{ChatId, ChatRoom, Draft, Page, RoomSpec, User, UserId, UserRoom, UserSpec, Window};
 use crate::hub::{Delivery, Hub};
 use memory::MemoryBackend;
-pub use outcome::{Access, JoinMode, Joined, Left, Sent, StoreError, StoreResult};
+pub use outcome::{Access, JoinMode, Joined, Left, Marked, Replay, Sent, StoreError, StoreResult};
 use rate::Quota;
 use redis::RedisBackend;
 
@@ -52,13 +54,14 @@ impl Backend {
         tasks: TaskTracker,
     ) -> StoreResult<Self> {
         let quota = Quota::new(settings.rate_limit_per_second, settings.rate_limit_burst);
-        let max_messages = settings.max_messages_per_room;
+        let (max_messages, window) = (settings.max_messages_per_room, settings.idempotency_window);
         Ok(match &settings.store {
-            StoreKind::Memory => Backend::Memory(MemoryBackend::new(max_messages, quota)),
+            StoreKind::Memory => Backend::Memory(MemoryBackend::new(max_messages, window, quota)),
             StoreKind::Redis(redis) => {
                 let open = redis::Open {
                     timeout: settings.redis_timeout,
                     max_messages,
+                    window,
                     quota,
                     hub,
                     shutdown,
@@ -103,28 +106,37 @@ impl Backend {
     pub async fn leave(&self, chat: &ChatId, user: &UserId, hub: &Hub) -> StoreResult<Left> {
         store!(self.leave(chat, user, hub))
     }
-    /// Atomically: create the room if absent, join a public room first, store, trim, and hand
-    /// what was stored to `hub`.
+    /// Atomically: answer a retry (same sender, room and `client_msg_id` within the window)
+    /// with the original; else create the room if absent, join a public room first, store,
+    /// trim, and hand what was stored to `hub`.
     pub async fn send(&self, draft: Draft, hub: &Hub) -> StoreResult<Sent> {
         store!(self.send(draft, hub))
     }
-    /// The rooms a user takes part in, sorted by id; `None` for no user.
-    pub async fn user_rooms(&self, id: &UserId) -> StoreResult<Option<Vec<ChatRoom>>> {
+    /// The rooms a user takes part in, sorted by id, with its unread counts and each room's
+    /// newest message; `None` for no user.
+    pub async fn user_rooms(&self, id: &UserId) -> StoreResult<Option<Vec<UserRoom>>> {
         store!(self.user_rooms(id))
     }
+    /// What a resume of `chat` after the position `after` needs; `None` for no room.
+    pub async fn replay(&self, chat: &ChatId, user: &UserId, after: u64) -> StoreResult<Option<Replay>> {
+        store!(self.replay(chat, user, after))
+    }
+    /// Moves `user`'s read position in `chat` forward to `seq`; `None` for no room.
+    pub async fn mark_read(&self, chat: &ChatId, user: &UserId, seq: u64) -> StoreResult<Option<Marked>> {
+        store!(self.mark_read(chat, user, seq))
+    }
+    /// Each participant's read position in `chat`; `None` for no room.
+    pub async fn read_positions(&self, chat: &ChatId) -> StoreResult<Option<BTreeMap<UserId, u64>>> {
+        store!(self.read_positions(chat))
+    }
 
-    /// The `limit` newest messages older than `before`, oldest first; `None` for no room.
-    /// On Redis, served from the recent messages kept for a followed room when they hold the
-    /// whole answer (see `redis/pubsub/reading.rs`).
-    pub async fn history(
-        &self,
-        chat: &ChatId,
-        limit: usize,
-        before: Option<Timestamp>,
-    ) -> StoreResult<Option<Page>> {
+    /// A page of a room's history (see [`Window`]), oldest first; `None` for no room.
+    /// On Redis, newest pages are served from the recent messages kept for a followed room
+    /// when they hold the whole answer (see `redis/pubsub/reading.rs`).
+    pub async fn history(&self, chat: &ChatId, limit: usize, window: Window) -> StoreResult<Option<Page>> {
         match self {
-            Backend::Memory(b) => b.store.history(chat, limit, before),
-            Backend::Redis(b) => b.bus.history(chat, limit, before).await,
+            Backend::Memory(b) => b.store.history(chat, limit, window),
+            Backend::Redis(b) => b.bus.history(chat, limit, window).await,
         }
     }
 
@@ -147,11 +159,12 @@ impl Backend {
         }
     }
 
-    /// Sends a typing event (already delivered here) to the other instances following the room.
-    pub async fn publish_typing(&self, d: &Delivery) -> StoreResult<()> {
+    /// Sends an event that is not stored (typing, a receipt; already delivered here) to the
+    /// other instances following the room.
+    pub async fn publish_live(&self, d: &Delivery) -> StoreResult<()> {
         match self {
             Backend::Memory(_) => Ok(()),
-            Backend::Redis(b) => b.bus.typing(d).await,
+            Backend::Redis(b) => b.bus.live(d).await,
         }
     }
 

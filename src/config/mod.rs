@@ -67,6 +67,10 @@ pub struct Config {
     pub max_connections_per_user: String,
     #[envconfig(from = "SHUTDOWN_DRAIN_SECONDS", default = "2")]
     pub shutdown_drain_seconds: String,
+    #[envconfig(from = "IDEMPOTENCY_WINDOW_SECONDS", default = "300")]
+    pub idempotency_window_seconds: String,
+    #[envconfig(from = "TYPING_TIMEOUT_SECONDS", default = "5")]
+    pub typing_timeout_seconds: String,
     #[envconfig(from = "LOG_FORMAT", default = "text")]
     pub log_format: String,
     #[envconfig(from = "WORKER_THREADS", default = "0")]
@@ -123,6 +127,10 @@ pub struct Settings {
     pub shutdown_drain: Duration,
     /// Runtime threads: 0 for one per CPU core, 1 for a single-threaded runtime.
     pub worker_threads: usize,
+    /// How long a text's `client_msg_id` is remembered for retries (0: not at all).
+    pub idempotency_window: Duration,
+    /// A `typing` not followed by `stopped` is stopped by the server after this long.
+    pub typing_timeout: Duration,
 }
 
 /// A secret value: usable, never printed.
@@ -231,6 +239,13 @@ impl Config {
                 int::<u64>("SHUTDOWN_DRAIN_SECONDS", &self.shutdown_drain_seconds, 0, 600)? * 1000,
             ),
             worker_threads: int("WORKER_THREADS", &self.worker_threads, 0, 1024)?,
+            idempotency_window: Duration::from_secs(int(
+                "IDEMPOTENCY_WINDOW_SECONDS",
+                &self.idempotency_window_seconds,
+                0,
+                86_400,
+            )?),
+            typing_timeout: seconds("TYPING_TIMEOUT_SECONDS", &self.typing_timeout_seconds)?,
         })
     }
 }

@@ -10,10 +10,16 @@ use super::message::Message;
 pub struct Json(Bytes);
 
 impl Json {
-    /// A message's JSON: the one serialisation every delivery and history read shares.
-    pub fn of(message: &Message) -> Self {
-        // A `Message` always serialises: strings, a UUID, a timestamp and a JSON map.
-        Self::from(serde_json::to_string(message).unwrap_or_default())
+    /// A frame's JSON (a message's: the one serialisation every delivery and history read
+    /// shares).
+    pub fn of(frame: &impl serde::Serialize) -> Self {
+        // Our frames always serialise: strings, numbers, UUIDs, timestamps and JSON maps.
+        Self::from(serde_json::to_string(frame).unwrap_or_default())
+    }
+
+    /// The message this JSON holds (for callers that need its fields).
+    pub fn parse(&self) -> serde_json::Result<Message> {
+        serde_json::from_slice(&self.0)
     }
 
     /// The bytes, as written to a socket.

@@ -7,6 +7,21 @@
 use super::json::Json;
 use super::message::Message;
 
+/// Which part of a room's history a page holds: always returned oldest first, so paging
+/// either way visits every message once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// The `limit` newest messages whose `seq` is below this (`u64::MAX`: the newest).
+    Before(u64),
+    /// The `limit` oldest messages whose `seq` is above this.
+    After(u64),
+}
+
+impl Window {
+    /// The newest messages.
+    pub const NEWEST: Window = Window::Before(u64::MAX);
+}
+
 /// Stored messages, oldest first, each as its JSON object.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Page(pub Vec<Json>);

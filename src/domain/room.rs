@@ -38,6 +38,40 @@ pub struct ChatRoom {
     pub metadata: Metadata,
 }
 
+/// A room in a participant's list (`GET /user/{user_id}/chats`): the room, how many of its
+/// messages the user has not read, and its newest message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "chat1", "name": "Chat Room Name", "created_at": "2024-01-01T00:00:00.000000Z",
+    "participants": ["user1", "user2"], "is_private": false, "metadata": {"topic": "rust"},
+    "unread": 2, "last_message": null
+}))]
+pub struct UserRoom {
+    #[serde(flatten)]
+    pub room: ChatRoom,
+    /// Messages stored after the user's read position (see the `read` frame); the user's own
+    /// texts and joins move that position, so they never count.
+    #[schema(example = 2)]
+    pub unread: u64,
+    /// The room's newest message, if it has any.
+    pub last_message: Option<super::message::Message>,
+}
+
+/// A room as `GET /chat/{chat_id}` returns it: the room and its participants' read positions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "chat1", "name": "Chat Room Name", "created_at": "2024-01-01T00:00:00.000000Z",
+    "participants": ["user1", "user2"], "is_private": false, "metadata": {"topic": "rust"},
+    "read_positions": {"user1": 1704067200000000_u64}
+}))]
+pub struct RoomDetails {
+    #[serde(flatten)]
+    pub room: ChatRoom,
+    /// For each participant that has read anything: the `seq` it has read up to.
+    #[schema(value_type = HashMap<String, u64>, example = json!({"user1": 1704067200000000_u64}))]
+    pub read_positions: std::collections::BTreeMap<UserId, u64>,
+}
+
 /// Body of `POST /chat`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -1,6 +1,4 @@
-//! Room endpoints: history, details, creation, participants.
-
-use std::collections::HashMap;
+//! Room endpoints: details, creation, participants (messages: `messages.rs`).
 
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
@@ -8,16 +6,12 @@ use warp::reply::{Response, json, with_status};
 use warp::{Filter, Reply};
 
 use super::filters::{caller, json_body, segment, with_state};
-use super::routes::{ADD_PARTICIPANT, CHAT_MESSAGES, CREATE_CHAT, GET_CHAT, REMOVE_PARTICIPANT};
+use super::routes::{ADD_PARTICIPANT, CREATE_CHAT, GET_CHAT, REMOVE_PARTICIPANT};
 use crate::auth::Caller;
-use crate::domain::{ChatId, ChatRoom, Message, NewChat, UserId, time};
+use crate::domain::{ChatId, ChatRoom, NewChat, RoomDetails, UserId};
 use crate::error::{ApiError, Detail};
 use crate::state::AppState;
 use crate::usecases;
-
-/// `limit` bounds (CONTRACT: 1..=1000, default 50).
-pub const MAX_LIMIT: usize = 1000;
-pub const DEFAULT_LIMIT: usize = 50;
 
 /// Body of `POST /chat/{chat_id}/participants`.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
@@ -30,13 +24,6 @@ pub struct AddParticipant {
 }
 
 pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
-    let history = CHAT_MESSAGES
-        .path1()
-        .and(warp::get())
-        .and(caller(s.clone()))
-        .and(warp::query::<HashMap<String, String>>())
-        .and(with_state(s.clone()))
-        .then(get_messages);
     let details = GET_CHAT
         .path1()
         .and(warp::get())
@@ -61,10 +48,9 @@ pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
         .path2()
         .and(warp::delete())
         .and(caller(s.clone()))
-        .and(with_state(s))
+        .and(with_state(s.clone()))
         .then(remove_participant);
-    history
-        .map(Reply::into_response)
+    super::messages::routes(s.clone())
         .or(details.map(Reply::into_response))
         .unify()
         .or(create.map(Reply::into_response))
@@ -76,73 +62,11 @@ pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-fn parse_limit(q: &HashMap<String, String>) -> Result<usize, ApiError> {
-    match q.get("limit") {
-        None => Ok(DEFAULT_LIMIT),
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!("Invalid limit: must be an integer from 1 to {MAX_LIMIT}"))
-            }),
-    }
-}
-
-fn parse_before(q: &HashMap<String, String>) -> Result<Option<time::Timestamp>, ApiError> {
-    q.get("before")
-        .map(|v| time::parse(v).ok_or_else(|| bad_before(v)))
-        .transpose()
-}
-
-fn bad_before(value: &str) -> ApiError {
-    // In a query string `+` means a space, so an offset written as is (`+02:00`) arrives as
-    // ` 02:00`: a valid time once the sign is back, and a puzzle without this hint.
-    let unencoded_plus = value
-        .rsplit_once(' ')
-        .is_some_and(|(time, offset)| time::parse(&format!("{time}+{offset}")).is_some());
-    ApiError::BadRequest(if unencoded_plus {
-        "Invalid before: a + in a URL query reads as a space; encode the offset's + as %2B, as in 2024-01-01T00:00:00%2B02:00".into()
-    } else {
-        "Invalid before: expected an ISO 8601 timestamp such as 2024-01-01T00:00:00 or 2024-01-01T00:00:00.000000Z".into()
-    })
-}
-
-/// Get chat history
-///
-/// The `limit` newest messages older than `before` (or the newest), oldest first. To walk the
-/// whole history backwards, pass the oldest `timestamp` of the page you have as `before`.
-#[utoipa::path(get, path = "/chat/{chat_id}/messages", tag = "chats", operation_id = "get_chat_messages",
-    params(
-        ("chat_id" = String, Path, pattern = "^[A-Za-z0-9._:@-]{1,128}$", description = "Room id", example = "chat1"),
-        ("limit" = Option<u32>, Query, description = "How many messages, 1 to 1000 (default 50)", minimum = 1, maximum = 1000, example = 50),
-        ("before" = Option<String>, Query, format = DateTime, description = "Only messages strictly older than this time, such as 2024-01-01T00:00:00Z: RFC 3339, or the naive ISO 8601 form (read as UTC). Leave it out for the newest messages. In a URL, write an offset's + as %2B."),
-    ),
-    responses(
-        (status = 200, description = "Messages, oldest first", body = Vec<Message>),
-        (status = 400, description = "Invalid chat_id, limit or before", body = Detail, example = json!({"detail": "Invalid request data"})),
-        (status = 404, description = "Unknown chat", body = Detail, example = json!({"detail": "Chat not found"})),
-        (status = 403, description = "Not allowed for this caller (only when AUTH_SECRET is set)", body = Detail, example = json!({"detail": "Chat p is private and you are not a participant"})),
-        (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),
-    ))]
-pub async fn get_messages(
-    chat_id: String,
-    who: Caller,
-    q: HashMap<String, String>,
-    s: AppState,
-) -> Result<Response, ApiError> {
-    let chat = ChatId::parse(&segment(&chat_id))?;
-    let (limit, before) = (parse_limit(&q)?, parse_before(&q)?);
-    // The stored JSON of each message, as stored: no parse and re-serialise per request.
-    let page = usecases::history(&s, &who, &chat, limit, before).await?;
-    Ok(warp::reply::with_header(page.to_json(), "content-type", "application/json").into_response())
-}
-
 /// Get chat room details
 #[utoipa::path(get, path = "/chat/{chat_id}", tag = "chats", operation_id = "get_chat",
     params(("chat_id" = String, Path, pattern = "^[A-Za-z0-9._:@-]{1,128}$", description = "Room id", example = "chat1")),
     responses(
-        (status = 200, description = "The room", body = ChatRoom),
+        (status = 200, description = "The room, with its participants' read positions", body = RoomDetails),
         (status = 400, description = "Invalid chat_id", body = Detail, example = json!({"detail": "Invalid request data"})),
         (status = 404, description = "Unknown chat", body = Detail, example = json!({"detail": "Chat not found"})),
         (status = 403, description = "Not allowed for this caller (only when AUTH_SECRET is set)", body = Detail, example = json!({"detail": "Chat p is private and you are not a participant"})),

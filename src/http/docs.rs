@@ -14,9 +14,13 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::docs_security::BearerSecurity;
-use crate::domain::{ChatRoom, Message, MessageKind, NewChat, NewUser, User};
+use crate::domain::events::{Receipt, ReceiptTag, Resumed, ResumedTag};
+use crate::domain::{ChatRoom, Message, MessageKind, NewChat, NewUser, RoomDetails, User, UserRoom};
 use crate::error::Detail;
-use crate::ws::frames::{ClientFrame, ErrorFrame, ErrorTag, RoomFrame, ServerFrame, TextFrame, TypingFrame};
+use crate::ws::frames::{
+    ClientFrame, ErrorFrame, ErrorTag, PositionFrame, ReadFrame, ResumeFrame, RoomFrame, ServerFrame,
+    TextFrame, TypingFrame,
+};
 
 /// The OpenAPI 3.1 document, generated from the handlers and types.
 #[derive(OpenApi)]
@@ -30,14 +34,15 @@ use crate::ws::frames::{ClientFrame, ErrorFrame, ErrorTag, RoomFrame, ServerFram
     servers((url = "http://localhost:8000", description = "Local server")),
     modifiers(&NamedClientFrames, &BearerSecurity),
     paths(
-        super::chats::get_messages, super::chats::get_chat, super::chats::create_chat,
+        super::messages::get_messages, super::messages::post_message, super::chats::get_chat, super::chats::create_chat,
         super::chats::add_participant, super::chats::remove_participant,
         super::users::get_user, super::users::create_user, super::users::get_user_chats,
         super::ws::connect, super::health::health, super::health::ready,
     ),
     components(schemas(
-        Message, MessageKind, ChatRoom, User, NewChat, NewUser, super::chats::AddParticipant, Detail,
-        super::health::Status, ClientFrame, TextFrame, TypingFrame, RoomFrame, ServerFrame, ErrorFrame, ErrorTag,
+        Message, MessageKind, ChatRoom, RoomDetails, UserRoom, User, NewChat, NewUser, super::chats::AddParticipant,
+        super::messages::NewMessage, Detail, super::health::Status, ClientFrame, TextFrame, TypingFrame, RoomFrame,
+        ResumeFrame, PositionFrame, ReadFrame, ServerFrame, Receipt, ReceiptTag, Resumed, ResumedTag, ErrorFrame, ErrorTag,
     )),
     tags(
         (name = "chats", description = "Rooms, their history and participants"),
@@ -264,6 +269,8 @@ mod tests {
             ("typing", "TypingClientFrame", "TypingFrame"),
             ("join", "JoinClientFrame", "RoomFrame"),
             ("leave", "LeaveClientFrame", "RoomFrame"),
+            ("resume", "ResumeClientFrame", "ResumeFrame"),
+            ("read", "ReadClientFrame", "ReadFrame"),
         ];
         assert_eq!(frame["discriminator"]["propertyName"], "type");
         assert_eq!(mapping.len(), want.len());

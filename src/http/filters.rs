@@ -82,6 +82,22 @@ pub fn ws_credentials()
         .map(|bearer, token| (bearer, token))
 }
 
+/// The WebSocket's `?resume=true` (or `1`): the client will send a `resume` frame first.
+pub fn resume_flag() -> impl Filter<Extract = (Result<bool, ApiError>,), Error = Infallible> + Clone {
+    warp::query::<HashMap<String, String>>()
+        .or(warp::any().map(HashMap::new))
+        .unify()
+        .map(
+            |q: HashMap<String, String>| match q.get("resume").map(String::as_str) {
+                None | Some("false" | "0") => Ok(false),
+                Some("true" | "1") => Ok(true),
+                Some(_) => Err(ApiError::BadRequest(
+                    "Invalid resume: expected true or false".into(),
+                )),
+            },
+        )
+}
+
 /// A path segment as the client meant it, `%XX` decoded: RFC 3986 makes `/user/u-%61` and
 /// `/user/u-a` the same resource (clients encode `@` and `:` in ids). Bytes that are not
 /// UTF-8 decode to U+FFFD, which no id allows.

@@ -7,6 +7,7 @@ pub mod docs;
 pub mod docs_security;
 pub mod filters;
 pub mod health;
+pub mod messages;
 pub mod metrics;
 pub mod routes;
 pub mod users;

@@ -8,7 +8,7 @@ use warp::{Filter, Reply};
 use super::filters::{caller, json_body, segment, with_state};
 use super::routes::{CREATE_USER, GET_USER, USER_CHATS};
 use crate::auth::Caller;
-use crate::domain::{ChatRoom, NewUser, User, UserId};
+use crate::domain::{NewUser, User, UserId, UserRoom};
 use crate::error::{ApiError, Detail};
 use crate::state::AppState;
 use crate::usecases;
@@ -92,7 +92,7 @@ pub async fn create_user(who: Caller, mut body: NewUser, s: AppState) -> Result<
 #[utoipa::path(get, path = "/user/{user_id}/chats", tag = "users", operation_id = "get_user_chats",
     params(("user_id" = String, Path, pattern = "^[A-Za-z0-9._:@-]{1,128}$", description = "User id", example = "user1")),
     responses(
-        (status = 200, description = "The rooms the user takes part in, sorted by id", body = Vec<ChatRoom>),
+        (status = 200, description = "The rooms the user takes part in, sorted by id, each with the user's unread count and its newest message", body = Vec<UserRoom>),
         (status = 400, description = "Invalid user_id", body = Detail, example = json!({"detail": "Invalid request data"})),
         (status = 404, description = "Unknown user", body = Detail, example = json!({"detail": "User not found"})),
         (status = 403, description = "Not allowed for this caller (only when AUTH_SECRET is set)", body = Detail, example = json!({"detail": "You can only list your own chats"})),

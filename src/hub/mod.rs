@@ -14,6 +14,7 @@ use crate::domain::{ChatId, Json, UserId};
 use crate::stats;
 use outbox::{Offered, Outbox};
 use recent::Recent;
+use resume::Resuming;
 
 /// A membership change that travels with the system message announcing it, so every
 /// instance applies it at exactly that point of the room's order.
@@ -62,29 +63,6 @@ struct RoomEntry {
     held: Vec<(u64, Delivery)>,
 }
 
-/// Connection caps (`MAX_CONNECTIONS`, `MAX_CONNECTIONS_PER_USER`), per instance.
-#[derive(Debug, Clone, Copy)]
-pub struct Caps {
-    pub total: usize,
-    pub per_user: usize,
-}
-
-/// Why a connection was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
-    Total(usize),
-    PerUser(usize),
-}
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refused::Total(n) => write!(f, "server at its connection limit ({n}): try again later"),
-            Refused::PerUser(n) => write!(f, "too many connections for this user (limit {n})"),
-        }
-    }
-}
-
 #[derive(Default)]
 struct State {
     next_id: u64,
@@ -99,6 +77,9 @@ struct State {
     rechecks: HashMap<ChatId, (std::time::Instant, bool)>,
     /// Rooms no longer followed here since last taken (`None`: not tracked, no pub/sub).
     dropped: Option<Vec<ChatId>>,
+    /// Connections waiting for their resume (`?resume=true`), their live frames held
+    /// (see `resume.rs`).
+    resuming: HashMap<u64, Resuming>,
 }
 
 /// Cheaply clonable handle to this instance's connections.
@@ -115,6 +96,16 @@ impl Hub {
     /// Adds a connection of `user` unless a cap is reached; returns its id for `unregister`.
     /// The check and the insertion happen under one lock, so racing connects cannot overshoot.
     pub fn register(&self, user: &UserId, out: Outbound, caps: Caps) -> Result<u64, Refused> {
+        self.register_as(user, out, caps, false)
+    }
+
+    /// [`Hub::register`] for a connection that will resume: where its live messages start in
+    /// each room is recorded until [`Hub::resumed`].
+    pub fn register_resuming(&self, user: &UserId, out: Outbound, caps: Caps) -> Result<u64, Refused> {
+        self.register_as(user, out, caps, true)
+    }
+
+    fn register_as(&self, user: &UserId, out: Outbound, caps: Caps, resuming: bool) -> Result<u64, Refused> {
         let mut s = self.lock();
         if s.open >= caps.total {
             return Err(Refused::Total(caps.total));
@@ -125,6 +116,9 @@ impl Hub {
         s.next_id += 1;
         s.open += 1;
         let id = s.next_id;
+        if resuming {
+            s.resuming.insert(id, Resuming::new(out.clone()));
+        }
         s.users.entry(user.clone()).or_default().conns.push((id, out));
         Ok(id)
     }
@@ -133,6 +127,7 @@ impl Hub {
     /// followed (some may now have no local member).
     pub fn unregister(&self, user: &UserId, id: u64) -> Option<Vec<ChatId>> {
         let mut s = self.lock();
+        s.resuming.remove(&id);
         let entry = s.users.get_mut(user)?;
         let before = entry.conns.len();
         entry.conns.retain(|(c, _)| *c != id);
@@ -210,10 +205,16 @@ impl State {
     /// Delivers `d` unless the room already had it (keeping it among the room's recent
     /// messages, if kept), then applies a leave it carries.
     fn deliver(&mut self, d: &Delivery) {
-        let State { rooms, users, .. } = self;
+        let State {
+            rooms,
+            users,
+            resuming,
+            ..
+        } = self;
         let Some(room) = rooms.get_mut(&d.chat_id) else {
             return;
         };
+        let before = room.last;
         if let Some(seq) = d.seq {
             if seq <= room.last {
                 return; // already delivered (a replay after a reconnect, or the store's reply)
@@ -228,8 +229,12 @@ impl State {
             if d.skip.as_ref() == Some(user) {
                 continue;
             }
-            for (_, out) in users.get(user).map_or(&[][..], |e| &e.conns[..]) {
-                sent += u64::from(offer(out, &d.frame));
+            for (id, out) in users.get(user).map_or(&[][..], |e| &e.conns[..]) {
+                let queued = match resuming.get_mut(id) {
+                    Some(r) => r.hold(&d.chat_id, before, d.seq, &d.frame),
+                    None => offer(out, &d.frame),
+                };
+                sent += u64::from(queued);
             }
         }
         metrics::counter!(stats::FRAMES_OUT).increment(sent);
@@ -269,10 +274,16 @@ fn offer(out: &Outbox, frame: &Json) -> bool {
     }
 }
 
+mod caps;
 mod follow;
 mod order;
 pub mod outbox;
 mod reading;
 pub mod recent;
+mod resume;
+pub use resume::Start;
+mod typists;
+pub use caps::{Caps, Refused};
+pub use typists::Typists;
 #[cfg(test)]
 mod tests;

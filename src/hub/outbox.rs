@@ -125,6 +125,22 @@ impl Outbox {
         offered
     }
 
+    /// Marks the connection slow (its session closes it with 1008), as a full outbox does.
+    pub fn overflow(&self) {
+        let mut q = self.lock();
+        q.slow = true;
+        let waker = q.waker.take();
+        drop(q);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// How many frames it holds at most.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
     /// Whether a frame was dropped for lack of room (the connection must close).
     pub fn is_slow(&self) -> bool {
         self.lock().slow

@@ -3,11 +3,17 @@
 
 use super::recent::{MAX_KEPT_ROOMS, READ_FOLLOW, Recent};
 use super::{Hub, RoomEntry};
-use crate::domain::{ChatId, Json, Page};
+use crate::domain::{ChatId, Json, Page, Window};
 
 impl Hub {
-    /// A history page from the room's recent messages, if they hold the whole answer.
-    pub fn recent_page(&self, room: &ChatId, limit: usize, before: Option<u64>) -> Option<Page> {
+    /// A history page from the room's recent messages, if they hold the whole answer (pages
+    /// before a point only: pages after one are read from the store).
+    pub fn recent_page(&self, room: &ChatId, limit: usize, window: Window) -> Option<Page> {
+        let before = match window {
+            Window::Before(u64::MAX) => None,
+            Window::Before(b) => Some(b),
+            Window::After(_) => return None,
+        };
         let mut s = self.lock();
         let recent = s.rooms.get_mut(room)?.recent.as_mut()?;
         let page = recent.page(limit, before)?;

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::events::{Receipt, Resumed};
 use crate::domain::{Message, Metadata};
 
 /// `text`: store a message and deliver it to the room (the sender gets it back as the ack).
@@ -27,6 +28,11 @@ pub struct TextFrame {
     /// Id of the message this one answers.
     #[schema(example = "0192f0c1-7d3e-7b7a-9c1d-2f4e6a8b0c12")]
     pub reply_to: Option<String>,
+    /// Your own id for this message (1 to 128 characters of A-Z a-z 0-9 . _ - : @). Sending
+    /// it again (same user and room, within `IDEMPOTENCY_WINDOW_SECONDS`, on any connection or
+    /// instance) stores nothing and answers this connection alone with the original message.
+    #[schema(example = "c-7f3a-0001")]
+    pub client_msg_id: Option<String>,
 }
 
 /// `typing`: tell the room's other participants you are typing (or stopped); not stored.
@@ -56,6 +62,43 @@ pub struct RoomFrame {
     pub user_id: Option<String>,
 }
 
+/// Where a client stands in one room: the `seq` and `epoch` of the last message it saw (`seq`
+/// 0: none).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"seq": 1704067200000000_u64, "epoch": "20240101000000000000"}))]
+pub struct PositionFrame {
+    #[schema(example = 1704067200000000_u64, minimum = 0)]
+    pub seq: u64,
+    #[schema(example = "20240101000000000000")]
+    pub epoch: String,
+}
+
+/// `resume`: on a connection opened with `?resume=true`, its first frame. For each room
+/// named, the messages after the position arrive in order, then a `resumed` frame, and only
+/// then that room's live messages.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"type": "resume", "positions": {"chat1": {"seq": 1704067200000000_u64, "epoch": "20240101000000000000"}}}))]
+pub struct ResumeFrame {
+    /// Room id → the last message seen there (at most 1000 rooms).
+    pub positions: std::collections::HashMap<String, PositionFrame>,
+}
+
+/// `read`: you have read `chat_id` up to `seq`. Only forward moves count; the room's other
+/// participants get a `receipt`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"type": "read", "chat_id": "chat1", "seq": 1704067200000000_u64}))]
+pub struct ReadFrame {
+    #[schema(example = "chat1")]
+    pub chat_id: String,
+    /// The `seq` of the newest message read.
+    #[schema(example = 1704067200000000_u64, minimum = 0)]
+    pub seq: u64,
+    /// Optional; when present it must be the connection's own user id.
+    #[schema(example = "user1")]
+    pub user_id: Option<String>,
+}
+
 /// A frame a client sends: a JSON text frame with a `type`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -65,6 +108,8 @@ pub enum ClientFrame {
     Typing(TypingFrame),
     Join(RoomFrame),
     Leave(RoomFrame),
+    Resume(ResumeFrame),
+    Read(ReadFrame),
 }
 
 impl ClientFrame {
@@ -75,6 +120,8 @@ impl ClientFrame {
             Self::Typing(_) => "typing",
             Self::Join(_) => "join",
             Self::Leave(_) => "leave",
+            Self::Resume(_) => "resume",
+            Self::Read(_) => "read",
         }
     }
 }
@@ -100,7 +147,8 @@ pub enum ErrorTag {
     Error,
 }
 
-/// A frame the server sends: a message (`text`, `system`, `typing`) or an error.
+/// A frame the server sends: a message (`text`, `system`, `typing`), a `receipt`, a
+/// `resumed`, or an error.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 #[schema(example = json!({
@@ -110,6 +158,8 @@ pub enum ErrorTag {
 }))]
 pub enum ServerFrame {
     Message(Message),
+    Receipt(Receipt),
+    Resumed(Resumed),
     Error(ErrorFrame),
 }
 
@@ -122,6 +172,9 @@ pub fn error_frame(detail: impl Into<String>) -> String {
     serde_json::to_string(&frame).unwrap_or_default()
 }
 
+/// Every client frame `type`.
+const CLIENT_TYPES: [&str; 6] = ["text", "typing", "join", "leave", "resume", "read"];
+
 /// Decodes a client's text frame, or says precisely why not.
 pub fn decode(text: &str) -> Result<ClientFrame, String> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("Invalid JSON: {e}"))?;
@@ -133,9 +186,9 @@ pub fn decode(text: &str) -> Result<ClientFrame, String> {
         Some(serde_json::Value::String(t)) if t == "system" => {
             return Err("Clients cannot send system messages".into());
         }
-        Some(serde_json::Value::String(t)) if !["text", "typing", "join", "leave"].contains(&t.as_str()) => {
+        Some(serde_json::Value::String(t)) if !CLIENT_TYPES.contains(&t.as_str()) => {
             return Err(format!(
-                "Unknown frame type {t:?}: expected text, typing, join or leave"
+                "Unknown frame type {t:?}: expected text, typing, join, leave, resume or read"
             ));
         }
         Some(serde_json::Value::String(_)) => {}
@@ -174,7 +227,7 @@ mod tests {
             ),
             (
                 r#"{"type":"shout"}"#,
-                "Unknown frame type \"shout\": expected text, typing, join or leave",
+                "Unknown frame type \"shout\": expected text, typing, join, leave, resume or read",
             ),
             (
                 r#"{"type":"text","chat_id":"c"}"#,

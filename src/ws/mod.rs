@@ -4,4 +4,5 @@
 
 pub mod close;
 pub mod frames;
+pub mod handle;
 pub mod session;

@@ -8,16 +8,15 @@
 use std::sync::Arc;
 
 use super::close::Close;
-use super::frames::{self, ClientFrame};
-use crate::domain::{ChatId, UserId};
-use crate::error::ApiError;
+use super::handle::{self, Conn};
+use crate::domain::UserId;
 use crate::hub::Refused;
 use crate::hub::outbox::Outbox;
 use crate::state::AppState;
 use crate::stats;
 use crate::transport::Socket;
-use crate::transport::socket::{Error, Message, Sent};
-use crate::usecases::{self, TextInput};
+use crate::transport::socket::{Error, Sent};
+use crate::usecases;
 
 /// A connection registered in the hub and counted in presence; dropping it undoes both.
 pub struct Registration {
@@ -26,6 +25,8 @@ pub struct Registration {
     pub conn_id: u64,
     /// True once the store counted the connection (so presence must be decremented).
     pub counted: bool,
+    /// Opened with `?resume=true`: its live messages wait for its first frame.
+    pub resuming: bool,
     pub opened: std::time::Instant,
 }
 
@@ -40,6 +41,7 @@ impl Registration {
             user,
             conn_id,
             counted: false,
+            resuming: false,
             opened: std::time::Instant::now(),
         }
     }
@@ -49,6 +51,14 @@ impl Drop for Registration {
     fn drop(&mut self) {
         if let Some(rooms) = self.state.hub.unregister(&self.user, self.conn_id) {
             self.state.backend.release(rooms);
+            // Its last connection here: it stops typing wherever it was.
+            let typing = self.state.typists.gone(&self.user);
+            if !typing.is_empty() {
+                let state = self.state.clone();
+                self.state
+                    .tasks
+                    .spawn(async move { usecases::stop_typing(&state, typing).await });
+            }
         }
         if self.counted {
             let (backend, user) = (self.state.backend.clone(), self.user.clone());
@@ -91,6 +101,8 @@ pub fn run(mut socket: Socket, reg: Registration, outbox: Arc<Outbox>) -> impl F
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut heard = true;
+        // Opened with `?resume=true` and no frame answered yet: live messages are held.
+        let mut resuming = reg.resuming;
         // At shutdown, the heartbeat's next tick is this connection's turn to close (batches
         // spread over the drain time): one timer per connection, not two.
         let mut draining = false;
@@ -115,6 +127,10 @@ pub fn run(mut socket: Socket, reg: Registration, outbox: Arc<Outbox>) -> impl F
                     }
                 }
                 _ = heartbeat.tick() => {
+                    if std::mem::replace(&mut resuming, false) {
+                        // No resume came within a heartbeat: live delivery starts as usual.
+                        state.hub.resumed(reg.conn_id, &Default::default());
+                    }
                     if draining {
                         break Some(Close::ShuttingDown);
                     }
@@ -133,9 +149,11 @@ pub fn run(mut socket: Socket, reg: Registration, outbox: Arc<Outbox>) -> impl F
                     Some(Ok(msg)) => {
                         // Boxed: handling a frame awaits the store, whose futures are large;
                         // inline, they would size every idle connection's task.
-                        if Box::pin(reply_to(&mut socket, state, user, msg)).await.is_err() {
+                        let conn = Conn { state, user, id: reg.conn_id, resuming };
+                        if Box::pin(handle::reply_to(&mut socket, conn, msg)).await.is_err() {
                             break None;
                         }
+                        resuming = false;
                     }
                 },
             }
@@ -159,81 +177,5 @@ fn close_for(e: &Error) -> Option<Close> {
         Error::Capacity(_) => Some(Close::TooBig),
         Error::Utf8(_) => Some(Close::NotUtf8),
         _ => None,
-    }
-}
-
-/// Handles one client frame and sends back the error frame it calls for, if any.
-async fn reply_to(socket: &mut Socket, state: &AppState, user: &UserId, msg: Message) -> Result<(), Error> {
-    match answer(state, user, &msg).await {
-        Some(reply) => socket.send_text(reply).await,
-        None => Ok(()),
-    }
-}
-
-/// Handles one client frame; returns the error frame to send back, if any.
-async fn answer(state: &AppState, user: &UserId, msg: &Message) -> Option<String> {
-    if msg.is_binary() {
-        metrics::counter!(stats::FRAMES_IN, "type" => "binary").increment(1);
-        return Some(frames::error_frame(
-            "Binary frames are not supported: send JSON text frames",
-        ));
-    }
-    // Ping and pong: tungstenite answers pings itself.
-    let Message::Text(text) = msg else { return None };
-    let result = match frames::decode(text) {
-        Ok(frame) => {
-            metrics::counter!(stats::FRAMES_IN, "type" => frame.kind()).increment(1);
-            handle(state, user, frame).await
-        }
-        Err(detail) => {
-            metrics::counter!(stats::FRAMES_IN, "type" => "invalid").increment(1);
-            Err(ApiError::BadRequest(detail))
-        }
-    };
-    result.err().map(|e| frames::error_frame(e.to_string()))
-}
-
-/// The connection's own user id, if the frame names one, must match (no impersonation).
-fn check_user(user: &UserId, claimed: Option<&str>) -> Result<(), ApiError> {
-    match claimed {
-        Some(c) if c != user.as_str() => Err(ApiError::Forbidden(format!(
-            "user_id {c:?} does not match this connection's user"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-async fn handle(state: &AppState, user: &UserId, frame: ClientFrame) -> Result<(), ApiError> {
-    match frame {
-        ClientFrame::Text(f) => {
-            check_user(user, f.user_id.as_deref())?;
-            let reply_to = match f.reply_to {
-                Some(r) if !crate::domain::ids::is_valid_id(&r) => {
-                    return Err(ApiError::BadRequest(
-                        "Invalid reply_to: must be a message id (1 to 128 characters of A-Z a-z 0-9 . _ - : @)".into(),
-                    ));
-                }
-                other => other,
-            };
-            let input = TextInput {
-                chat_id: ChatId::parse(&f.chat_id)?,
-                content: f.content,
-                metadata: f.metadata.unwrap_or_default(),
-                reply_to,
-            };
-            usecases::send_text(state, user, input).await.map(drop)
-        }
-        ClientFrame::Typing(f) => {
-            check_user(user, f.user_id.as_deref())?;
-            usecases::typing(state, user, &ChatId::parse(&f.chat_id)?, &f.content).await
-        }
-        ClientFrame::Join(f) => {
-            check_user(user, f.user_id.as_deref())?;
-            usecases::join(state, user, &ChatId::parse(&f.chat_id)?).await
-        }
-        ClientFrame::Leave(f) => {
-            check_user(user, f.user_id.as_deref())?;
-            usecases::leave(state, user, &ChatId::parse(&f.chat_id)?).await
-        }
     }
 }

@@ -57,7 +57,7 @@ fn frame_schemas_are_the_openapi_ones() {
         doc["components"]["messages"]["clientFrame"]["payload"]["$ref"],
         "#/components/schemas/ClientFrame"
     );
-    assert_eq!(schemas["ClientFrame"]["oneOf"].as_array().unwrap().len(), 4);
+    assert_eq!(schemas["ClientFrame"]["oneOf"].as_array().unwrap().len(), 6);
 }
 
 /// Every `$ref` of the document points at something the document holds.
@@ -113,6 +113,8 @@ fn declares_the_channel_and_operations() {
         ops["receiveFrames"]["messages"],
         serde_json::json!([
             {"$ref": "#/channels/chat/messages/serverMessage"},
+            {"$ref": "#/channels/chat/messages/receipt"},
+            {"$ref": "#/channels/chat/messages/resumed"},
             {"$ref": "#/channels/chat/messages/errorFrame"},
         ])
     );
@@ -133,7 +135,10 @@ fn examples_are_real_frames() {
     };
     let client = examples("clientFrame");
     let types: Vec<_> = client.iter().map(|p| p["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["text", "typing", "join", "leave"]);
+    assert_eq!(
+        types,
+        ["text", "typing", "join", "leave", "text", "resume", "read"]
+    );
     for payload in &client {
         decode(&payload.to_string()).unwrap_or_else(|e| panic!("{payload}: {e}"));
     }

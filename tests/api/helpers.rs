@@ -444,13 +444,32 @@ pub async fn room(app: &TestApp, id: &str, users: &[&str]) {
     assert_eq!(status, 201, "{body}");
 }
 
-/// Checks a server message's id and timestamp formats and compares the rest with `expected`.
+/// Checks a server message's id and timestamp formats, a stored message's `seq` (its
+/// timestamp in µs) and `epoch` (digits), and compares the rest with `expected`.
 pub fn assert_message(got: &Value, kind: &str, chat: &str, user: &str, content: &str) {
     assert_uuid_v7(got["id"].as_str().expect("id is a string"));
-    assert_timestamp(got["timestamp"].as_str().expect("timestamp is a string"));
-    let expected = json!({
+    let ts = got["timestamp"].as_str().expect("timestamp is a string");
+    assert_timestamp(ts);
+    let mut expected = json!({
         "id": got["id"], "chat_id": chat, "user_id": user, "content": content, "type": kind,
         "timestamp": got["timestamp"], "metadata": {}, "reply_to": null
     });
+    if kind != "typing" {
+        let micros = chrono::DateTime::parse_from_rfc3339(ts)
+            .unwrap()
+            .timestamp_micros();
+        assert_eq!(
+            got["seq"].as_i64(),
+            Some(micros),
+            "seq is the timestamp in µs: {got}"
+        );
+        let epoch = got["epoch"].as_str().expect("a stored message has an epoch");
+        assert!(
+            !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit()),
+            "{got}"
+        );
+        expected["seq"] = got["seq"].clone();
+        expected["epoch"] = got["epoch"].clone();
+    }
     assert_eq!(got, &expected);
 }

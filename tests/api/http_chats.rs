@@ -48,13 +48,16 @@ fn ts(m: &Value) -> &str {
     m["timestamp"].as_str().expect("timestamp is a string")
 }
 
+/// A room as `GET /chat/{id}` shows it when nobody has read anything yet.
+fn details(room: &Value) -> Value {
+    let mut got = room.clone();
+    got["read_positions"] = json!({});
+    got
+}
+
 /// Asserts `m` is exactly the stored system message `content` in `chat`.
 fn assert_system(m: &Value, chat: &str, content: &str) {
-    let id = m["id"].as_str().expect("id is a string");
-    assert!(is_uuid_v7(id) && is_timestamp(ts(m)), "{m}");
-    let want = json!({"id": id, "chat_id": chat, "user_id": "system", "content": content,
-        "type": "system", "timestamp": ts(m), "metadata": {}, "reply_to": null});
-    assert_eq!(*m, want);
+    crate::helpers::assert_message(m, "system", chat, "system", content);
 }
 
 /// Creates a room; returns the 201 body after checking its `created_at` format.
@@ -268,7 +271,7 @@ async fn create_chat_returns_the_full_room_and_get_returns_it() {
     let want = json!({"id": "c1", "name": "Room One", "created_at": room["created_at"],
         "participants": ["u1", "u2"], "is_private": true, "metadata": {"topic": "x", "n": [1]}});
     assert_eq!(room, want);
-    assert_eq!(app.get("/chat/c1").await, (200, want));
+    assert_eq!(app.get("/chat/c1").await, (200, details(&want)));
 }
 
 /// Omitted fields default: public, no participants, empty metadata; a 200-char name fits.
@@ -289,7 +292,7 @@ async fn create_chat_without_id_assigns_a_uuid_v7() {
     let room = create(&app, json!({"name": "R"})).await;
     let id = room["id"].as_str().expect("id is a string");
     assert!(is_uuid_v7(id), "{id}");
-    assert_eq!(app.get(&format!("/chat/{id}")).await, (200, room));
+    assert_eq!(app.get(&format!("/chat/{id}")).await, (200, details(&room)));
 }
 
 /// Initial participants are created (username = id), existing users kept, no notice stored.
@@ -316,7 +319,7 @@ async fn create_chat_with_a_taken_id_is_409() {
     let again = json!({"id": "c1", "name": "Second", "is_private": true});
     let got = app.post_json("/chat", again).await;
     assert_eq!(got, detail(409, "Chat already exists"));
-    assert_eq!(app.get("/chat/c1").await, (200, first));
+    assert_eq!(app.get("/chat/c1").await, (200, details(&first)));
 }
 
 /// Invalid `POST /chat` bodies are 400s whose detail says which field and why; nothing is created.

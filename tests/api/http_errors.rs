@@ -49,7 +49,7 @@ async fn wrong_method_is_405_with_allow() {
     let cases = [
         ("/chat", "POST", Method::GET),
         ("/chat/x", "GET", Method::POST),
-        ("/chat/x/messages", "GET", Method::DELETE),
+        ("/chat/x/messages", "GET, POST", Method::DELETE),
         ("/chat/x/participants", "POST", Method::GET),
         ("/chat/x/participants/y", "DELETE", Method::GET),
         ("/user", "POST", Method::GET),

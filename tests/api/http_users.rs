@@ -194,7 +194,8 @@ async fn get_user_unknown_is_404_and_invalid_is_400() {
     assert_eq!(app.get("/user/bad!id/chats").await, (400, bad));
 }
 
-/// A user's rooms are its current rooms, as full room objects sorted by id.
+/// A user's rooms are its current rooms, as full room objects sorted by id (with its unread
+/// counts and each room's newest message).
 #[tokio::test]
 async fn user_chats_lists_full_rooms_sorted_by_id() {
     let app = TestApp::spawn().await;
@@ -210,6 +211,11 @@ async fn user_chats_lists_full_rooms_sorted_by_id() {
         assert_eq!(status, 201, "{room}");
         rooms.push(room);
     }
+    // Listed with the user's unread count and the room's newest message (none yet).
+    for room in &mut rooms {
+        room["unread"] = json!(0);
+        room["last_message"] = Value::Null;
+    }
     assert_eq!(
         app.get("/user/u1/chats").await,
         (200, json!([rooms[1], rooms[0]]))
@@ -220,7 +226,12 @@ async fn user_chats_lists_full_rooms_sorted_by_id() {
             .0,
         200
     );
-    let (_, c3) = app.get("/chat/c3").await;
+    // c3 as listed: u1's join notice is its newest message, and u1 has read up to it.
+    let (_, mut c3) = app.get("/chat/c3").await;
+    let (_, page) = app.get("/chat/c3/messages").await;
+    c3.as_object_mut().unwrap().remove("read_positions");
+    c3["unread"] = json!(0);
+    c3["last_message"] = page[0].clone();
     assert_eq!(
         app.get("/user/u1/chats").await,
         (200, json!([rooms[1], rooms[0], c3]))

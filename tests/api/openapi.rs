@@ -77,12 +77,16 @@ fn websocket_frames_are_components() {
         "TextFrame",
         "TypingFrame",
         "RoomFrame",
+        "ResumeFrame",
+        "ReadFrame",
+        "Receipt",
+        "Resumed",
         "ErrorFrame",
     ] {
         assert!(schemas[name].is_object(), "{name} missing");
     }
     let variants = schemas["ClientFrame"]["oneOf"].as_array().unwrap();
-    assert_eq!(variants.len(), 4);
+    assert_eq!(variants.len(), 6);
     let error_refs =
         spec["paths"]["/chat/{chat_id}"]["get"]["responses"]["404"]["content"]["application/json"]["schema"]
             ["$ref"]

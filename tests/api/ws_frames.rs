@@ -80,7 +80,7 @@ async fn type_not_a_string() {
 /// An unknown `type` is refused and the known ones are listed.
 #[tokio::test]
 async fn unknown_type() {
-    let detail = "Unknown frame type \"shout\": expected text, typing, join or leave";
+    let detail = "Unknown frame type \"shout\": expected text, typing, join, leave, resume or read";
     let frame = json!({"type": "shout", "chat_id": "lobby", "content": "hi"});
     refused(frame, detail).await;
 }

@@ -2,6 +2,7 @@
 //! `cargo run` needs nothing else installed. Fan-out between instances is nothing (there is
 //! one), presence is the store's connection count, and the rate limit is governor's.
 
+mod room;
 mod store;
 
 pub use store::MemoryStore;
@@ -17,9 +18,9 @@ pub struct MemoryBackend {
 }
 
 impl MemoryBackend {
-    pub fn new(max_messages: usize, quota: Option<Quota>) -> Self {
+    pub fn new(max_messages: usize, window: std::time::Duration, quota: Option<Quota>) -> Self {
         Self {
-            store: MemoryStore::new(max_messages),
+            store: MemoryStore::new(max_messages, window),
             limit: quota.and_then(LocalLimit::new),
         }
     }

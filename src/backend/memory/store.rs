@@ -5,12 +5,15 @@
 //! never across an `.await` (every method here is synchronous). A room's lock is what makes
 //! append + trim + hand-off to the hub one step, so delivery order is stored order.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use crate::backend::{Access, JoinMode, Joined, Left, Sent, StoreResult};
+use super::room::Room;
+use crate::backend::{Access, JoinMode, Joined, Left, Marked, Replay, Sent, StoreResult};
+use crate::domain::message::seq_of;
 use crate::domain::{
-    ChatId, ChatRoom, Draft, Json, Message, Page, RoomSpec, Timestamp, User, UserId, UserSpec, time,
+    ChatId, ChatRoom, Draft, Json, Message, Page, RoomSpec, User, UserId, UserRoom, UserSpec, Window, time,
 };
 use crate::hub::{Delivery, Hub, Membership};
 
@@ -24,31 +27,6 @@ struct UserRec {
     chats: BTreeSet<ChatId>,
 }
 
-struct Room {
-    /// The room as served; `participants` kept sorted.
-    meta: ChatRoom,
-    /// Each message's timestamp and JSON (the bytes delivered, shared with history).
-    messages: VecDeque<(Timestamp, Json)>,
-    last_ts: Option<Timestamp>,
-}
-
-impl Room {
-    fn is_member(&self, user: &UserId) -> bool {
-        self.meta.participants.binary_search(user).is_ok()
-    }
-
-    /// Adds or removes a participant; returns whether anything changed.
-    fn set_member(&mut self, user: &UserId, member: bool) -> bool {
-        let list = &mut self.meta.participants;
-        match (list.binary_search(user), member) {
-            (Err(at), true) => list.insert(at, user.clone()),
-            (Ok(at), false) => drop(list.remove(at)),
-            _ => return false,
-        }
-        true
-    }
-}
-
 /// In-process store; clones share the data.
 #[derive(Clone)]
 pub struct MemoryStore {
@@ -57,16 +35,20 @@ pub struct MemoryStore {
 
 struct Inner {
     max_messages: usize,
+    /// How long a `client_msg_id` is remembered.
+    window: Duration,
     rooms: Mutex<HashMap<ChatId, Arc<Mutex<Room>>>>,
     users: Mutex<HashMap<UserId, UserRec>>,
 }
 
 impl MemoryStore {
-    /// A store that keeps each room's newest `max_messages`.
-    pub fn new(max_messages: usize) -> Self {
+    /// A store that keeps each room's newest `max_messages`, and each `client_msg_id` for
+    /// `window`.
+    pub fn new(max_messages: usize, window: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
                 max_messages,
+                window,
                 rooms: Mutex::default(),
                 users: Mutex::default(),
             }),
@@ -81,7 +63,7 @@ impl MemoryStore {
         let mut rooms = lock(&self.inner.rooms);
         rooms
             .entry(id.clone())
-            .or_insert_with(|| Arc::new(Mutex::new(new_room(RoomSpec::implicit(id)))))
+            .or_insert_with(|| Arc::new(Mutex::new(Room::new(RoomSpec::implicit(id), self.inner.window))))
             .clone()
     }
 
@@ -103,18 +85,16 @@ impl MemoryStore {
     fn append(&self, room: &mut Room, draft: Draft, membership: Option<Membership>, hub: &Hub) -> Message {
         let ts = time::next_after(room.last_ts);
         room.last_ts = Some(ts);
-        let message = draft.stamp(ts);
+        let message = draft.store(ts, &room.epoch);
         let json = Json::of(&message);
-        room.messages.push_back((ts, json.clone()));
-        while room.messages.len() > self.inner.max_messages {
-            room.messages.pop_front();
-        }
+        let seq = seq_of(ts);
+        room.push(seq, json.clone(), self.inner.max_messages);
         hub.deliver(&Delivery {
             chat_id: room.meta.id.clone(),
             frame: json,
             skip: None,
             membership,
-            seq: u64::try_from(ts.timestamp_micros()).ok(),
+            seq: Some(seq),
         });
         message
     }
@@ -123,7 +103,9 @@ impl MemoryStore {
         room.set_member(user, true);
         self.link(user, &room.meta.id, true);
         let draft = Draft::membership(&room.meta.id, user, true);
-        self.append(room, draft, Some(Membership::Joined(user.clone())), hub)
+        let notice = self.append(room, draft, Some(Membership::Joined(user.clone())), hub);
+        room.read_all(user);
+        notice
     }
 
     pub fn create_user(&self, spec: UserSpec) -> StoreResult<Option<User>> {
@@ -167,7 +149,7 @@ impl MemoryStore {
         if rooms.contains_key(&spec.id) {
             return Ok(None);
         }
-        let room = new_room(spec);
+        let room = Room::new(spec, self.inner.window);
         for user in &room.meta.participants {
             self.link(user, &room.meta.id, true);
         }
@@ -231,48 +213,60 @@ impl MemoryStore {
     pub fn send(&self, draft: Draft, hub: &Hub) -> StoreResult<Sent> {
         let room = self.room_or_create(&draft.chat_id);
         let mut room = lock(&room);
-        if !room.is_member(&draft.user_id) {
+        let user = draft.user_id.clone();
+        if let Some(id) = &draft.client_msg_id
+            && let Some(original) = room.sent_before(&user, id)
+        {
+            return Ok(Sent::Again(original));
+        }
+        if !room.is_member(&user) {
             if room.meta.is_private {
                 return Ok(Sent::Private);
             }
-            self.join_locked(&mut room, &draft.user_id, hub);
+            self.join_locked(&mut room, &user, hub);
         }
-        Ok(Sent::Stored(self.append(&mut room, draft, None, hub)))
+        let message = self.append(&mut room, draft, None, hub);
+        room.read_all(&user);
+        room.remember_sent(&message);
+        Ok(Sent::Stored(message))
     }
 
-    pub fn history(
-        &self,
-        chat: &ChatId,
-        limit: usize,
-        before: Option<Timestamp>,
-    ) -> StoreResult<Option<Page>> {
-        let Some(room) = self.room(chat) else {
-            return Ok(None);
-        };
-        let room = lock(&room);
-        // Timestamps strictly increase, so the deque is sorted by them.
-        let end = match before {
-            Some(b) => room.messages.partition_point(|(t, _)| *t < b),
-            None => room.messages.len(),
-        };
-        let start = end.saturating_sub(limit);
-        Ok(Some(Page(
-            room.messages.range(start..end).map(|(_, m)| m.clone()).collect(),
-        )))
+    /// A page of history (see [`Window`]); `None` for no room.
+    pub fn history(&self, chat: &ChatId, limit: usize, window: Window) -> StoreResult<Option<Page>> {
+        Ok(self.room(chat).map(|r| lock(&r).page(limit, window)))
     }
 
-    pub fn user_rooms(&self, id: &UserId) -> StoreResult<Option<Vec<ChatRoom>>> {
+    /// What a resume of `chat` after `after` needs; `None` for no room.
+    pub fn replay(&self, chat: &ChatId, user: &UserId, after: u64) -> StoreResult<Option<Replay>> {
+        Ok(self.room(chat).map(|r| lock(&r).replay(user, after)))
+    }
+
+    /// Moves a participant's read position forward; `None` for no room.
+    pub fn mark_read(&self, chat: &ChatId, user: &UserId, seq: u64) -> StoreResult<Option<Marked>> {
+        Ok(self.room(chat).map(|r| lock(&r).mark_read(user, seq)))
+    }
+
+    /// Each participant's read position; `None` for no room.
+    pub fn read_positions(&self, chat: &ChatId) -> StoreResult<Option<BTreeMap<UserId, u64>>> {
+        Ok(self.room(chat).map(|r| lock(&r).read_positions()))
+    }
+
+    pub fn user_rooms(&self, id: &UserId) -> StoreResult<Option<Vec<UserRoom>>> {
         // Copy the ids first: the users lock must not be held while rooms are locked.
         let Some(chats) = lock(&self.inner.users).get(id).map(|r| r.chats.clone()) else {
             return Ok(None);
         };
-        Ok(Some(
-            chats
-                .iter()
-                .filter_map(|c| self.room(c))
-                .map(|r| lock(&r).meta.clone())
-                .collect(),
-        ))
+        let mut out = Vec::with_capacity(chats.len());
+        for room in chats.iter().filter_map(|c| self.room(c)) {
+            let room = lock(&room);
+            let last = room.messages.back().map(|(_, m)| m.parse()).transpose();
+            out.push(UserRoom {
+                room: room.meta.clone(),
+                unread: room.unread(id),
+                last_message: last.map_err(|e| crate::backend::StoreError::Unavailable(e.to_string()))?,
+            });
+        }
+        Ok(Some(out))
     }
 }
 
@@ -281,13 +275,5 @@ fn new_user(spec: UserSpec) -> UserRec {
         user: User::from(spec),
         conns: 0,
         chats: BTreeSet::new(),
-    }
-}
-
-fn new_room(spec: RoomSpec) -> Room {
-    Room {
-        meta: spec.into_room(time::now()),
-        messages: VecDeque::new(),
-        last_ts: None,
     }
 }

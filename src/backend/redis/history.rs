@@ -5,34 +5,39 @@ use bb8_redis::redis::{self, AsyncCommands};
 
 use super::RedisStore;
 use super::rooms::corrupt;
-use crate::backend::StoreResult;
-use crate::domain::{ChatId, Json, Timestamp, UserId};
+use crate::backend::{Replay, StoreResult};
+use crate::domain::message::epoch_of;
+use crate::domain::{ChatId, Json, UserId, Window};
 use crate::hub::Membership;
 
+/// Log entries as Redis returns them: id and field/value pairs.
+type RawEntries = Vec<(String, Vec<String>)>;
+
 impl RedisStore {
-    /// The `limit` newest messages older than `before`, oldest first, each with its sequence;
+    /// A page of history (see [`Window`]), oldest first, each message with its sequence;
     /// `None` for no room (served through the per-room cache, `pubsub/reading.rs`).
     pub async fn history_entries(
         &self,
         chat: &ChatId,
         limit: usize,
-        before: Option<Timestamp>,
+        window: Window,
     ) -> StoreResult<Option<Vec<(u64, Json)>>> {
-        // Entry ids are `<µs>-0`: "strictly older than before" is an exclusive upper bound.
-        let end = match before.map(ceil_micros) {
-            Some(0) => return Ok(self.exists(chat).await?.then(Vec::new)),
-            Some(us) => format!("({us}-0"),
-            None => "+".to_string(),
+        // Entry ids are `<µs>-0`, and the bounds exclusive.
+        let (cmd, from, to) = match window {
+            Window::Before(0) => return Ok(self.exists(chat).await?.then(Vec::new)),
+            Window::Before(u64::MAX) => ("XREVRANGE", "+".to_string(), "-".to_string()),
+            Window::Before(b) => ("XREVRANGE", format!("({b}-0"), "-".to_string()),
+            Window::After(a) => ("XRANGE", format!("({a}-0"), "+".to_string()),
         };
         let (room, log) = (self.keys.room(chat), self.keys.log(chat));
-        let (exists, entries): (bool, Vec<(String, Vec<String>)>) = self
+        let (exists, entries): (bool, RawEntries) = self
             .call(|mut c| async move {
                 redis::pipe()
                     .exists(room)
-                    .cmd("XREVRANGE")
+                    .cmd(cmd)
                     .arg(log)
-                    .arg(end)
-                    .arg("-")
+                    .arg(from)
+                    .arg(to)
                     .arg("COUNT")
                     .arg(limit)
                     .query_async(&mut c)
@@ -42,13 +47,89 @@ impl RedisStore {
         if !exists {
             return Ok(None);
         }
-        let mut out = Vec::with_capacity(entries.len());
-        for (id, fields) in entries.into_iter().rev() {
-            let json = fields.chunks_exact(2).find(|f| f[0] == "m").map(|f| f[1].clone());
-            let json = json.ok_or_else(|| corrupt("message", "no m field"))?;
-            out.push((seq_of(&id)?, Json::from(json)));
+        let mut out = messages(entries)?;
+        if cmd == "XREVRANGE" {
+            out.reverse();
         }
         Ok(Some(out))
+    }
+
+    /// What a resume after `after` needs; `None` for no room.
+    pub async fn replay(&self, chat: &ChatId, user: &UserId, after: u64) -> StoreResult<Option<Replay>> {
+        let k = &self.keys;
+        let (room, members, log) = (k.room(chat), k.members(chat), k.log(chat));
+        let user = user.to_string();
+        // From `after` inclusive: whether its own entry is still there says whether the log
+        // reaches back to it.
+        let from = format!("{after}-0");
+        let ((created_at, upto), member, entries): ((Option<String>, Option<u64>), bool, RawEntries) = self
+            .call(|mut c| async move {
+                redis::pipe()
+                    .hmget(room, &["created_at", "last_ts"])
+                    .sismember(members, user)
+                    .xrange(log, from, "+")
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let Some(created_at) = created_at else {
+            return Ok(None);
+        };
+        let mut entries = messages(entries)?;
+        let reaches = if after == 0 {
+            !self.trimmed(chat).await?
+        } else {
+            entries.first().is_some_and(|(seq, _)| *seq == after)
+        };
+        entries.retain(|(seq, _)| *seq > after);
+        Ok(Some(Replay {
+            member,
+            epoch: epoch_of(&created_at),
+            reaches,
+            entries,
+            upto: upto.unwrap_or_default(),
+        }))
+    }
+
+    /// Whether the room's log ever dropped its oldest messages (`MAX_MESSAGES_PER_ROOM`).
+    async fn trimmed(&self, chat: &ChatId) -> StoreResult<bool> {
+        let log = self.keys.log(chat);
+        let info: redis::Value = self
+            .call(|mut c| async move {
+                redis::cmd("XINFO")
+                    .arg("STREAM")
+                    .arg(log)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await
+            .unwrap_or(redis::Value::Nil); // no log yet: nothing stored, nothing trimmed
+        let field = |name: &str| -> Option<i64> {
+            let pairs: Vec<(String, redis::Value)> = match &info {
+                redis::Value::Map(m) => m
+                    .iter()
+                    .filter_map(|(k, v)| redis::from_redis_value(k.clone()).ok().map(|k| (k, v.clone())))
+                    .collect(),
+                redis::Value::Array(a) => a
+                    .chunks_exact(2)
+                    .filter_map(|p| {
+                        redis::from_redis_value(p[0].clone())
+                            .ok()
+                            .map(|k| (k, p[1].clone()))
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let (_, v) = pairs.into_iter().find(|(k, _)| k == name)?;
+            redis::from_redis_value(v).ok()
+        };
+        // `entries-added` (Redis 7) counts every entry ever added: more than the length means
+        // some were trimmed. Older servers lack it: a full log may have been trimmed.
+        Ok(match (field("entries-added"), field("length")) {
+            (Some(added), Some(len)) => added > len,
+            (None, Some(len)) => usize::try_from(len).is_ok_and(|l| l >= self.max_messages),
+            _ => false,
+        })
     }
 
     async fn exists(&self, chat: &ChatId) -> StoreResult<bool> {
@@ -116,17 +197,21 @@ impl RedisStore {
     }
 }
 
+/// Each entry's sequence and JSON (field `m`), in the order given.
+fn messages(entries: RawEntries) -> StoreResult<Vec<(u64, Json)>> {
+    let mut out = Vec::with_capacity(entries.len());
+    for (id, fields) in entries {
+        let json = fields.chunks_exact(2).find(|f| f[0] == "m").map(|f| f[1].clone());
+        let json = json.ok_or_else(|| corrupt("message", "no m field"))?;
+        out.push((seq_of(&id)?, Json::from(json)));
+    }
+    Ok(out)
+}
+
 /// A log entry's sequence: the µs of its id `<µs>-0`.
 fn seq_of(id: &str) -> StoreResult<u64> {
     id.split('-')
         .next()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| corrupt("log id", id))
-}
-
-/// Microseconds since the epoch, rounded up (so `< before` keeps its meaning at µs grain);
-/// 0 for any time at or before the epoch (no message is older).
-pub fn ceil_micros(t: Timestamp) -> u64 {
-    let us = t.timestamp_micros() + i64::from(!t.timestamp_subsec_nanos().is_multiple_of(1000));
-    u64::try_from(us).unwrap_or(0)
 }

@@ -20,7 +20,8 @@ impl Keys {
         }
     }
 
-    /// Hash: id, name, created_at, is_private, metadata, last_ts (µs of the newest message).
+    /// Hash: id, name, created_at, is_private, metadata, last_ts (µs of the newest message),
+    /// n (how many messages it ever stored).
     pub fn room(&self, c: &ChatId) -> String {
         format!("{}:room:{{{c}}}", self.prefix)
     }
@@ -37,6 +38,16 @@ impl Keys {
     /// only when one besides the storing instance is there.
     pub fn followers(&self, c: &ChatId) -> String {
         format!("{}:room:{{{c}}}:followers", self.prefix)
+    }
+    /// Hash: user id → `<seq>:<ordinal>`, how far the user has read (ordinal: the room's
+    /// message count at that message, so unread = the room's `n` minus it).
+    pub fn reads(&self, c: &ChatId) -> String {
+        format!("{}:room:{{{c}}}:reads", self.prefix)
+    }
+    /// String: the JSON of a text sent with a `client_msg_id`, for retries within the
+    /// idempotency window. `|` never occurs in ids, so user and id cannot run together.
+    pub fn sent_id(&self, c: &ChatId, u: &UserId, id: &str) -> String {
+        format!("{}:room:{{{c}}}:sent:{u}|{id}", self.prefix)
     }
     /// Hash: id, username, email, metadata, last_seen.
     pub fn user(&self, u: &UserId) -> String {

@@ -5,7 +5,8 @@
 //!   `REDIS_TIMEOUT_SECONDS`) every command takes; `keys.rs`: every key and channel name.
 //! - `room.lua` + `script.rs`: the room script, one atomic step per join, leave or send, whose
 //!   reply hands what it stored to this instance's hub; `rooms.rs`, `users.rs` (presence and
-//!   the shared rate limit), `history.rs`: the other reads and writes.
+//!   the shared rate limit), `history.rs`, `reads.rs` (read positions): the other reads and
+//!   writes.
 //! - `pubsub/`: fan-out between instances (one pub/sub connection, follower sets, replay
 //!   after a resubscription, the keepalive, history reads kept per followed room), with its
 //!   payloads in `payload.rs`.
@@ -14,6 +15,7 @@ mod history;
 pub mod keys;
 pub mod payload;
 pub mod pubsub;
+mod reads;
 mod rooms;
 mod script;
 mod store;
@@ -45,6 +47,8 @@ pub struct RedisBackend {
 pub struct Open<'a> {
     pub timeout: Duration,
     pub max_messages: usize,
+    /// How long a `client_msg_id` is remembered.
+    pub window: Duration,
     pub quota: Option<Quota>,
     pub hub: &'a Hub,
     pub shutdown: CancellationToken,
@@ -55,7 +59,7 @@ impl RedisBackend {
     /// Connects, records this instance's first heartbeat, and starts pub/sub (its listener and
     /// keepalive run on `tasks` until `shutdown`).
     pub async fn open(settings: &RedisSettings, o: Open<'_>) -> StoreResult<Self> {
-        let store = RedisStore::open(settings, o.timeout, o.max_messages).await?;
+        let store = RedisStore::open(settings, o.timeout, o.max_messages, o.window).await?;
         store.heartbeat().await?;
         let bus = RedisBus::start(
             settings,

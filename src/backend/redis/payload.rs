@@ -4,7 +4,8 @@
 //! - a stored message, `<prev>|<seq>|<mark>|<user>|<json>`: the room's sequence before it, its
 //!   own, `j` or `l` when it is the notice of `<user>` joining or leaving (else `-`), and the
 //!   message's JSON. Published by room.lua (`publish` there writes this same format).
-//! - a typing event, `t|<instance>|<user>|<json>`: from which instance and user (never stored).
+//! - an event that is not stored (typing, a read receipt), `t|<instance>|<user>|<json>`: from
+//!   which instance and user (whose connections do not get it).
 //!
 //! On a user bucket's channel (see `keys::user_bucket`), a join made on some instance,
 //! `<prev>|<seq>|<chat>|<user>`: the notice's place in the room, so an instance where the user
@@ -27,7 +28,8 @@ pub enum RoomPayload<'a> {
         user: UserId,
         json: &'a str,
     },
-    Typing {
+    /// An event delivered live and never stored: typing, a read receipt.
+    Live {
         instance: &'a str,
         user: UserId,
         json: &'a str,
@@ -42,7 +44,7 @@ impl<'a> RoomPayload<'a> {
             let mut parts = rest.splitn(3, '|');
             let (instance, user, json) = (parts.next()?, parts.next()?, parts.next()?);
             let user = UserId::parse(user).ok()?;
-            return Some(Self::Typing { instance, user, json });
+            return Some(Self::Live { instance, user, json });
         }
         let mut parts = rest.splitn(4, '|');
         let (seq, mark, user, json) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -66,7 +68,7 @@ impl<'a> RoomPayload<'a> {
     /// what the round-trip test holds that script's format to.
     pub fn encode(&self) -> String {
         match self {
-            Self::Typing { instance, user, json } => format!("t|{instance}|{user}|{json}"),
+            Self::Live { instance, user, json } => format!("t|{instance}|{user}|{json}"),
             Self::Stored {
                 prev,
                 seq,
@@ -169,7 +171,7 @@ mod tests {
                 user: user("u"),
                 json,
             },
-            RoomPayload::Typing {
+            RoomPayload::Live {
                 instance: "0192f0c1-7d3e",
                 user: user("u:1"),
                 json,

@@ -4,7 +4,8 @@
 -- never holds more than MAX_MESSAGES_PER_ROOM messages.
 --
 -- KEYS[1] room hash, KEYS[2] members set, KEYS[3] log stream, KEYS[4] followers set (the
--- instances subscribed to the room's channel)
+-- instances subscribed to the room's channel), KEYS[5] read positions hash, KEYS[6] (a send
+-- with a client_msg_id only) the key remembering that id
 -- ARGV[1] op: "send" | "join" | "add" | "leave"
 -- ARGV[2] chat id, ARGV[3] user id, ARGV[4] max messages, ARGV[5] room channel
 -- ARGV[6] created_at for an implicitly created room
@@ -12,14 +13,18 @@
 -- send: the script then answers "needjoin" if the sender must join first)
 -- ARGV[9] the user's bucket channel (a join is announced there, for the user's other instances)
 -- ARGV[10] the calling instance's id
--- ARGV[11], ARGV[12] JSON of the text (send only), before and after its timestamp
+-- ARGV[11], ARGV[12] JSON of the text (send only), before its timestamp and after its epoch
+-- (the script writes `<timestamp>","seq":<µs>,"epoch":"<epoch>` between them)
+-- ARGV[13] (with KEYS[6]) how long the client_msg_id is remembered, in ms
 -- Returns one string, its lines the status ("ok", "noroom", "private", "already", "notmember"
--- or "needjoin"), then for each entry the room's previous "<µs>", its own "<µs>", and its JSON
+-- or "needjoin"), for "ok" the room's epoch, then for each entry the room's previous "<µs>",
+-- its own "<µs>", and its JSON; or "dup" and the JSON of the text first sent with that
+-- client_msg_id (a retry: nothing changes)
 -- (the previous one lets an instance deliver the entry straight from this reply when it holds
 -- everything before). Compact JSON never holds a raw newline; one bulk string is one parse
 -- for the client, where an array was one per line.
 
-local room, members, log, followers = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local room, members, log, followers, reads = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local op, chat, user, max, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
 -- Whether an instance other than the caller follows the room. The caller delivers what it
@@ -57,18 +62,23 @@ local function fmt(us)
     math.floor(secs / 3600), math.floor((secs % 3600) / 60), secs % 60, frac)
 end
 
-local out = {'ok'}
+local out = {'ok', ''}
 
--- Stamps, appends, trims and publishes one message; `mark` is "j", "l" or nil.
+-- Stamps, appends, trims and publishes one message; `mark` is "j", "l" or nil. Returns its
+-- sequence and ordinal (how many messages the room ever stored), as strings.
 local function append(before, after, mark)
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local last = tonumber(redis.call('HGET', room, 'last_ts') or '0')
+  local h = redis.call('HMGET', room, 'last_ts', 'created_at')
+  local last = tonumber(h[1] or '0')
+  -- The history's identity: the digits of created_at (domain::message::epoch_of).
+  out[2] = string.gsub(h[2] or '', '%D', '')
   local ts = now
   if ts <= last then ts = last + 1 end
   local us = string.format('%.0f', ts)
   redis.call('HSET', room, 'last_ts', us)
-  local json = before .. fmt(ts) .. after
+  local n = redis.call('HINCRBY', room, 'n', 1)
+  local json = before .. fmt(ts) .. '","seq":' .. us .. ',"epoch":"' .. out[2] .. after
   if mark then
     redis.call('XADD', log, 'MAXLEN', max, us .. '-0', 'm', json, mark, user)
   else
@@ -84,6 +94,18 @@ local function append(before, after, mark)
   out[#out + 1] = prev
   out[#out + 1] = us
   out[#out + 1] = json
+  return us, n, json
+end
+
+-- The user has seen everything up to a message it just stored (its own text or join).
+local function read_up_to(us, n)
+  redis.call('HSET', reads, user, us .. ':' .. n)
+end
+
+-- A retry of a text sent with this client_msg_id within the window: the original, unchanged.
+if op == 'send' and KEYS[6] then
+  local original = redis.call('GET', KEYS[6])
+  if original then return 'dup\n' .. original end
 end
 
 -- A send comes without the join notice (most senders are members already): asked for it
@@ -102,6 +124,7 @@ local member = redis.call('SISMEMBER', members, user) == 1
 if op == 'leave' then
   if not member then return 'notmember' end
   redis.call('SREM', members, user)
+  redis.call('HDEL', reads, user)
   append(ARGV[7], ARGV[8], 'l')
   return table.concat(out, '\n')
 end
@@ -109,9 +132,13 @@ end
 if not member then
   if op ~= 'add' and redis.call('HGET', room, 'is_private') == '1' then return 'private' end
   redis.call('SADD', members, user)
-  append(ARGV[7], ARGV[8], 'j')
+  read_up_to(append(ARGV[7], ARGV[8], 'j'))
 elseif op ~= 'send' then
   return 'already'
 end
-if op == 'send' then append(ARGV[11], ARGV[12], nil) end
+if op == 'send' then
+  local us, n, json = append(ARGV[11], ARGV[12], nil)
+  read_up_to(us, n)
+  if KEYS[6] then redis.call('SET', KEYS[6], json, 'PX', ARGV[13]) end
+end
 return table.concat(out, '\n')

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use bb8_redis::redis::{self, AsyncCommands};
 
-use super::RedisStore;
 use super::script::{Outcome, Unstamped};
+use super::{RedisStore, reads};
 use crate::backend::{Access, JoinMode, Joined, Left, Sent, StoreError, StoreResult};
-use crate::domain::{ChatId, ChatRoom, Draft, RoomSpec, UserId, time};
+use crate::domain::{ChatId, ChatRoom, Draft, RoomSpec, UserId, UserRoom, time};
 use crate::hub::Hub;
 
 /// Creates a room if its id is free. KEYS: room, members. ARGV: fields, then participants.
@@ -97,6 +97,9 @@ impl RedisStore {
         if let Outcome::NeedJoin(text) = outcome {
             outcome = self.room_op("send", &chat, &user, text, true, hub).await?;
         }
+        if let Outcome::Again(original) = outcome {
+            return Ok(Sent::Again(original));
+        }
         let (status, mut messages) = outcome.done()?;
         if status == "private" {
             return Ok(Sent::Private);
@@ -166,7 +169,7 @@ impl RedisStore {
         })
     }
 
-    pub async fn user_rooms(&self, id: &UserId) -> StoreResult<Option<Vec<ChatRoom>>> {
+    pub async fn user_rooms(&self, id: &UserId) -> StoreResult<Option<Vec<UserRoom>>> {
         let (user, rooms) = (self.keys.user(id), self.keys.user_rooms(id));
         let (exists, ids): (bool, Vec<String>) = self
             .call(|mut c| async move {
@@ -185,17 +188,40 @@ impl RedisStore {
             return Ok(Some(Vec::new())); // an empty pipeline is not a valid query
         }
         let mut pipe = redis::pipe();
-        for id in &ids {
-            pipe.hgetall(self.keys.room(id)).smembers(self.keys.members(id));
+        for room in &ids {
+            let k = &self.keys;
+            pipe.hgetall(k.room(room)).smembers(k.members(room));
+            pipe.hget(k.reads(room), id.as_str())
+                .xrevrange_count(k.log(room), "+", "-", 1);
         }
-        let raw: Vec<(HashMap<String, String>, Vec<String>)> = self
+        type Raw = (
+            HashMap<String, String>,
+            Vec<String>,
+            Option<String>,
+            Vec<(String, Vec<String>)>,
+        );
+        let raw: Vec<Raw> = self
             .call(|mut c| async move { pipe.query_async(&mut c).await })
             .await?;
         let mut out = Vec::with_capacity(raw.len());
-        for (h, m) in raw {
-            out.extend(room_from(h, m)?);
+        for (h, m, read, last) in raw {
+            let count: u64 = h.get("n").and_then(|n| n.parse().ok()).unwrap_or_default();
+            let read = read.as_deref().map(reads::position).transpose()?;
+            let Some(room) = room_from(h, m)? else { continue };
+            let last = last
+                .into_iter()
+                .next()
+                .and_then(|(_, f)| f.chunks_exact(2).find(|f| f[0] == "m").map(|f| f[1].clone()));
+            let last_message = last
+                .map(|json| serde_json::from_str(&json).map_err(|e| corrupt("message", e)))
+                .transpose()?;
+            out.push(UserRoom {
+                room,
+                unread: count.saturating_sub(read.map_or(0, |(_, ord)| ord)),
+                last_message,
+            });
         }
-        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out.sort_by(|a, b| a.room.id.cmp(&b.room.id));
         Ok(Some(out))
     }
 }

@@ -7,17 +7,19 @@ use crate::backend::StoreResult;
 use crate::domain::{ChatId, Draft, Json, Message, Timestamp, UserId, time};
 use crate::hub::{Delivery, Hub, Membership};
 
-/// A message's JSON split around its timestamp value, which the room script fills in.
+/// A message's JSON split around its timestamp, seq and epoch values, which the room script
+/// fills in (`<timestamp>","seq":<µs>,"epoch":"<epoch>`).
 fn json_halves(message: &Message) -> (String, String) {
     const MARK: &str = "\"timestamp\":\"";
-    const LEN: usize = "1970-01-01T00:00:00.000000Z".len();
+    const FILLED: &str = "1970-01-01T00:00:00.000000Z\",\"seq\":0,\"epoch\":\"";
     let json = serde_json::to_string(message).unwrap_or_default();
     // Keys and string values before it are JSON strings, whose quotes are escaped, so the
-    // first unescaped `"timestamp":"` is the field itself.
+    // first unescaped `"timestamp":"` is the field itself; seq and epoch follow it (the
+    // field order of `Message`, checked by the test below).
     let at = json.find(MARK).map_or(0, |i| i + MARK.len());
     (
         json[..at].to_string(),
-        json.get(at + LEN..).unwrap_or_default().to_string(),
+        json.get(at + FILLED.len()..).unwrap_or_default().to_string(),
     )
 }
 
@@ -29,7 +31,7 @@ pub(super) struct Unstamped {
 
 impl Unstamped {
     pub(super) fn new(draft: Draft) -> Self {
-        let message = draft.stamp(Timestamp::UNIX_EPOCH);
+        let message = draft.store(Timestamp::UNIX_EPOCH, "");
         let halves = json_halves(&message);
         Self { message, halves }
     }
@@ -41,13 +43,15 @@ pub(super) enum Outcome {
     Done(String, Vec<Message>),
     /// A send from a user new to the room: run it again with the join notice.
     NeedJoin(Option<Unstamped>),
+    /// A retry of a text sent with the same `client_msg_id`: the original.
+    Again(Message),
 }
 
 impl Outcome {
     pub(super) fn done(self) -> StoreResult<(String, Vec<Message>)> {
         match self {
             Outcome::Done(status, stored) => Ok((status, stored)),
-            Outcome::NeedJoin(_) => Err(corrupt("reply", "needjoin twice")),
+            Outcome::NeedJoin(_) | Outcome::Again(_) => Err(corrupt("reply", "unexpected status")),
         }
     }
 }
@@ -55,10 +59,16 @@ impl Outcome {
 /// One message as the room script reports it: the room's sequence before it, its own, its JSON.
 type ScriptEntry<'a> = (u64, u64, &'a str);
 
-/// Parses the room script's reply: its status line, then three lines per entry.
-fn script_reply(reply: &str) -> StoreResult<(&str, Vec<ScriptEntry<'_>>)> {
+/// Parses the room script's reply: its status line, the room's epoch (for "ok"), then three
+/// lines per entry.
+fn script_reply(reply: &str) -> StoreResult<(&str, &str, Vec<ScriptEntry<'_>>)> {
     let mut it = reply.split('\n');
     let status = it.next().unwrap_or_default();
+    let epoch = if status == "ok" {
+        it.next().unwrap_or_default()
+    } else {
+        ""
+    };
     let mut entries = Vec::new();
     while let Some(prev) = it.next() {
         let (Some(seq), Some(json)) = (it.next(), it.next()) else {
@@ -69,7 +79,7 @@ fn script_reply(reply: &str) -> StoreResult<(&str, Vec<ScriptEntry<'_>>)> {
         };
         entries.push((prev, seq, json));
     }
-    Ok((status, entries))
+    Ok((status, epoch, entries))
 }
 
 /// Marks a room for a replay when dropped armed (see `room_op`).
@@ -107,7 +117,13 @@ impl RedisStore {
         inv.key(k.room(chat))
             .key(k.members(chat))
             .key(k.log(chat))
-            .key(k.followers(chat));
+            .key(k.followers(chat))
+            .key(k.reads(chat));
+        let sent_id = text.as_ref().and_then(|t| t.message.client_msg_id.as_deref());
+        let window = (!self.window.is_zero()).then_some(self.window);
+        if let (Some(id), Some(_)) = (sent_id, window) {
+            inv.key(k.sent_id(chat, user, id));
+        }
         let joined = matches!(op, "send" | "join" | "add");
         // A send's notice is only needed when the sender is new to the room (the script
         // then answers "needjoin" and `send` asks again with it).
@@ -127,6 +143,9 @@ impl RedisStore {
             .arg(&self.instance);
         if let Some(t) = &text {
             inv.arg(&t.halves.0).arg(&t.halves.1);
+            if let (Some(_), Some(w)) = (sent_id, window) {
+                inv.arg(u64::try_from(w.as_millis()).unwrap_or(u64::MAX));
+            }
         }
         // Should the call fail or be abandoned (a dropped HTTP request), the script may have
         // run: the room is then replayed here (hub/order.rs).
@@ -139,7 +158,11 @@ impl RedisStore {
             .call(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
         guard.armed = false;
-        let (status, entries) = script_reply(&reply)?;
+        if let Some(original) = reply.strip_prefix("dup\n") {
+            let message = serde_json::from_str(original).map_err(|e| corrupt("sent message", e))?;
+            return Ok(Outcome::Again(message));
+        }
+        let (status, epoch, entries) = script_reply(&reply)?;
         if status == "needjoin" {
             return Ok(Outcome::NeedJoin(text));
         }
@@ -159,6 +182,8 @@ impl RedisStore {
                 .ok()
                 .and_then(Timestamp::from_timestamp_micros)
                 .ok_or_else(|| corrupt("reply", "timestamp"))?;
+            u.message.seq = Some(seq);
+            u.message.epoch = Some(epoch.to_string());
             let delivery = Delivery {
                 chat_id: chat.clone(),
                 frame: Json::from(json.to_string()),
@@ -180,12 +205,12 @@ mod tests {
 
     #[test]
     fn replies_are_a_status_line_then_three_lines_per_entry() {
-        let (status, entries) = script_reply("ok\n5\n7\n{\"a\":1}\n7\n9\n{}").unwrap();
-        assert_eq!(status, "ok");
+        let (status, epoch, entries) = script_reply("ok\nE1\n5\n7\n{\"a\":1}\n7\n9\n{}").unwrap();
+        assert_eq!((status, epoch), ("ok", "E1"));
         assert_eq!(entries, [(5, 7, "{\"a\":1}"), (7, 9, "{}")]);
-        assert_eq!(script_reply("private").unwrap(), ("private", vec![]));
-        assert!(script_reply("ok\n5\n7").is_err());
-        assert!(script_reply("ok\nx\n7\n{}").is_err());
+        assert_eq!(script_reply("private").unwrap(), ("private", "", vec![]));
+        assert!(script_reply("ok\nE\n5\n7").is_err());
+        assert!(script_reply("ok\nE\nx\n7\n{}").is_err());
     }
 
     #[test]
@@ -198,12 +223,17 @@ mod tests {
             kind: MessageKind::Text,
             metadata: Metadata::new(),
             reply_to: None,
+            client_msg_id: Some("c1".into()),
         };
-        let (a, b) = json_halves(&draft.stamp(Timestamp::UNIX_EPOCH));
-        let json = format!("{a}2024-01-01T00:00:00.000001Z{b}");
+        let (a, b) = json_halves(&draft.store(Timestamp::UNIX_EPOCH, ""));
+        // What room.lua writes between the halves.
+        let json = format!("{a}2024-01-01T00:00:00.000001Z\",\"seq\":1704067200000001,\"epoch\":\"E7{b}");
         let m: Message = serde_json::from_str(&json).unwrap();
         assert_eq!(m.content, "\"timestamp\":\"tricky");
         assert_eq!(time::format(&m.timestamp), "2024-01-01T00:00:00.000001Z");
+        assert_eq!(m.seq, Some(1_704_067_200_000_001));
+        assert_eq!(m.epoch.as_deref(), Some("E7"));
+        assert_eq!(m.client_msg_id.as_deref(), Some("c1"));
         assert!(b.starts_with("\",\"metadata\""), "{b}");
     }
 }

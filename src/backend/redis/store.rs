@@ -14,7 +14,7 @@ use bb8_redis::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use bb8_redis::redis::{self, IntoConnectionInfo, RedisError};
 
 use super::keys::Keys;
-use super::{rooms, users};
+use super::{reads, rooms, users};
 use crate::backend::{StoreError, StoreResult};
 use crate::config::RedisSettings;
 use crate::stats;
@@ -63,11 +63,14 @@ pub struct RedisStore {
     pub(super) keys: Keys,
     timeout: Duration,
     pub(super) max_messages: usize,
+    /// How long a `client_msg_id` is remembered (zero: not at all).
+    pub(super) window: Duration,
     /// This process's id in presence bookkeeping.
     pub(super) instance: String,
     pub(super) presence_ttl: Duration,
     pub(super) room_script: redis::Script,
     pub(super) create_room_script: redis::Script,
+    pub(super) read_script: redis::Script,
     pub(super) create_user_script: redis::Script,
     pub(super) disconnect_script: redis::Script,
     pub(super) rate_script: redis::Script,
@@ -116,7 +119,12 @@ async fn probe(client: &redis::Client, timeout: Duration) -> Result<(), Failure>
 impl RedisStore {
     /// Connects (bounded by the timeout) and checks that Redis answers. If it does not, the
     /// error is the one line a failed start logs: what was tried, why it failed, what to check.
-    pub async fn open(settings: &RedisSettings, timeout: Duration, max_messages: usize) -> StoreResult<Self> {
+    pub async fn open(
+        settings: &RedisSettings,
+        timeout: Duration,
+        max_messages: usize,
+        window: Duration,
+    ) -> StoreResult<Self> {
         let vars = "REDIS_URL, or REDIS_HOST and REDIS_PORT";
         let failed = |failure: Failure| {
             StoreError::Unavailable(match failure {
@@ -145,10 +153,12 @@ impl RedisStore {
             keys: Keys::new(&settings.key_prefix),
             timeout,
             max_messages,
+            window,
             instance: uuid::Uuid::now_v7().to_string(),
             presence_ttl: settings.presence_ttl,
             room_script: redis::Script::new(include_str!("room.lua")),
             create_room_script: redis::Script::new(rooms::CREATE_ROOM_LUA),
+            read_script: redis::Script::new(reads::READ_LUA),
             create_user_script: redis::Script::new(users::CREATE_USER_LUA),
             disconnect_script: redis::Script::new(users::DISCONNECT_LUA),
             rate_script: redis::Script::new(users::RATE_LUA),

@@ -1,7 +1,7 @@
 //! The hub's recent messages: kept only when whole, followed for reading, capped.
 
 use super::*;
-use crate::domain::Page;
+use crate::domain::{Page, Window};
 
 #[test]
 fn recent_messages_are_kept_only_when_they_end_at_the_last_delivery() {
@@ -19,12 +19,12 @@ fn recent_messages_are_kept_only_when_they_end_at_the_last_delivery() {
         "kept already"
     );
     assert_eq!(
-        hub.recent_page(&chat, 50, None),
+        hub.recent_page(&chat, 50, Window::NEWEST),
         None,
         "not live before the catch-up"
     );
     hub.recent_live(&chat, id + 1); // a stale catch-up changes nothing
-    assert_eq!(hub.recent_page(&chat, 50, None), None);
+    assert_eq!(hub.recent_page(&chat, 50, Window::NEWEST), None);
     hub.recent_live(&chat, id);
     hub.deliver(&Delivery {
         seq: Some(30),
@@ -32,15 +32,15 @@ fn recent_messages_are_kept_only_when_they_end_at_the_last_delivery() {
     });
     let texts = |p: Option<Page>| p.map(|p| p.0.iter().map(|m| m.to_string()).collect::<Vec<_>>());
     assert_eq!(
-        texts(hub.recent_page(&chat, 50, None)),
+        texts(hub.recent_page(&chat, 50, Window::NEWEST)),
         Some(vec!["10".into(), "20".into(), "30".into()])
     );
     assert_eq!(
-        texts(hub.recent_page(&chat, 1, Some(30))),
+        texts(hub.recent_page(&chat, 1, Window::Before(30))),
         Some(vec!["20".into()])
     );
     hub.forget_recent();
-    assert_eq!(hub.recent_page(&chat, 50, None), None);
+    assert_eq!(hub.recent_page(&chat, 50, Window::NEWEST), None);
 }
 
 #[test]

@@ -20,7 +20,7 @@ use crate::helpers::{TIMEOUT, TestApp, WsClient};
 // --- pure properties -------------------------------------------------------------------------
 
 /// The decoder's verdict is consistent: an error has a non-empty detail; a frame is accepted
-/// only for a JSON object whose `type` is one of the four client types.
+/// only for a JSON object whose `type` is one of the six client types.
 fn check_decode(text: &str) -> Result<(), TestCaseError> {
     match frames::decode(text) {
         Err(detail) => prop_assert!(!detail.trim().is_empty(), "empty detail for {text:?}"),
@@ -33,6 +33,8 @@ fn check_decode(text: &str) -> Result<(), TestCaseError> {
                     prop_assert!(v["content"].is_string() && v["chat_id"].is_string())
                 }
                 ClientFrame::Join(_) | ClientFrame::Leave(_) => prop_assert!(v["chat_id"].is_string()),
+                ClientFrame::Read(_) => prop_assert!(v["chat_id"].is_string() && v["seq"].is_u64()),
+                ClientFrame::Resume(_) => prop_assert!(v["positions"].is_object()),
             }
         }
     }
@@ -70,21 +72,26 @@ fn check_server_frame(v: &Value) -> Result<(), TestCaseError> {
     }
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     keys.sort();
-    prop_assert_eq!(
-        keys,
-        [
-            "chat_id",
-            "content",
-            "id",
-            "metadata",
-            "reply_to",
-            "timestamp",
-            "type",
-            "user_id"
-        ],
-        "neither an error frame nor a message: {}",
-        v
-    );
+    // A stored message has its place (`seq`, `epoch`); a typing event does not; a retry's
+    // answer may carry the client's `client_msg_id`.
+    let mut want = vec![
+        "chat_id",
+        "content",
+        "id",
+        "metadata",
+        "reply_to",
+        "timestamp",
+        "type",
+        "user_id",
+    ];
+    if obj.get("type") != Some(&json!("typing")) {
+        want.extend(["epoch", "seq"]);
+    }
+    if obj.contains_key("client_msg_id") {
+        want.push("client_msg_id");
+    }
+    want.sort();
+    prop_assert_eq!(keys, want, "neither an error frame nor a message: {}", v);
     prop_assert!(
         matches!(v["type"].as_str(), Some("text" | "system" | "typing")),
         "{}",

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use chat_server::backend::Access;
-use chat_server::domain::Timestamp;
+use chat_server::domain::UserRoom;
 use chrono::TimeDelta;
 use serde_json::json;
 
@@ -43,7 +43,12 @@ store_test!(
         let user = store.get_user(&uid("newbie")).await.unwrap();
         assert_eq!(user, Some(implicit_user("newbie", false)));
         let room = store.get_room(&cid("open")).await.unwrap().unwrap();
-        assert_eq!(store.user_rooms(&uid("newbie")).await.unwrap(), Some(vec![room]));
+        let listed = UserRoom {
+            room,
+            unread: 0,
+            last_message: Some(sent),
+        };
+        assert_eq!(store.user_rooms(&uid("newbie")).await.unwrap(), Some(vec![listed]));
     }
 );
 
@@ -115,7 +120,7 @@ store_test!(
         let contents: Vec<_> = stored.iter().map(|m| m.content.as_str()).collect();
         assert_eq!(contents, ["m3", "m4", "m5", "m6", "m7"]);
         assert_eq!(stored, sent[3..]);
-        let page = store.history(&cid("small"), 2, Some(sent[5].timestamp)).await.unwrap();
+        let page = store.history(&cid("small"), 2, at(Some(sent[5].timestamp))).await.unwrap();
         assert_eq!(parsed(page), Some(sent[3..5].to_vec()));
     }
 );
@@ -125,14 +130,14 @@ store_test!(
     /// (at microsecond grain); a `before` older than everything gives an empty page.
     history_limit_and_before,
     |store| {
-        assert_eq!(store.history(&cid("none"), 10, None).await.unwrap(), None);
-        assert_eq!(store.history(&cid("none"), 10, Some(Timestamp::UNIX_EPOCH)).await.unwrap(), None);
+        assert_eq!(store.history(&cid("none"), 10, at(None)).await.unwrap(), None);
+        assert_eq!(store.history(&cid("none"), 10, at(Some(Timestamp::UNIX_EPOCH))).await.unwrap(), None);
         let mut all = vec![join_now(&store, "h", "hal", JoinMode::Member).await];
         for i in 0..10 {
             all.push(send_ok(&store, text("h", "hal", &format!("m{i}"))).await);
         }
         let h = cid("h");
-        let page = async |limit, before| parsed(store.history(&h, limit, before).await.unwrap());
+        let page = async |limit, before| parsed(store.history(&h, limit, at(before)).await.unwrap());
         assert_eq!(page(3, None).await, Some(all[8..].to_vec()));
         assert_eq!(page(100, None).await, Some(all.clone()));
         assert_eq!(page(100, Some(all[5].timestamp)).await, Some(all[..5].to_vec()));
@@ -158,7 +163,7 @@ store_test!(
         assert_eq!(all.len(), 24);
         let (mut pages, mut before) = (Vec::new(), None);
         loop {
-            let page = parsed(store.history(&cid("walk"), 5, before).await.unwrap()).unwrap();
+            let page = parsed(store.history(&cid("walk"), 5, at(before)).await.unwrap()).unwrap();
             let Some(oldest) = page.first() else { break };
             before = Some(oldest.timestamp);
             pages.push(page);

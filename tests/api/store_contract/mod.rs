@@ -17,8 +17,10 @@ use chat_server::backend::memory::MemoryBackend;
 use chat_server::backend::redis::{Open, RedisBackend};
 use chat_server::backend::{Backend, JoinMode, Joined, Left, Sent, StoreResult};
 use chat_server::config::RedisSettings;
+use chat_server::domain::message::seq_ceil;
 use chat_server::domain::{
-    ChatId, Draft, Message, MessageKind, Metadata, NewChat, Page, RoomSpec, User, UserId,
+    ChatId, ChatRoom, Draft, Message, MessageKind, Metadata, NewChat, Page, RoomSpec, Timestamp, User,
+    UserId, Window,
 };
 use chat_server::hub::Hub;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -64,7 +66,7 @@ impl Store {
 
 fn memory_store(max: usize) -> Store {
     Store {
-        backend: Backend::Memory(MemoryBackend::new(max, None)),
+        backend: Backend::Memory(MemoryBackend::new(max, Duration::from_secs(300), None)),
         hub: Hub::default(),
         _stop: None,
     }
@@ -82,6 +84,7 @@ async fn redis_store(server: &RedisServer, max: usize) -> Store {
     let open = Open {
         timeout: Duration::from_secs(5),
         max_messages: max,
+        window: Duration::from_secs(300),
         quota: None,
         hub: &hub,
         shutdown: stop.clone(),
@@ -137,6 +140,7 @@ fn text(chat: &str, user: &str, content: &str) -> Draft {
         kind: MessageKind::Text,
         metadata: Metadata::new(),
         reply_to: None,
+        client_msg_id: None,
     }
 }
 
@@ -175,7 +179,12 @@ async fn join_now(store: &Store, chat: &str, user: &str, mode: JoinMode) -> Mess
 }
 
 async fn history(store: &Store, chat: &str) -> Vec<Message> {
-    parsed(store.history(&cid(chat), ROOMY, None).await.unwrap()).unwrap()
+    parsed(store.history(&cid(chat), ROOMY, Window::NEWEST).await.unwrap()).unwrap()
+}
+
+/// The window of messages older than `t` (the newest without it).
+fn at(t: Option<Timestamp>) -> Window {
+    t.map_or(Window::NEWEST, |t| Window::Before(seq_ceil(t)))
 }
 
 /// A page's messages, parsed from the JSON the store keeps.
@@ -183,9 +192,15 @@ fn parsed(page: Option<Page>) -> Option<Vec<Message>> {
     page.map(|p| p.messages().unwrap())
 }
 
+/// The rooms `user_rooms` lists, without the user's unread counts and last messages.
+async fn listed(store: &Store, user: &str) -> Option<Vec<ChatRoom>> {
+    let rooms = store.user_rooms(&uid(user)).await.unwrap();
+    rooms.map(|rooms| rooms.into_iter().map(|r| r.room).collect())
+}
+
 async fn room_ids(store: &Store, user: &str) -> Vec<String> {
     let rooms = store.user_rooms(&uid(user)).await.unwrap().unwrap();
-    rooms.iter().map(|r| r.id.to_string()).collect()
+    rooms.iter().map(|r| r.room.id.to_string()).collect()
 }
 
 /// A join or leave notice: by `system`, of type system, with `content`, in `chat`.

@@ -31,7 +31,7 @@ store_test!(
         assert_eq!(store.get_user(&uid("al")).await.unwrap(), Some(implicit_user("al", false)));
         assert_eq!(store.get_user(&uid("bob")).await.unwrap().unwrap().username, "Bob");
         for user in ["al", "bob"] {
-            let rooms = store.user_rooms(&uid(user)).await.unwrap();
+            let rooms = listed(&store, user).await;
             assert_eq!(rooms, Some(vec![room.clone()]), "{user}");
         }
 
@@ -77,7 +77,7 @@ store_test!(
         assert_eq!(room, want);
         assert!(before <= room.created_at && room.created_at <= time::now());
         assert_eq!(store.get_user(&uid("u")).await.unwrap(), Some(implicit_user("u", false)));
-        assert_eq!(store.user_rooms(&uid("u")).await.unwrap(), Some(vec![room]));
+        assert_eq!(listed(&store, "u").await, Some(vec![room]));
 
         let again = store.join(&cid("lobby"), &uid("u"), JoinMode::Member).await.unwrap();
         assert_eq!(again, Joined::Already);

@@ -103,6 +103,6 @@ store_test!(
         for room in ["B", "a.room", "b-room", "c:room"] {
             want.push(store.get_room(&cid(room)).await.unwrap().unwrap());
         }
-        assert_eq!(store.user_rooms(&uid("ros")).await.unwrap(), Some(want));
+        assert_eq!(listed(&store, "ros").await, Some(want));
     }
 );

@@ -81,7 +81,7 @@ impl RedisBus {
                 // (`take_dropped`), not here: the listener does not wait on the subscription lock.
                 hub.deliver_next(prev, &d);
             }
-            Some(RoomPayload::Typing { instance, user, json }) if instance != self.inner.store.instance() => {
+            Some(RoomPayload::Live { instance, user, json }) if instance != self.inner.store.instance() => {
                 hub.deliver(&Delivery {
                     chat_id: chat.clone(),
                     frame: Json::from(json.to_string()),

@@ -156,13 +156,13 @@ impl RedisBus {
         });
     }
 
-    /// Publishes a typing event to the other instances following the room (this one has
-    /// delivered it already, and skips its own on receipt).
-    pub async fn typing(&self, d: &Delivery) -> StoreResult<()> {
+    /// Publishes an event that is not stored (typing, a receipt) to the other instances
+    /// following the room (this one has delivered it already, and skips its own on receipt).
+    pub async fn live(&self, d: &Delivery) -> StoreResult<()> {
         let Some(user) = d.skip.clone() else {
-            return Ok(()); // every typing event has its author
+            return Ok(()); // every such event has its author
         };
-        let payload = RoomPayload::Typing {
+        let payload = RoomPayload::Live {
             instance: self.inner.store.instance(),
             user,
             json: d.frame.to_str(),

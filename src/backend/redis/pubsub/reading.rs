@@ -2,10 +2,9 @@
 //! for a followed room (`hub/recent.rs`) when they hold the whole answer, else read from Redis
 //! and kept, the room then followed for reading.
 
-use super::super::history::ceil_micros;
 use super::{Channel, RedisBus};
 use crate::backend::StoreResult;
-use crate::domain::{ChatId, Page, Timestamp};
+use crate::domain::{ChatId, Page, Window};
 use crate::hub::recent::RECENT_MESSAGES;
 
 impl RedisBus {
@@ -15,20 +14,15 @@ impl RedisBus {
     /// `READ_FOLLOW` after its last read, so the next reads are served here. Such a page is
     /// as fresh as this instance's live deliveries: a message stored on another instance
     /// appears in it when it reaches this instance's clients.
-    pub async fn history(
-        &self,
-        chat: &ChatId,
-        limit: usize,
-        before: Option<Timestamp>,
-    ) -> StoreResult<Option<Page>> {
+    pub async fn history(&self, chat: &ChatId, limit: usize, window: Window) -> StoreResult<Option<Page>> {
         let hub = &self.inner.hub;
-        if let Some(page) = hub.recent_page(chat, limit, before.map(ceil_micros)) {
+        if let Some(page) = hub.recent_page(chat, limit, window) {
             return Ok(Some(page));
         }
-        let Some(entries) = self.inner.store.history_entries(chat, limit, before).await? else {
+        let Some(entries) = self.inner.store.history_entries(chat, limit, window).await? else {
             return Ok(None);
         };
-        if before.is_none() {
+        if window == Window::NEWEST {
             let cap = RECENT_MESSAGES.min(self.inner.store.max_messages());
             let complete = entries.len() < limit;
             if let Some(id) = hub.keep_recent(chat, entries.clone(), complete, cap) {

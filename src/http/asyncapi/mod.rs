@@ -16,16 +16,26 @@ use warp::reply::Response;
 
 use super::docs::ApiDoc;
 use crate::ws::close::Close;
+use messages::messages;
+
+mod messages;
 
 /// The frame schemas the document needs; anything they `$ref` is pulled in as well.
-pub const FRAME_SCHEMAS: [&str; 9] = [
+pub const FRAME_SCHEMAS: [&str; 16] = [
     "ClientFrame",
     "TextFrame",
     "TypingFrame",
     "RoomFrame",
+    "ResumeFrame",
+    "PositionFrame",
+    "ReadFrame",
     "ServerFrame",
     "Message",
     "MessageKind",
+    "Receipt",
+    "ReceiptTag",
+    "Resumed",
+    "ResumedTag",
     "ErrorFrame",
     "ErrorTag",
 ];
@@ -37,10 +47,22 @@ const ASYNCAPI_SCHEMAS: &str = "#/components/schemas/";
 const INFO_DESCRIPTION: &str = "\
 The real-time protocol of the chat server: one WebSocket per connection at `/ws/{user_id}`. \
 Every frame is a JSON text frame. Clients send `ClientFrame`s (`text`, `typing`, `join`, \
-`leave`); the server sends `Message` objects, exactly as `GET /chat/{chat_id}/messages` \
-returns them (`type` `text`, `system` or `typing`), and error frames \
+`leave`, `resume`, `read`); the server sends `Message` objects, exactly as \
+`GET /chat/{chat_id}/messages` returns them (`type` `text`, `system` or `typing`; stored ones \
+with their `seq` and `epoch`), `receipt` and `resumed` frames, and error frames \
 `{\"type\": \"error\", \"detail\": \"...\"}` after which the connection stays open. \
 The HTTP API is described by the OpenAPI document at `/openapi.json`.
+
+## Reconnecting
+
+Keep, per room, the `seq` and `epoch` of the last message you saw. Reconnect with \
+`/ws/{user_id}?resume=true` and send, first, `{\"type\": \"resume\", \"positions\": \
+{\"<chat_id>\": {\"seq\": N, \"epoch\": \"E\"}}}`: for each room you get the messages after \
+`seq`, in order, then `{\"type\": \"resumed\", \"recovered\": true, ...}`, then that room's \
+live messages, with no gap and no duplicate. If the history no longer reaches back to `seq` \
+(trimmed) or the epoch changed (history lost), `resumed` says `recovered: false` and carries \
+the newest messages instead. Give `text` frames a `client_msg_id` and a retry after a lost \
+echo stores nothing new: the original comes back, to you alone.
 
 ## Heartbeat
 
@@ -106,6 +128,8 @@ pub fn document() -> Value {
                 "messages": {
                     "clientFrame": { "$ref": "#/components/messages/clientFrame" },
                     "serverMessage": { "$ref": "#/components/messages/serverMessage" },
+                    "receipt": { "$ref": "#/components/messages/receipt" },
+                    "resumed": { "$ref": "#/components/messages/resumed" },
                     "errorFrame": { "$ref": "#/components/messages/errorFrame" },
                 },
                 "bindings": { "ws": { "method": "GET", "bindingVersion": "0.1.0" } },
@@ -116,7 +140,7 @@ pub fn document() -> Value {
                 "action": "send",
                 "channel": { "$ref": "#/channels/chat" },
                 "title": "Send a frame",
-                "summary": "Send a text message, a typing notice, or join or leave a room",
+                "summary": "Send a text message or a typing notice, join or leave a room, resume after a reconnect, or mark a room read",
                 "description": "Each refused frame (invalid JSON, missing or mistyped field, unknown \
                     `type`, `system`, another user's `user_id`, invalid ids, empty or oversized \
                     `content`, rooms you may not write to, rate limit, binary frames) gets an \
@@ -130,9 +154,12 @@ pub fn document() -> Value {
                 "summary": "Receive the messages of your rooms and the errors of your frames",
                 "description": "Messages of every room the user takes part in (its own `text` \
                     frames included: that echo is the acknowledgement), `typing` notices of the \
-                    other participants, `system` join and leave notices, and error frames.",
+                    other participants, `system` join and leave notices, the other participants' \
+                    read `receipt`s, a `resumed` per room a `resume` named, and error frames.",
                 "messages": [
                     { "$ref": "#/channels/chat/messages/serverMessage" },
+                    { "$ref": "#/channels/chat/messages/receipt" },
+                    { "$ref": "#/channels/chat/messages/resumed" },
                     { "$ref": "#/channels/chat/messages/errorFrame" },
                 ],
             },
@@ -140,94 +167,6 @@ pub fn document() -> Value {
         "components": {
             "schemas": frame_schemas(),
             "messages": messages(),
-        },
-    })
-}
-
-/// The three messages: what a client sends, and the two kinds of server frames.
-fn messages() -> Value {
-    let schema = |name: &str| json!({ "$ref": format!("{ASYNCAPI_SCHEMAS}{name}") });
-    json!({
-        "clientFrame": {
-            "name": "clientFrame",
-            "title": "Client frame",
-            "summary": "A frame a client sends: `text`, `typing`, `join` or `leave`",
-            "payload": schema("ClientFrame"),
-            "examples": [
-                {
-                    "name": "text",
-                    "summary": "Send a message (the seed example)",
-                    "payload": {"type": "text", "content": "Hello, world!", "chat_id": "chat1", "user_id": "user1"},
-                },
-                {
-                    "name": "typing",
-                    "summary": "Tell the room you are typing",
-                    "payload": {"type": "typing", "content": "typing", "chat_id": "chat1", "user_id": "user1"},
-                },
-                {
-                    "name": "join",
-                    "summary": "Join a room",
-                    "payload": {"type": "join", "chat_id": "chat1"},
-                },
-                {
-                    "name": "leave",
-                    "summary": "Leave a room",
-                    "payload": {"type": "leave", "chat_id": "chat1"},
-                },
-            ],
-        },
-        "serverMessage": {
-            "name": "serverMessage",
-            "title": "Message",
-            "summary": "A message of one of your rooms: `text`, `system` (join/leave) or `typing`",
-            "payload": schema("Message"),
-            "examples": [
-                {
-                    "name": "text",
-                    "summary": "A text message (also the sender's acknowledgement)",
-                    "payload": {
-                        "id": "0192f0c1-7d3e-7b7a-9c1d-2f4e6a8b0c12", "chat_id": "chat1",
-                        "user_id": "user1", "content": "Hello, world!", "type": "text",
-                        "timestamp": "2024-01-01T00:00:00.000000Z", "metadata": {}, "reply_to": null,
-                    },
-                },
-                {
-                    "name": "system",
-                    "summary": "A join notice",
-                    "payload": {
-                        "id": "0192f0c1-7d3e-7b7a-9c1d-2f4e6a8b0c11", "chat_id": "chat1",
-                        "user_id": "system", "content": "user1 joined the chat", "type": "system",
-                        "timestamp": "2023-12-31T23:59:59.000000Z", "metadata": {}, "reply_to": null,
-                    },
-                },
-                {
-                    "name": "typing",
-                    "summary": "Another participant is typing (never stored)",
-                    "payload": {
-                        "id": "0192f0c1-7d3e-7b7a-9c1d-2f4e6a8b0c13", "chat_id": "chat1",
-                        "user_id": "user2", "content": "typing", "type": "typing",
-                        "timestamp": "2024-01-01T00:00:01.000000Z", "metadata": {}, "reply_to": null,
-                    },
-                },
-            ],
-        },
-        "errorFrame": {
-            "name": "errorFrame",
-            "title": "Error frame",
-            "summary": "Why a frame was refused; the connection stays open",
-            "payload": schema("ErrorFrame"),
-            "examples": [
-                {
-                    "name": "emptyContent",
-                    "summary": "A text frame with empty content",
-                    "payload": {"type": "error", "detail": "content must not be empty"},
-                },
-                {
-                    "name": "rateLimited",
-                    "summary": "Over the rate limit: nothing was stored",
-                    "payload": {"type": "error", "detail": "Rate limit exceeded: retry in 50 ms"},
-                },
-            ],
         },
     })
 }

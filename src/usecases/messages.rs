@@ -1,0 +1,105 @@
+//! Sending a text (from a WebSocket frame or `POST /chat/{id}/messages`) and reading history.
+
+use super::{check_rate, check_reader, private_room};
+use crate::auth::Caller;
+use crate::backend::Sent;
+use crate::domain::{ChatId, Draft, Message, MessageKind, Metadata, Page, UserId, Window};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::stats;
+
+/// A text message a client wants to send.
+pub struct TextInput {
+    pub chat_id: ChatId,
+    pub content: String,
+    pub metadata: Metadata,
+    pub reply_to: Option<String>,
+    /// The client's own id for the message: a retry with it is answered with the original.
+    pub client_msg_id: Option<String>,
+}
+
+/// What sending a text did.
+pub struct Posted {
+    pub message: Message,
+    /// True for a retry: nothing was stored or delivered, `message` is the original, and
+    /// only the sender is answered with it.
+    pub again: bool,
+}
+
+/// CONTRACT: `content` is 1 to `MAX_CONTENT_LENGTH` characters (4096 by default).
+fn check_content(state: &AppState, content: &str) -> Result<(), ApiError> {
+    let max = state.settings.max_content_chars;
+    if content.is_empty() {
+        return Err(ApiError::BadRequest("content must not be empty".into()));
+    }
+    if content.len() > max && content.chars().count() > max {
+        return Err(ApiError::BadRequest(format!(
+            "content is too long: at most {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// `reply_to` and `client_msg_id` are ids: 1 to 128 characters of A-Z a-z 0-9 . _ - : @.
+fn check_ids(input: &TextInput) -> Result<(), ApiError> {
+    use crate::domain::ids::is_valid_id;
+    if input.reply_to.as_deref().is_some_and(|r| !is_valid_id(r)) {
+        return Err(ApiError::BadRequest(
+            "Invalid reply_to: must be a message id (1 to 128 characters of A-Z a-z 0-9 . _ - : @)".into(),
+        ));
+    }
+    if input.client_msg_id.as_deref().is_some_and(|r| !is_valid_id(r)) {
+        return Err(ApiError::BadRequest(
+            "Invalid client_msg_id: must be 1 to 128 characters of A-Z a-z 0-9 . _ - : @".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Stores a text (joining a public room first if needed) and delivers it, echo included; a
+/// retry (same sender, room and `client_msg_id` within `IDEMPOTENCY_WINDOW_SECONDS`) stores
+/// nothing and returns the original.
+pub async fn send_text(state: &AppState, user: &UserId, input: TextInput) -> Result<Posted, ApiError> {
+    check_content(state, &input.content)?;
+    check_ids(&input)?;
+    check_rate(state, user).await?;
+    let draft = Draft {
+        chat_id: input.chat_id.clone(),
+        user_id: user.clone(),
+        content: input.content,
+        kind: MessageKind::Text,
+        metadata: input.metadata,
+        reply_to: input.reply_to,
+        client_msg_id: input.client_msg_id,
+    };
+    // Stored and handed to this instance's hub in one step (so delivery order is stored
+    // order); the hub delivers it to the room's local connections, the sender's echo among
+    // them, and the backend carries it to the other instances.
+    match state.backend.send(draft, &state.hub).await? {
+        Sent::Private => Err(private_room(&input.chat_id)),
+        Sent::Stored(message) => {
+            metrics::counter!(stats::MESSAGES_STORED, "type" => "text").increment(1);
+            Ok(Posted {
+                message,
+                again: false,
+            })
+        }
+        Sent::Again(message) => Ok(Posted { message, again: true }),
+    }
+}
+
+/// A page of a room's history (see [`Window`]).
+pub async fn history(
+    state: &AppState,
+    who: &Caller,
+    chat: &ChatId,
+    limit: usize,
+    window: Window,
+) -> Result<Page, ApiError> {
+    check_reader(state, who, chat).await?;
+    state
+        .backend
+        .history(chat, limit, window)
+        .await?
+        .ok_or(ApiError::NotFound("Chat not found"))
+}
