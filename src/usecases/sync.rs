@@ -56,6 +56,9 @@ pub async fn resume_room(
             replayed: None,
             messages: None,
         };
+        if answer.recovered && pos.seq > end {
+            caught_up(state, chat, pos.seq).await;
+        }
         if answer.recovered {
             let mut frames: Vec<Json> = replay
                 .entries
@@ -80,6 +83,21 @@ pub async fn resume_room(
     }
     // Four reads that each ended before what the hub had delivered: the store is lagging.
     Err(ApiError::Unavailable)
+}
+
+/// Waits (boundedly) until this instance has delivered the room up to `seq`. The client saw
+/// `seq` on an instance ahead of this one; until this one catches up, a message at or below
+/// it could still reach the connection live, a second time. Its live messages are held
+/// meanwhile, and those at or below `seq` are dropped when released (`Hub::resumed`).
+async fn caught_up(state: &AppState, chat: &ChatId, seq: u64) {
+    const STEP: std::time::Duration = std::time::Duration::from_millis(5);
+    for _ in 0..400 {
+        if state.hub.last_seq(chat).is_some_and(|last| last >= seq) {
+            return;
+        }
+        tokio::time::sleep(STEP).await;
+    }
+    tracing::warn!(%chat, seq, "resume: this instance did not reach the client's position within 2 s");
 }
 
 fn not_resuming() -> ApiError {

@@ -10,7 +10,7 @@ use crate::helpers::{TIMEOUT, TestApp, WsClient};
 
 const SECRET: &str = "a-test-secret-of-32-characters!!";
 
-fn token_for(sub: &str, exp_in_seconds: i64) -> String {
+pub fn token_for(sub: &str, exp_in_seconds: i64) -> String {
     let claims = json!({"sub": sub, "exp": chrono::Utc::now().timestamp() + exp_in_seconds});
     encode(
         &Header::default(),
@@ -20,7 +20,7 @@ fn token_for(sub: &str, exp_in_seconds: i64) -> String {
     .unwrap()
 }
 
-async fn app() -> TestApp {
+pub async fn app() -> TestApp {
     TestApp::spawn_with(&[("AUTH_SECRET", SECRET)]).await
 }
 

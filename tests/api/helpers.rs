@@ -192,7 +192,12 @@ impl TestApp {
 
     /// Opens `/ws/{user}` and waits for the handshake.
     pub async fn ws(&self, user: &str) -> WsClient {
-        let url = format!("ws://{}/ws/{}", self.addr, user);
+        self.ws_at(&format!("/ws/{user}")).await
+    }
+
+    /// Opens a WebSocket at `path` (with its query, e.g. `/ws/u?resume=true`).
+    pub async fn ws_at(&self, path: &str) -> WsClient {
+        let url = format!("ws://{}{}", self.addr, path);
         let (stream, _) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(url))
             .await
             .expect("handshake timed out")

@@ -12,6 +12,7 @@ mod http_users;
 mod layout;
 mod multi_instance;
 mod openapi;
+mod reconnect;
 mod redis_followers;
 mod redis_outage;
 mod redis_server;

@@ -8,11 +8,12 @@
 //! and eventually consistent state (presence after a close, unsubscribe) by bounded polls.
 //!
 //! One file per concern: `delivery` (messages, typing, order, history), `membership` (joins,
-//! leaves, subscriptions), `presence`; this file holds the Redis-side helpers they share.
+//! leaves, subscriptions), `presence`, `reconnect` (resume, retries, receipts); this file holds the Redis-side helpers they share.
 
 mod delivery;
 mod membership;
 mod presence;
+mod reconnect;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
