@@ -1,0 +1,113 @@
+//! One replay per violation the checker found: its seed under a reduced profile (fewer
+//! clients, one kind of fault), run again, with the check that failed asserted to pass. Those
+//! whose fix needs `src/` are ignored until it lands (`cargo test --test checker -- --ignored
+//! replay_` shows them failing).
+
+use crate::run::run;
+use crate::schedule::{FaultKind, Profile};
+
+/// A small profile with one kind of fault.
+fn reduced(faults: &'static [FaultKind], duration_ms: u64) -> Profile {
+    Profile {
+        instances: 2,
+        clients: 3,
+        users: 2,
+        rooms: 1,
+        duration_ms,
+        ops_per_sec: 30,
+        fault_every_ms: 1_200,
+        faults,
+    }
+}
+
+/// Runs `seed` under `p` and asserts `check` found nothing.
+async fn replay(seed: u64, p: Profile, check: &str) {
+    let o = run(seed, &p).await;
+    println!("{}", crate::report::figures(&o));
+    let found: Vec<_> = o.violations.iter().filter(|v| v.check == check).collect();
+    if !found.is_empty() {
+        println!("{}", crate::report::violations(&o));
+    }
+    assert!(
+        found.is_empty(),
+        "seed {seed}: `{check}` failed {} times",
+        found.len()
+    );
+}
+
+/// An instance killed with `kill -9` stays in the follower sets of its rooms forever, so
+/// every message stored in them is still published for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails until dead instances' follower entries are reaped: src/backend/redis/pubsub/keepalive.rs"]
+async fn replay_stale_follower_after_kill() {
+    replay(1, reduced(&[FaultKind::KillInstance], 3_000), "stale-follower").await;
+}
+
+/// A connection that closes while Redis is down: its disconnect is never recorded, so its
+/// user stays active for as long as the instance lives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails until a failed disconnect is recorded once Redis is back: src/ws/session.rs"]
+async fn replay_presence_leak_after_outage() {
+    replay(1, reduced(&[FaultKind::RedisStop], 4_000), "presence-after-close").await;
+}
+
+/// A connection opened while its instance catches up after an outage gets the room's
+/// messages stored before it connected (seed 5 of the CI profile: not reduced yet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails until a new connection follows a room from the store's position: src/hub/follow.rs"]
+async fn replay_delivered_before_connect() {
+    replay(5, Profile::short(), "delivered-before-connect").await;
+}
+
+/// A user leaves a room on one connection while another of its clients connects: the connect
+/// reads the user's room index before the leave's own update of it, follows the room, and
+/// gets its messages after the leave (soak seed 1001, runs of 30 s: not reduced yet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails until a connect follows only rooms the user is a member of: src/backend/redis/users.rs"]
+async fn replay_leave_missed_at_connect() {
+    let p = Profile {
+        duration_ms: 30_000,
+        ..Profile::short()
+    };
+    replay(1001, p, "delivered-to-non-member").await;
+}
+
+/// A user joins, sends and leaves a room within milliseconds on one instance; its connection
+/// on another instance gets the leave, the room is dropped there, then the join's bucket notice
+/// arrives late, re-creates the room from before the join and replays join, text and leave
+/// again (soak seed 1009, runs of 30 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails until a bucket notice older than the room's last leave is dropped: src/hub/follow.rs"]
+async fn replay_late_bucket_notice() {
+    let p = Profile {
+        duration_ms: 30_000,
+        ..Profile::short()
+    };
+    replay(1009, p, "duplicate").await;
+}
+
+/// A user joins a room on one instance while another instance (where it is connected) has
+/// lost its pub/sub connection: the bucket notice is lost, nothing replays it, and that
+/// connection misses the whole membership (soak seed 1010, runs of 30 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails until a pub/sub reconnect re-reads its users' rooms: src/backend/redis/pubsub/register.rs"]
+async fn replay_join_lost_with_pubsub() {
+    let p = Profile {
+        duration_ms: 30_000,
+        ..Profile::short()
+    };
+    replay(1010, p, "gap").await;
+}
+
+/// A connection open at the end never got two messages stored in its room (the last a leave
+/// notice) after an instance restart and a Redis stop (soak seed 1015, runs of 30 s): found
+/// once in the first soak, not yet reproduced, reduced or diagnosed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "under investigation: seen once (soak seed 1015), cause not yet known"]
+async fn replay_missing_while_open() {
+    let p = Profile {
+        duration_ms: 30_000,
+        ..Profile::short()
+    };
+    replay(1015, p, "missing-while-open").await;
+}
