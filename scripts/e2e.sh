@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Drives the demo page (GET /) in headless Chromium: tests/e2e/demo.test.mjs, two browser
-# contexts as two users in one room. The screenshot lands in artifacts/e2e/demo.png.
+# contexts as two users in one room (and a second room for unread counts and read receipts);
+# the page's connection is dropped while the other user posts over HTTP, and it must resume
+# with every missed message shown once, and retry a lost text without storing it twice. The
+# screenshot lands in artifacts/e2e/demo.png.
 #
 #   scripts/e2e.sh [SERVER_BINARY]
 #
