@@ -131,7 +131,14 @@ impl Room {
 
     /// `user` has seen everything up to the newest message (it just sent or joined).
     pub fn read_all(&mut self, user: &UserId) {
-        self.reads.insert(user.clone(), (self.last_seq(), self.count));
+        let pos = (self.last_seq(), self.count);
+        // Most senders have a position already: update it without cloning the id.
+        match self.reads.get_mut(user) {
+            Some(p) => *p = pos,
+            None => {
+                self.reads.insert(user.clone(), pos);
+            }
+        }
     }
 
     /// Messages stored after `user`'s read position (all of them if it has none).
