@@ -15,11 +15,23 @@ pub enum Window {
     Before(u64),
     /// The `limit` oldest messages whose `seq` is above this.
     After(u64),
+    /// The `limit` oldest messages whose `seq` is above the first and below the second.
+    Between(u64, u64),
 }
 
 impl Window {
     /// The newest messages.
     pub const NEWEST: Window = Window::Before(u64::MAX);
+
+    /// For a page read oldest first from a lower bound: `(above, below)`; `None` for a page
+    /// of the newest below a bound.
+    pub fn forward(self) -> Option<(u64, u64)> {
+        match self {
+            Window::Before(_) => None,
+            Window::After(a) => Some((a, u64::MAX)),
+            Window::Between(a, b) => Some((a, b)),
+        }
+    }
 }
 
 /// Stored messages, oldest first, each as its JSON object.

@@ -51,9 +51,9 @@ pub struct NewMessage {
     /// 1 to 4096 characters (`MAX_CONTENT_LENGTH`).
     #[schema(example = "Build 412 passed")]
     pub content: String,
-    /// The sender. Without `AUTH_SECRET`, required; with it, the token's user is the sender
-    /// and this, if present, must name that same user.
-    #[schema(example = "ci-bot", pattern = "^(?!system$)[A-Za-z0-9._:@-]{1,128}$")]
+    /// The sender. With `AUTH_SECRET` set it may be left out (the token's user is the
+    /// sender), and otherwise must name that same user; without it, it is required.
+    #[schema(value_type = String, required = true, example = "ci-bot", pattern = "^(?!system$)[A-Za-z0-9._:@-]{1,128}$")]
     pub user_id: Option<String>,
     /// Free-form JSON object, stored with the message.
     #[schema(value_type = Option<HashMap<String, serde_json::Value>>, example = json!({"build": 412}))]
@@ -129,32 +129,30 @@ fn parse_limit(q: &HashMap<String, String>) -> Result<usize, ApiError> {
     }
 }
 
-/// Which page: `before` (a time), `before_seq` or `after_seq`, at most one; the newest if none.
+/// Which page. The bounds combine: `before` (a time) and `before_seq` both bound it above,
+/// `after_seq` below; with `after_seq` it is the oldest messages above it, else the newest.
 fn parse_window(q: &HashMap<String, String>) -> Result<Window, ApiError> {
-    let given: Vec<&str> = ["before", "before_seq", "after_seq"]
-        .into_iter()
-        .filter(|k| q.contains_key(*k))
-        .collect();
-    let seq = |name: &str, v: &str| {
-        v.parse::<u64>().map_err(|_| {
-            ApiError::BadRequest(format!(
-                "Invalid {name}: expected a message's seq, an integer from 0"
-            ))
-        })
+    let seq = |name: &str| {
+        q.get(name)
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| {
+                    ApiError::BadRequest(format!(
+                        "Invalid {name}: expected a message's seq, an integer from 0"
+                    ))
+                })
+            })
+            .transpose()
     };
-    match given[..] {
-        [] => Ok(Window::NEWEST),
-        ["before"] => {
-            let v = &q["before"];
-            let t = time::parse(v).ok_or_else(|| bad_before(v))?;
-            Ok(Window::Before(seq_ceil(t)))
-        }
-        ["before_seq"] => Ok(Window::Before(seq("before_seq", &q["before_seq"])?)),
-        ["after_seq"] => Ok(Window::After(seq("after_seq", &q["after_seq"])?)),
-        _ => Err(ApiError::BadRequest(
-            "Use at most one of before, before_seq and after_seq".into(),
-        )),
-    }
+    let before_time = match q.get("before") {
+        Some(v) => Some(seq_ceil(time::parse(v).ok_or_else(|| bad_before(v))?)),
+        None => None,
+    };
+    let below = [before_time, seq("before_seq")?].into_iter().flatten().min();
+    Ok(match (seq("after_seq")?, below) {
+        (None, below) => Window::Before(below.unwrap_or(u64::MAX)),
+        (Some(after), None) => Window::After(after),
+        (Some(after), Some(below)) => Window::Between(after, below),
+    })
 }
 
 fn bad_before(value: &str) -> ApiError {
@@ -174,9 +172,10 @@ fn bad_before(value: &str) -> ApiError {
 ///
 /// Oldest first, always. By default the `limit` newest messages; with `before`, the newest
 /// older than that time; with `before_seq`, the newest whose `seq` is below it; with
-/// `after_seq`, the oldest whose `seq` is above it. To walk the whole history backwards pass
-/// the first `seq` of the page you have as `before_seq`; forwards (catching up), the last one
-/// as `after_seq`: either way each message comes once. Use at most one of the three.
+/// `after_seq`, the oldest whose `seq` is above it (and below the other two, if given). To
+/// walk the whole history backwards pass the first `seq` of the page you have as
+/// `before_seq`; forwards (catching up), the last one as `after_seq`: either way each message
+/// comes once.
 #[utoipa::path(get, path = "/chat/{chat_id}/messages", tag = "chats", operation_id = "get_chat_messages",
     params(
         ("chat_id" = String, Path, pattern = "^[A-Za-z0-9._:@-]{1,128}$", description = "Room id", example = "chat1"),
@@ -187,7 +186,7 @@ fn bad_before(value: &str) -> ApiError {
     ),
     responses(
         (status = 200, description = "Messages, oldest first", body = Vec<Message>),
-        (status = 400, description = "Invalid chat_id, limit, before, before_seq or after_seq, or more than one of the last three", body = Detail, example = json!({"detail": "Invalid after_seq: expected a message's seq, an integer from 0"})),
+        (status = 400, description = "Invalid chat_id, limit, before, before_seq or after_seq", body = Detail, example = json!({"detail": "Invalid after_seq: expected a message's seq, an integer from 0"})),
         (status = 404, description = "Unknown chat", body = Detail, example = json!({"detail": "Chat not found"})),
         (status = 403, description = "Not allowed for this caller (only when AUTH_SECRET is set)", body = Detail, example = json!({"detail": "Chat p is private and you are not a participant"})),
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),

@@ -12,7 +12,7 @@ impl Hub {
         let before = match window {
             Window::Before(u64::MAX) => None,
             Window::Before(b) => Some(b),
-            Window::After(_) => return None,
+            Window::After(_) | Window::Between(..) => return None,
         };
         let mut s = self.lock();
         let recent = s.rooms.get_mut(room)?.recent.as_mut()?;

@@ -77,14 +77,18 @@ impl Room {
 
     /// A page of history (see [`Window`]).
     pub fn page(&self, limit: usize, window: Window) -> Page {
-        let (start, end) = match window {
-            Window::Before(b) => {
-                let end = self.messages.partition_point(|(s, _)| *s < b);
+        let below = |b: u64| self.messages.partition_point(|(s, _)| *s < b);
+        let (start, end) = match window.forward() {
+            None => {
+                let Window::Before(b) = window else {
+                    return Page::default();
+                };
+                let end = below(b);
                 (end.saturating_sub(limit), end)
             }
-            Window::After(a) => {
+            Some((a, b)) => {
                 let start = self.messages.partition_point(|(s, _)| *s <= a);
-                (start, (start + limit).min(self.messages.len()))
+                (start, (start + limit).min(below(b)).max(start))
             }
         };
         Page(self.messages.range(start..end).map(|(_, m)| m.clone()).collect())

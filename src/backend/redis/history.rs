@@ -27,7 +27,8 @@ impl RedisStore {
             Window::Before(0) => return Ok(self.exists(chat).await?.then(Vec::new)),
             Window::Before(u64::MAX) => ("XREVRANGE", "+".to_string(), "-".to_string()),
             Window::Before(b) => ("XREVRANGE", format!("({b}-0"), "-".to_string()),
-            Window::After(a) => ("XRANGE", format!("({a}-0"), "+".to_string()),
+            Window::After(a) | Window::Between(a, u64::MAX) => ("XRANGE", format!("({a}-0"), "+".to_string()),
+            Window::Between(a, b) => ("XRANGE", format!("({a}-0"), format!("({b}-0")),
         };
         let (room, log) = (self.keys.room(chat), self.keys.log(chat));
         let (exists, entries): (bool, RawEntries) = self

@@ -12,6 +12,8 @@ type ClientFrame = Schemas["ClientFrame"];
 type ServerFrame = Schemas["ServerFrame"];
 type Message = Schemas["Message"];
 type ChatRoom = Schemas["ChatRoom"];
+type RoomDetails = Schemas["RoomDetails"];
+type UserRoom = Schemas["UserRoom"];
 type User = Schemas["User"];
 type Detail = Schemas["Detail"];
 
@@ -27,6 +29,9 @@ export const frames: ClientFrame[] = [
     { type: "typing", content: "typing", chat_id: "chat1" },
     { type: "join", chat_id: "chat1" },
     { type: "leave", chat_id: "chat1", user_id: "user1" },
+    { type: "text", content: "once", chat_id: "chat1", client_msg_id: "c-1" },
+    { type: "resume", positions: { chat1: { seq: 1704067200000000, epoch: "20240101000000000000" } } },
+    { type: "read", chat_id: "chat1", seq: 1704067200000000 },
 ];
 
 // @ts-expect-error clients cannot send system messages
@@ -38,20 +43,39 @@ export const untyped: ClientFrame = { content: "hi", chat_id: "chat1" };
 
 // --- frames the server sends ---------------------------------------------------------------
 
-/** `type` tells a message from an error frame, and narrows to it. */
+/** `type` tells a message from a receipt, a resume's answer and an error frame, and narrows. */
 export function describe(frame: ServerFrame): string {
     if (frame.type === "error") {
         const detail: string = frame.detail;
         return `error: ${detail}`;
     }
+    if (frame.type === "receipt") {
+        const seq: number = frame.seq;
+        return `${frame.user_id} read ${frame.chat_id} up to ${seq}`;
+    }
+    if (frame.type === "resumed") {
+        const recovered: boolean = frame.recovered;
+        const page: Message[] | null | undefined = frame.messages;
+        return `${frame.chat_id} resumed (${recovered}, epoch ${frame.epoch}): ${frame.replayed ?? page?.length ?? 0}`;
+    }
     const message: Message = frame;
+    const seq: number | null | undefined = message.seq;
+    const epoch: string | null | undefined = message.epoch;
     const kind: "text" | "system" | "typing" = message.type;
     const replyTo: string | null | undefined = message.reply_to;
     const client: unknown = message.metadata["client"];
-    return `${message.timestamp} ${kind} ${message.user_id}@${message.chat_id}: ${message.content} ${replyTo ?? ""} ${String(client)}`;
+    return `${message.timestamp} ${seq ?? ""} ${epoch ?? ""} ${kind} ${message.user_id}@${message.chat_id}: ${message.content} ${replyTo ?? ""} ${String(client)}`;
 }
 
 // --- HTTP bodies ---------------------------------------------------------------------------
+
+export function unread(rooms: UserRoom[]): string {
+    return rooms.map((r) => `${r.id}: ${r.unread} unread, last ${r.last_message?.content ?? "-"}`).join("; ");
+}
+
+export function positions(room: RoomDetails): string {
+    return Object.entries(room.read_positions).map(([user, seq]) => `${user}@${seq}`).join(",");
+}
 
 export function summary(room: ChatRoom, user: User): string {
     const participants: string[] = room.participants;
@@ -67,14 +91,15 @@ export function summary(room: ChatRoom, user: User): string {
 type Json<R> = R extends { content: { "application/json": infer B } } ? B : never;
 export const typed = [
     same<Json<operations["get_chat_messages"]["responses"][200]>, Message[]>(true),
-    same<Json<operations["get_chat"]["responses"][200]>, ChatRoom>(true),
+    same<Json<operations["get_chat"]["responses"][200]>, RoomDetails>(true),
     same<Json<operations["get_chat"]["responses"][404]>, Detail>(true),
     same<Json<operations["create_user"]["responses"][201]>, User>(true),
     same<Json<operations["create_user"]["responses"][409]>, Detail>(true),
-    same<Json<operations["get_user_chats"]["responses"][200]>, ChatRoom[]>(true),
+    same<Json<operations["get_user_chats"]["responses"][200]>, UserRoom[]>(true),
+    same<Json<operations["post_chat_message"]["responses"][201]>, Message>(true),
     same<Json<paths["/chat/{chat_id}/participants/{user_id}"]["delete"]["responses"][404]>, Detail>(true),
     same<Json<paths["/ws/{user_id}"]["get"]["responses"][426]>, Detail>(true),
-    same<paths["/chat/{chat_id}/messages"]["get"]["parameters"]["query"], { limit?: number; before?: string } | undefined>(true),
+    same<paths["/chat/{chat_id}/messages"]["get"]["parameters"]["query"], { limit?: number; before?: string; before_seq?: number; after_seq?: number } | undefined>(true),
 ];
 
 export const newChat: Schemas["NewChat"] = { name: "Chat Room Name", participants: ["user1", "user2"], metadata: { topic: "rust" } };

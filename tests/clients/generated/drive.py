@@ -24,7 +24,13 @@ from urllib.parse import urlsplit
 
 import websockets
 from chat_api_client import Client
-from chat_api_client.api.chats import add_participant, create_chat, get_chat, get_chat_messages
+from chat_api_client.api.chats import (
+    add_participant,
+    create_chat,
+    get_chat,
+    get_chat_messages,
+    post_chat_message,
+)
 from chat_api_client.api.operations import health
 from chat_api_client.api.users import create_user, get_user, get_user_chats
 from chat_api_client.models import (
@@ -37,14 +43,17 @@ from chat_api_client.models import (
     MessageMetadata,
     NewChat,
     NewChatMetadataType0,
+    NewMessage,
     NewUser,
     NewUserMetadataType0,
+    RoomDetails,
     Status,
     TextClientFrame,
     TextClientFrameType,
     TextFrameMetadataType0,
     User,
     UserMetadata,
+    UserRoom,
 )
 from chat_api_client.types import Response
 
@@ -188,6 +197,8 @@ def main(base_url: str) -> int:
                 "content": lambda v: v == frame.content,
                 "type_": lambda v: v is MessageKind.TEXT,
                 "timestamp": is_utc_datetime,
+                "seq": lambda v: isinstance(v, int) and v > 0,
+                "epoch": lambda v: isinstance(v, str) and v.isdigit(),
                 "metadata": lambda v: isinstance(v, MessageMetadata)
                 and v.additional_properties == {"client": "drive.py"}
                 and v["client"] == "drive.py",
@@ -195,9 +206,30 @@ def main(base_url: str) -> int:
             },
         )
 
-    read = expect("GET /chat/{chat_id}", get_chat.sync_detailed(chat_id=room_id, client=client), 200, ChatRoom)
+    read = expect("GET /chat/{chat_id}", get_chat.sync_detailed(chat_id=room_id, client=client), 200, RoomDetails)
     if read and room:
-        check("room read back equals the room created", read.to_dict() == room.to_dict(), read.to_dict())
+        details = read.to_dict()
+        positions = details.pop("read_positions", None)
+        check("room read back equals the room created", details == room.to_dict(), read.to_dict())
+        check("room details carry read positions", isinstance(positions, dict), positions)
+
+    # A bot posts over HTTP; a retry with the same client_msg_id answers the original.
+    post = NewMessage(content="build passed", user_id=f"bot-{run}", client_msg_id=f"build-{run}")
+    posted = expect(
+        "POST /chat/{chat_id}/messages",
+        post_chat_message.sync_detailed(chat_id=room_id, client=client, body=post),
+        201,
+        Message,
+    )
+    again = expect(
+        "POST /chat/{chat_id}/messages (retry)",
+        post_chat_message.sync_detailed(chat_id=room_id, client=client, body=post),
+        201,
+        Message,
+    )
+    if posted and again:
+        check("a retry answers the original", again.to_dict() == posted.to_dict(), again.to_dict())
+        check("the posted message carries its client_msg_id", posted.client_msg_id == f"build-{run}", posted)
 
     user = expect("GET /user/{user_id}", get_user.sync_detailed(user_id=alice, client=client), 200, User)
     if user:
@@ -217,7 +249,8 @@ def main(base_url: str) -> int:
 
     rooms = expect("GET /user/{user_id}/chats", get_user_chats.sync_detailed(user_id=bob, client=client), 200, list)
     if rooms is not None:
-        check("bob's rooms", [r.id for r in rooms if isinstance(r, ChatRoom)] == [room_id], rooms)
+        check("bob's rooms", [r.id for r in rooms if isinstance(r, UserRoom)] == [room_id], rooms)
+        check("bob's rooms carry unread counts", all(isinstance(r.unread, int) for r in rooms), rooms)
 
     # Errors arrive as the typed Detail.
     missing = expect(
