@@ -3,8 +3,8 @@
 //!
 //! What is ours:
 //! - `server.rs`: the accept loop (hyper-util's connection builder serving warp's routes):
-//!   a long accept queue, a bound on reading request headers, graceful drain, and hyper's
-//!   upgrade handle passed on to our upgrade.
+//!   a long accept queue, a bound on the first byte and on reading request headers, graceful
+//!   drain, and hyper's upgrade handle passed on to our upgrade.
 //! - `upgrade.rs`: the WebSocket handshake and switch, instead of `warp::ws`, so that each
 //!   connection's buffers are small (warp keeps tungstenite's 128 KiB read buffer).
 //! - `readahead.rs`: reads a socket through one buffer per thread, so a burst of client frames

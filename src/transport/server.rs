@@ -4,10 +4,13 @@
 //! - A bound on reading a request's headers (`WS_TIMEOUT_SECONDS`): a client that opens a TCP
 //!   connection and never completes its HTTP request or WebSocket handshake, or leaves a
 //!   keep-alive connection idle, is dropped within it.
+//! - The same bound on the first byte: a client that connects and sends nothing is dropped
+//!   within it too (hyper's bound starts only once a byte has come: see [`first_byte`]).
 //! - Graceful shutdown: stop accepting, let in-flight requests finish, then return.
 //! - WebSocket upgrades handed to our own filter, which sizes each connection's buffers.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -19,7 +22,8 @@ use warp::hyper::service::service_fn;
 use warp::hyper::upgrade::OnUpgrade;
 
 use super::upgrade::UpgradeSlot;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
@@ -57,7 +61,11 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
+    let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
+    // Connections still waiting for their first byte have no request to finish: at shutdown
+    // they are dropped at once rather than holding the drain for up to `header_timeout`.
+    let silent = CancellationToken::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -74,25 +82,45 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let routes = warp::service(routes.clone());
-        // hyper's upgrade handle is not `Clone`, so warp filters cannot reach it: hand it over
-        // in a slot the WebSocket route takes it from (upgrade.rs).
-        let service = service_fn(move |mut req: Request<Incoming>| {
-            if let Some(on) = req.extensions_mut().remove::<OnUpgrade>() {
-                req.extensions_mut().insert(UpgradeSlot::new(on));
-            }
-            let mut routes = routes.clone();
-            tower_service::Service::call(&mut routes, req)
-        });
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let (builder, silent, watcher) = (builder.clone(), silent.clone(), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            if !first_byte(&stream, header_timeout, &silent).await {
+                return; // dropped: the socket is closed
+            }
+            drop(silent);
+            // hyper's upgrade handle is not `Clone`, so warp filters cannot reach it: hand it
+            // over in a slot the WebSocket route takes it from (upgrade.rs).
+            let service = service_fn(move |mut req: Request<Incoming>| {
+                if let Some(on) = req.extensions_mut().remove::<OnUpgrade>() {
+                    req.extensions_mut().insert(UpgradeSlot::new(on));
+                }
+                let mut routes = routes.clone();
+                tower_service::Service::call(&mut routes, req)
+            });
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });
     }
     drop(listener); // refuse new connections while the others finish
+    silent.cancel();
     graceful.shutdown().await;
+}
+
+/// Waits until the client has sent something (or closed); false if it sent nothing within
+/// `within`, or the server is stopping.
+///
+/// Why here: hyper bounds reading a request's headers only from its first byte on, and before
+/// that hyper-util's `auto` builder waits, unbounded, for the bytes that tell HTTP/1 from
+/// HTTP/2. A client that connected and stayed silent was therefore never dropped, and enough of
+/// them would exhaust the server's file descriptors. A peek, not `readable()`: readiness can be
+/// reported with nothing to read, and only a byte (or the end of the stream) ends this wait.
+async fn first_byte(stream: &TcpStream, within: Duration, stopping: &CancellationToken) -> bool {
+    let mut byte = [0u8; 1];
+    tokio::select! {
+        _ = stopping.cancelled() => false,
+        // `Ok(0)`, the end of the stream, is nothing to serve either.
+        peeked = tokio::time::timeout(within, stream.peek(&mut byte)) => matches!(peeked, Ok(Ok(n)) if n > 0),
+    }
 }

@@ -9,6 +9,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -93,6 +94,16 @@ pub fn config(max_frame_bytes: usize) -> WebSocketConfig {
         .max_frame_size(Some(max_frame_bytes))
 }
 
+/// Our read path over a switched connection: tungstenite's server side over the read-ahead
+/// socket, with `config`. Public only so that the read-path differential test and fuzz target
+/// (`tests/read_path/`, `fuzz/`) drive exactly what each connection runs, with scripted bytes.
+pub async fn server_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    io: S,
+    config: WebSocketConfig,
+) -> WebSocketStream<ReadAhead<S>> {
+    WebSocketStream::from_raw_socket(ReadAhead::new(io), Role::Server, Some(config)).await
+}
+
 impl Upgrade {
     /// Answers 101 and runs `session` on the socket once the connection has switched.
     pub fn reply<F, Fut>(self, config: WebSocketConfig, session: F) -> Response
@@ -105,8 +116,7 @@ impl Upgrade {
         tokio::spawn(async move {
             match on.await {
                 Ok(upgraded) => {
-                    let io = ReadAhead::new(TokioIo::new(upgraded));
-                    let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config));
+                    let socket = server_stream(TokioIo::new(upgraded), config);
                     // Its own task, so that what waited for the switch (a task larger than the
                     // session's) is freed, not kept per connection.
                     tokio::spawn(session(Socket::new(socket.await)));

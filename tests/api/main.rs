@@ -9,6 +9,7 @@ mod helpers;
 mod http_chats;
 mod http_errors;
 mod http_users;
+mod idle_tcp;
 mod layout;
 mod multi_instance;
 mod openapi;
