@@ -61,6 +61,14 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
+    // HTTP/2 (h2c) has no header timeout: a client that sent the preface and nothing else
+    // held its connection for good, and held up a graceful shutdown with it. A keep-alive ping
+    // it does not answer within the timeout now drops it, as a silent WebSocket is dropped.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(header_timeout)
+        .keep_alive_timeout(header_timeout);
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     // Connections still waiting for their first byte have no request to finish: at shutdown

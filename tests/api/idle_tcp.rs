@@ -137,3 +137,28 @@ async fn silent_connection_does_not_delay_shutdown() {
     assert_eq!(got, b"");
     assert!(since.elapsed() < Duration::from_secs(2));
 }
+
+/// An HTTP/2 client (h2c, prior knowledge) that sends the preface and then nothing: the
+/// server's keep-alive ping goes unanswered and the connection is dropped within two
+/// `WS_TIMEOUT_SECONDS` (it used to stay open for good, and to hold up shutdown).
+#[tokio::test]
+async fn silent_http2_connection_is_dropped() {
+    let app = spawn().await;
+    let mut tcp = TcpStream::connect(app.addr).await.unwrap();
+    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await.unwrap();
+    let since = Instant::now();
+    let mut got = Vec::new();
+    let read = tokio::time::timeout_at(since + 2 * BOUND + SLACK, tcp.read_to_end(&mut got)).await;
+    match read {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) if e.kind() == ErrorKind::ConnectionReset => {}
+        Ok(Err(e)) => panic!("unexpected read error {e}"),
+        Err(_) => panic!("still open {:?} after the preface", 2 * BOUND + SLACK),
+    }
+    assert!(
+        since.elapsed() >= BOUND - EARLY,
+        "dropped after {:?}",
+        since.elapsed()
+    );
+    assert_eq!(app.get("/health").await.0, 200, "the server still serves");
+}
