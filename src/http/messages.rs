@@ -17,6 +17,9 @@ use crate::error::{ApiError, Detail};
 use crate::state::AppState;
 use crate::usecases::{self, TextInput};
 
+/// Why a `before_seq` or `after_seq` is refused.
+const BAD_SEQ: &str = "expected a message's seq, an integer from 0 to 9223372036854775807";
+
 /// `limit` bounds (CONTRACT: 1..=1000, default 50).
 pub const MAX_LIMIT: usize = 1000;
 pub const DEFAULT_LIMIT: usize = 50;
@@ -59,11 +62,14 @@ pub struct NewMessage {
     #[schema(value_type = Option<HashMap<String, serde_json::Value>>, example = json!({"build": 412}))]
     pub metadata: Option<Metadata>,
     /// Id of the message this one answers.
-    #[schema(example = "0192f0c1-7d3e-7b7a-9c1d-2f4e6a8b0c12")]
+    #[schema(
+        example = "0192f0c1-7d3e-7b7a-9c1d-2f4e6a8b0c12",
+        pattern = "^[A-Za-z0-9._:@-]{1,128}$"
+    )]
     pub reply_to: Option<String>,
     /// Your own id for this message (1 to 128 characters of A-Z a-z 0-9 . _ - : @): sending it
     /// again within `IDEMPOTENCY_WINDOW_SECONDS` stores nothing and answers the original.
-    #[schema(example = "build-412")]
+    #[schema(example = "build-412", pattern = "^[A-Za-z0-9._:@-]{1,128}$")]
     pub client_msg_id: Option<String>,
 }
 
@@ -132,14 +138,12 @@ fn parse_limit(q: &HashMap<String, String>) -> Result<usize, ApiError> {
 /// Which page. The bounds combine: `before` (a time) and `before_seq` both bound it above,
 /// `after_seq` below; with `after_seq` it is the oldest messages above it, else the newest.
 fn parse_window(q: &HashMap<String, String>) -> Result<Window, ApiError> {
+    // Up to i64::MAX: the documented int64 (a seq, a µs timestamp, is far below it).
     let seq = |name: &str| {
         q.get(name)
             .map(|v| {
-                v.parse::<u64>().map_err(|_| {
-                    ApiError::BadRequest(format!(
-                        "Invalid {name}: expected a message's seq, an integer from 0"
-                    ))
-                })
+                let n = v.parse::<i64>().ok().and_then(|n| u64::try_from(n).ok());
+                n.ok_or_else(|| ApiError::BadRequest(format!("Invalid {name}: {BAD_SEQ}")))
             })
             .transpose()
     };
@@ -181,12 +185,12 @@ fn bad_before(value: &str) -> ApiError {
         ("chat_id" = String, Path, pattern = "^[A-Za-z0-9._:@-]{1,128}$", description = "Room id", example = "chat1"),
         ("limit" = Option<u32>, Query, description = "How many messages, 1 to 1000 (default 50)", minimum = 1, maximum = 1000, example = 50),
         ("before" = Option<String>, Query, format = DateTime, description = "Only messages strictly older than this time, such as 2024-01-01T00:00:00Z: RFC 3339, or the naive ISO 8601 form (read as UTC). Leave it out for the newest messages. In a URL, write an offset's + as %2B."),
-        ("before_seq" = Option<u64>, Query, description = "Only messages whose seq is below this: the newest of them", minimum = 0, example = 1704067200000000_u64),
-        ("after_seq" = Option<u64>, Query, description = "Only messages whose seq is above this: the oldest of them (0: from the first)", minimum = 0, example = 1704067200000000_u64),
+        ("before_seq" = Option<i64>, Query, description = "Only messages whose seq is below this: the newest of them", minimum = 0, example = 1704067200000000_i64),
+        ("after_seq" = Option<i64>, Query, description = "Only messages whose seq is above this: the oldest of them (0: from the first)", minimum = 0, example = 1704067200000000_i64),
     ),
     responses(
         (status = 200, description = "Messages, oldest first", body = Vec<Message>),
-        (status = 400, description = "Invalid chat_id, limit, before, before_seq or after_seq", body = Detail, example = json!({"detail": "Invalid after_seq: expected a message's seq, an integer from 0"})),
+        (status = 400, description = "Invalid chat_id, limit, before, before_seq or after_seq", body = Detail, example = json!({"detail": "Invalid after_seq: expected a message's seq, an integer from 0 to 9223372036854775807"})),
         (status = 404, description = "Unknown chat", body = Detail, example = json!({"detail": "Chat not found"})),
         (status = 403, description = "Not allowed for this caller (only when AUTH_SECRET is set)", body = Detail, example = json!({"detail": "Chat p is private and you are not a participant"})),
         (status = 503, description = "Storage unreachable", body = Detail, example = json!({"detail": "Storage unavailable"})),

@@ -26,12 +26,15 @@ pub struct TextFrame {
     #[schema(value_type = Option<HashMap<String, serde_json::Value>>, example = json!({"client": "web"}))]
     pub metadata: Option<Metadata>,
     /// Id of the message this one answers.
-    #[schema(example = "0192f0c1-7d3e-7b7a-9c1d-2f4e6a8b0c12")]
+    #[schema(
+        example = "0192f0c1-7d3e-7b7a-9c1d-2f4e6a8b0c12",
+        pattern = "^[A-Za-z0-9._:@-]{1,128}$"
+    )]
     pub reply_to: Option<String>,
     /// Your own id for this message (1 to 128 characters of A-Z a-z 0-9 . _ - : @). Sending
     /// it again (same user and room, within `IDEMPOTENCY_WINDOW_SECONDS`, on any connection or
     /// instance) stores nothing and answers this connection alone with the original message.
-    #[schema(example = "c-7f3a-0001")]
+    #[schema(example = "c-7f3a-0001", pattern = "^[A-Za-z0-9._:@-]{1,128}$")]
     pub client_msg_id: Option<String>,
 }
 

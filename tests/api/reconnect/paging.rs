@@ -31,7 +31,7 @@ async fn paging_by_seq_walks_everything_both_ways() {
     }
     assert_eq!(forward, all);
 
-    let (mut backward, mut before) = (Vec::new(), u64::MAX);
+    let (mut backward, mut before) = (Vec::new(), i64::MAX as u64);
     loop {
         let p = page(&app, &format!("limit=5&before_seq={before}")).await;
         let Some(first) = p.first() else { break };
@@ -68,11 +68,12 @@ async fn bad_seq_queries_are_400() {
     let app = TestApp::spawn().await;
     let mut ws = app.ws("alice").await;
     say(&mut ws, "r", "hi").await;
-    let bad = |name: &str| json!({"detail": format!("Invalid {name}: expected a message's seq, an integer from 0")});
+    let bad = |name: &str| json!({"detail": format!("Invalid {name}: expected a message's seq, an integer from 0 to 9223372036854775807")});
     for (query, name) in [
         ("after_seq=-1", "after_seq"),
         ("after_seq=x", "after_seq"),
         ("before_seq=18446744073709551616", "before_seq"),
+        ("after_seq=9223372036854775808", "after_seq"),
         ("before_seq=", "before_seq"),
     ] {
         assert_eq!(
