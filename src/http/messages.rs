@@ -52,7 +52,7 @@ pub fn routes(s: AppState) -> BoxedFilter<(Response,)> {
 #[schema(example = json!({"content": "Build 412 passed", "user_id": "ci-bot", "client_msg_id": "build-412"}))]
 pub struct NewMessage {
     /// 1 to 4096 characters (`MAX_CONTENT_LENGTH`).
-    #[schema(example = "Build 412 passed")]
+    #[schema(example = "Build 412 passed", min_length = 1, max_length = 4096)]
     pub content: String,
     /// The sender. With `AUTH_SECRET` set it may be left out (the token's user is the
     /// sender), and otherwise must name that same user; without it, it is required.
