@@ -74,13 +74,19 @@ async fn typing_is_not_rate_limited() {
     a.send_json(json!({"type": "join", "chat_id": "t"})).await;
     assert_eq!(a.recv_json().await["content"], "alice joined the chat");
     assert_eq!(b.recv_json().await["content"], "alice joined the chat");
-    for _ in 0..5 {
-        a.send_json(json!({"type": "typing", "content": "typing", "chat_id": "t"}))
+    // Typing and stopped in turn (so the typing throttle passes each one on): ten events at
+    // a rate limit of one per second, every one delivered.
+    for content in ["typing", "stopped"].repeat(5) {
+        a.send_json(json!({"type": "typing", "content": content, "chat_id": "t"}))
             .await;
         let ev = b.recv_json().await;
         assert_eq!(
-            (ev["type"].as_str(), ev["user_id"].as_str()),
-            (Some("typing"), Some("alice"))
+            (
+                ev["type"].as_str(),
+                ev["user_id"].as_str(),
+                ev["content"].as_str()
+            ),
+            (Some("typing"), Some("alice"), Some(content))
         );
     }
     a.assert_nothing_pending().await;
