@@ -53,7 +53,7 @@ async fn a_message_is_published_only_when_another_instance_follows_the_room() {
     let (a, b, port, prefix, followers) = pair_with_room(&["p", "q"]).await;
     let count = async || redis_command(port, &["SCARD", &followers]).await;
     assert_eq!(count().await, [Resp::Int(0)]);
-    let mut channel = Subscriber::open(port, &format!("{prefix}:ch:room:r")).await;
+    let mut channel = Subscriber::open(port, &format!("{prefix}:ch:room:{{r}}")).await;
 
     // p connects to A: A registers before the handshake completes, and is alone.
     let mut p = a.ws("p").await;
@@ -109,7 +109,7 @@ async fn a_leave_on_the_only_follower_unsubscribes_and_a_rejoin_starts_at_its_no
     p.send_json(json!({"type": "leave", "chat_id": "r"})).await;
     assert_eq!(p.recv_json().await["content"], "p left the chat");
     wait_followers(port, &followers, 0).await;
-    let channel = format!("{prefix}:ch:room:r");
+    let channel = format!("{prefix}:ch:room:{{r}}");
     let numsub = redis_command(port, &["PUBSUB", "NUMSUB", &channel]).await;
     assert_eq!(numsub, [Resp::Text(channel.clone()), Resp::Int(0)]);
 

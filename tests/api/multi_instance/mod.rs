@@ -55,10 +55,14 @@ async fn subscriptions(port: u16, prefix: &str) -> BTreeMap<String, i64> {
         .collect()
 }
 
-/// The expected subscriptions: `(kind:id, instances)` under `prefix`.
+/// The expected subscriptions: `(kind:id, instances)` under `prefix` (each channel's id in
+/// braces: its hash tag).
 fn channels(prefix: &str, want: &[(&str, i64)]) -> BTreeMap<String, i64> {
     want.iter()
-        .map(|(name, n)| (format!("{prefix}:ch:{name}"), *n))
+        .map(|(name, n)| {
+            let (kind, id) = name.split_once(':').unwrap();
+            (format!("{prefix}:ch:{kind}:{{{id}}}"), *n)
+        })
         .collect()
 }
 
