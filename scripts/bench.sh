@@ -3,7 +3,7 @@
 # Node, both on Redis) with the project's own load generator (bench/: the chat-bench crate's
 # loadgen), back to back and interleaved, on this machine, and prints a Markdown table with ratios.
 #
-#   scripts/bench.sh [--quick] [--rounds N] [--servers "ours-memory ours-redis node fastapi"]
+#   scripts/bench.sh [--quick] [--rounds N] [--servers "ours-memory ours-redis ours-cluster node fastapi"]
 #                    [--scenarios "fanout paced burst idle history scale"] [--out DIR]
 #
 # --quick     small sizes and a few seconds per scenario (about 3 minutes in all)
@@ -12,6 +12,8 @@
 # In full mode the idle scenario is idle-10k and idle-50k; either may be named alone.
 #
 # Ours runs with WORKER_THREADS=1, one thread like each peer (OURS_WORKER_THREADS=0: one per core).
+# ours-cluster (not in the default list) is ours on a private Redis Cluster of 3 masters with a
+# replica each (REDIS_CLUSTER_NODES); its Redis CPU and memory are the six nodes' sum.
 #
 # After each round's idle-10k, the bench's acceptor (answers the upgrade, nothing else) is
 # measured the same way: the most connections per second any server could show here. After each
@@ -92,7 +94,7 @@ cleanup() {
     local rc=$? pid
     for pid in "${shard_loadgens[@]}" "${shard_servers[@]}"; do stop_pid "$pid"; done
     stop_pid "$server_pid"
-    stop_pid "$redis_pid"
+    stop_pids "$redis_pid"
     rm -rf "$tmp"
     exit "$rc"
 }
@@ -189,6 +191,58 @@ start_redis() {
     return 1
 }
 
+# A private 3-master cluster with a replica each, on six free ports (and their bus ports,
+# +10000); sets redis_pid (the six pids, comma-separated) and cluster_nodes.
+start_redis_cluster() {
+    local base p i pids=() ok
+    base=$(python3 -c '
+import socket, random
+for _ in range(200):
+    b = random.randrange(20000, 40000)
+    try:
+        socks = []
+        for p in list(range(b, b + 6)) + list(range(b + 10000, b + 10006)):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
+        print(b); break
+    except OSError:
+        pass')
+    cluster_dir=$tmp/cluster
+    rm -rf "$cluster_dir" && mkdir -p "$cluster_dir"
+    for p in $(seq "$base" $((base + 5))); do
+        redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes \
+            --cluster-config-file "$cluster_dir/nodes-$p.conf" --cluster-node-timeout 2000 \
+            --save '' --appendonly no --dir "$cluster_dir" --maxclients 100000 --logfile '' \
+            >"$cluster_dir/$p.log" 2>&1 &
+        pids+=($!)
+    done
+    redis_pid=$(IFS=,; echo "${pids[*]}")
+    for p in $(seq "$base" $((base + 5))); do
+        for i in $(seq 100); do
+            [ "$(redis-cli -p "$p" ping 2>/dev/null)" = PONG ] && break
+            sleep 0.05
+        done
+    done
+    # shellcheck disable=SC2046
+    redis-cli --cluster create $(for p in $(seq "$base" $((base + 5))); do echo "127.0.0.1:$p"; done) \
+        --cluster-replicas 1 --cluster-yes >"$cluster_dir/create.log" 2>&1 || {
+        echo "    cluster create failed:"; tail -5 "$cluster_dir/create.log" | sed 's/^/      /'; return 1; }
+    for p in $(seq "$base" $((base + 5))); do
+        ok=
+        for i in $(seq 200); do
+            redis-cli -p "$p" cluster info 2>/dev/null | grep -q 'cluster_state:ok' && { ok=1; break; }
+            sleep 0.05
+        done
+        [ -n "$ok" ] || { echo "    cluster not ok on $p"; return 1; }
+    done
+    cluster_nodes=127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))
+}
+
+# Stops every pid of a comma-separated list.
+stop_pids() {
+    local pid
+    for pid in ${1//,/ }; do stop_pid "$pid"; done
+}
+
 # Starts server $1 on a free port, its output in $server_log; sets server_pid and port. The pid
 # is the server process itself (exec), so /proc/PID is what we sample.
 start_server() {
@@ -196,11 +250,13 @@ start_server() {
     port=$(free_port)
     mkdir -p "$tmp/run"
     case $name in
-        ours-memory | ours-redis)
-            local store=${name#ours-} url=
+        ours-memory | ours-redis | ours-cluster)
+            local store=${name#ours-} url= nodes=
             [ "$store" = redis ] && url=redis://127.0.0.1:$redis_port/0
+            [ "$store" = cluster ] && store=redis nodes=$cluster_nodes
             (cd "$tmp/run" && exec env HOST=127.0.0.1 PORT="$port" STORE="$store" \
-                ${url:+REDIS_URL=$url} RATE_LIMIT_PER_SECOND=0 MAX_CONNECTIONS=200000 \
+                ${url:+REDIS_URL=$url} ${nodes:+REDIS_CLUSTER_NODES=$nodes} \
+                RATE_LIMIT_PER_SECOND=0 MAX_CONNECTIONS=200000 \
                 MAX_CONNECTIONS_PER_USER=100000 SHUTDOWN_DRAIN_SECONDS=0 RUST_LOG=warn \
                 WORKER_THREADS="${OURS_WORKER_THREADS:-1}" \
                 "$server_bin") >"$server_log" 2>&1 &
@@ -239,7 +295,10 @@ run_one() {
     runs=$((runs + 1))
     echo "== $tag on $name (round $round): loadgen $*"
     redis_port=
-    if [ "$name" != ours-memory ]; then
+    if [ "$name" = ours-cluster ]; then
+        start_redis_cluster || ok=0
+        redis_arg="--redis-pid $redis_pid"
+    elif [ "$name" != ours-memory ]; then
         start_redis || ok=0
         redis_arg="--redis-pid $redis_pid"
     fi
@@ -259,7 +318,7 @@ run_one() {
         ok=0
     fi
     stop_pid "$server_pid"; server_pid=
-    stop_pid "$redis_pid"; redis_pid=
+    stop_pids "$redis_pid"; redis_pid=
     [ $ok = 1 ] || failed=$((failed + 1))
     echo "   -> $([ $ok = 1 ] && echo ok || echo FAILED) in $((SECONDS - t0)) s"
 }

@@ -32,26 +32,15 @@ impl Hub {
             dropped.extend(rooms);
         }
     }
-
-    /// A user connected here joined a room with the notice at `seq` (`prev` just before it).
-    /// A room new here is followed from `prev`, so the subscription's replay starts with the
-    /// notice; in a room followed here whose order is past the notice already, the user
-    /// follows from now. Otherwise the notice is still to come here, and adds the user at its
-    /// place (adding it now could show it messages stored before its join). Returns whether
-    /// the room is new here.
-    pub fn follow_new(&self, user: &UserId, room: &ChatId, prev: u64, seq: u64) -> bool {
-        let mut s = self.lock();
-        let new = !s.rooms.contains_key(room);
-        if new || s.rooms.get(room).is_some_and(|r| r.last >= seq) {
-            s.follow(user, [(room.clone(), prev)]);
-        }
-        new
-    }
 }
 
 impl State {
     /// See [`Hub::follow`].
-    fn follow(&mut self, user: &UserId, rooms: impl IntoIterator<Item = (ChatId, u64)>) -> Vec<ChatId> {
+    pub(super) fn follow(
+        &mut self,
+        user: &UserId,
+        rooms: impl IntoIterator<Item = (ChatId, u64)>,
+    ) -> Vec<ChatId> {
         let State {
             users, rooms: index, ..
         } = self;

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::domain::{ChatId, Json, UserId};
 use crate::stats;
+pub use late::{CatchUp, Followed};
 use outbox::{Offered, Outbox};
 use recent::Recent;
 use resume::Resuming;
@@ -276,6 +277,7 @@ fn offer(out: &Outbox, frame: &Json) -> bool {
 
 mod caps;
 mod follow;
+mod late;
 mod order;
 pub mod outbox;
 mod reading;

@@ -32,6 +32,17 @@ impl Resuming {
         }
     }
 
+    pub(super) fn out(&self) -> &Outbound {
+        &self.out
+    }
+
+    /// Writes every held frame to the outbox.
+    pub(super) fn release(self) {
+        for (_, _, frame) in &self.held {
+            offer(&self.out, frame);
+        }
+    }
+
     /// Holds a live frame (`before`: the room's sequence before it). Past the outbox's bound
     /// the connection is marked slow, as a full outbox would.
     pub(super) fn hold(&mut self, room: &ChatId, before: u64, seq: Option<u64>, frame: &Json) -> bool {

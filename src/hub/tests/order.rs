@@ -59,7 +59,7 @@ fn a_held_join_or_leave_applies_at_its_place() {
     let joined = notice(&chat, "v joined", 12, Some(Membership::Joined(v.clone())));
     hub.deliver_next(11, &joined);
     // The join is announced elsewhere too: v must not follow the room before its place.
-    hub.follow_new(&v, &chat, 11, 12);
+    assert_eq!(hub.follow_new(&v, &chat, 11, 12), Followed::Nothing);
     hub.deliver_next(10, &stored(&chat, "before", 11));
     let left = notice(&chat, "u left", 14, Some(Membership::Left(u.clone())));
     hub.deliver_next(13, &left);
@@ -75,7 +75,7 @@ fn a_room_new_here_is_followed_from_a_local_users_join() {
     let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
     let (out, _) = conn(&hub, &u, 8);
     hub.deliver_next(4, &stored(&chat, "not followed", 5));
-    assert!(hub.follow_new(&u, &chat, 6, 7));
+    assert_eq!(hub.follow_new(&u, &chat, 6, 7), Followed::New);
     hub.deliver_next(
         6,
         &notice(&chat, "u joined", 7, Some(Membership::Joined(u.clone()))),
@@ -148,7 +148,16 @@ fn a_join_already_passed_here_adds_the_user_and_a_replayed_join_never_re_adds_a_
     hub.follow(&u, [(chat.clone(), 12)]);
     let joined = notice(&chat, "v joined", 12, Some(Membership::Joined(v.clone())));
     hub.deliver_next(11, &joined); // a copy of what the room is past: dropped
-    assert!(!hub.follow_new(&v, &chat, 11, 12), "not new here");
+    // v's notice came late: v follows now, its connection held until its backlog is written.
+    let Followed::Late(catch_up) = hub.follow_new(&v, &chat, 11, 12) else {
+        panic!("a late join")
+    };
+    assert_eq!((catch_up.after, catch_up.upto, catch_up.conns.len()), (11, 12, 1));
+    assert_eq!(
+        hub.follow_new(&v, &chat, 11, 12),
+        Followed::Nothing,
+        "followed already"
+    );
     hub.deliver_next(12, &stored(&chat, "first", 13));
     let left = notice(&chat, "v left", 14, Some(Membership::Left(v.clone())));
     hub.deliver_next(13, &left);
@@ -156,5 +165,11 @@ fn a_join_already_passed_here_adds_the_user_and_a_replayed_join_never_re_adds_a_
     hub.deliver(&joined);
     hub.deliver(&left);
     hub.deliver_next(14, &stored(&chat, "after", 15));
-    assert_eq!(texts(&out_v), ["first", "v left"]);
+    assert_eq!(
+        texts(&out_v),
+        Vec::<String>::new(),
+        "held until the backlog is written"
+    );
+    hub.caught_up(&catch_up, std::slice::from_ref(&joined.frame));
+    assert_eq!(texts(&out_v), ["v joined", "first", "v left"]);
 }

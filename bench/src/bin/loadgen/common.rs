@@ -284,11 +284,23 @@ pub fn sample(pid: Option<u32>) -> Option<ProcSample> {
     Some(ProcSample { ticks, rss_kib })
 }
 
-/// CPU time and memory of the server (and of its Redis, if any) over a measured phase.
-#[derive(Clone, Copy)]
+/// The sum over several processes (the nodes of a Redis Cluster); `None` if any is missing.
+pub fn sample_all(pids: &[u32]) -> Option<ProcSample> {
+    let mut sum = ProcSample::default();
+    for pid in pids {
+        let s = sample(Some(*pid))?;
+        sum.ticks += s.ticks;
+        sum.rss_kib += s.rss_kib;
+    }
+    (!pids.is_empty()).then_some(sum)
+}
+
+/// CPU time and memory of the server (and of its Redis, if any: all of a cluster's nodes)
+/// over a measured phase.
+#[derive(Clone)]
 pub struct Procs {
     pub server: Option<u32>,
-    pub redis: Option<u32>,
+    pub redis: Vec<u32>,
     pub clk_tck: u64,
 }
 
@@ -311,7 +323,7 @@ impl Procs {
     pub fn mark(&self) -> Mark {
         Mark {
             server: sample(self.server),
-            redis: sample(self.redis),
+            redis: sample_all(&self.redis),
             generator: sample(Some(std::process::id())),
         }
     }
@@ -333,7 +345,7 @@ impl Procs {
     pub fn rss(&self) -> (Option<u64>, Option<u64>) {
         (
             sample(self.server).map(|s| s.rss_kib),
-            sample(self.redis).map(|s| s.rss_kib),
+            sample_all(&self.redis).map(|s| s.rss_kib),
         )
     }
 }

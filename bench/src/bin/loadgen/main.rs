@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p chat-bench --bin loadgen -- [--url http://127.0.0.1:8000]
-//!     [--server-pid PID] [--redis-pid PID] [--json FILE] <fanout|paced|burst|idle|history>
+//!     [--server-pid PID] [--redis-pid PID[,PID...]] [--json FILE] <fanout|paced|burst|idle|history>
 //!     [options]
 //! cargo run --release -p chat-bench --bin loadgen -- report DIR
 //!     --servers ours-memory,ours-redis,node,fastapi
@@ -41,9 +41,10 @@ struct Cli {
     /// Server process to sample (CPU time, resident memory).
     #[arg(long, global = true)]
     server_pid: Option<u32>,
-    /// Redis process behind the server, sampled the same way.
-    #[arg(long, global = true)]
-    redis_pid: Option<u32>,
+    /// Redis process behind the server, sampled the same way (a cluster's: comma-separated,
+    /// summed).
+    #[arg(long, global = true, value_delimiter = ',')]
+    redis_pid: Vec<u32>,
     /// Clock ticks per second of /proc/PID/stat (`getconf CLK_TCK`).
     #[arg(long, global = true, default_value_t = 100)]
     clk_tck: u64,

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::super::payload::{JoinNotice, RoomPayload};
 use super::{Channel, RedisBus};
 use crate::domain::{ChatId, Json};
-use crate::hub::Delivery;
+use crate::hub::{CatchUp, Delivery, Followed};
 
 impl RedisBus {
     /// Handles pushes in arrival order (which is each room's stored order).
@@ -117,15 +117,40 @@ impl RedisBus {
         if !self.inner.hub.wants_user(&user) {
             return;
         }
-        let new = self.inner.hub.follow_new(&user, &chat, prev, seq);
+        let followed = self.inner.hub.follow_new(&user, &chat, prev, seq);
         if let Err(e) = self.reconcile(vec![Channel::Room(chat.clone())]).await {
             tracing::warn!(error = %e, %chat, "subscribe after a remote join failed");
         }
-        if new {
+        match followed {
             // Its channel may still be subscribed (the room left this hub a moment ago), and
             // then no subscription replay brings the notice: a recheck does.
-            self.inner.hub.recheck(&chat);
+            Followed::New => self.inner.hub.recheck(&chat),
+            Followed::Late(catch_up) => {
+                let bus = self.clone();
+                self.inner
+                    .tasks
+                    .spawn(async move { bus.catch_up_late(catch_up).await });
+            }
+            Followed::Nothing => {}
         }
+    }
+
+    /// Writes a late joiner's backlog to its held connections (see `hub/late.rs`). Should the
+    /// log be unreadable, they are released without it: they miss those messages, as before
+    /// this instance could know of them.
+    async fn catch_up_late(&self, catch_up: CatchUp) {
+        let frames = match self.inner.store.log_after(&catch_up.room, catch_up.after).await {
+            Ok(entries) => entries
+                .into_iter()
+                .take_while(|e| e.seq <= catch_up.upto)
+                .map(|e| Json::from(e.json))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, chat = %catch_up.room, "reading a late joiner's backlog failed");
+                Vec::new()
+            }
+        };
+        self.inner.hub.caught_up(&catch_up, &frames);
     }
 
     /// Delivers what the room's log holds past the last sequence delivered here; false if

@@ -1,0 +1,78 @@
+//! A join that reaches this hub after the room's order has passed it. Joins made elsewhere
+//! are announced on the user's bucket channel, which on a Redis Cluster lives on another node
+//! than the room (and than other users' buckets), so the notices of one room's joins arrive
+//! in any order. A user whose notice comes late must still get every message from its join
+//! on, once and in order: its connections here are held as resuming ones are (live frames
+//! kept back), the messages from its join to where the room stands are read from the store
+//! and written to them, then what was held follows.
+
+use super::resume::Resuming;
+use super::{Hub, offer};
+use crate::domain::{ChatId, Json, UserId};
+
+/// Connections held until a late joiner's backlog is written: the messages of the room after
+/// `after` up to `upto`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CatchUp {
+    pub room: ChatId,
+    pub conns: Vec<u64>,
+    pub after: u64,
+    pub upto: u64,
+}
+
+/// What a join notice did here (see [`Hub::follow_new`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Followed {
+    /// The room is new here: followed from the notice on (the subscription's replay brings it).
+    New,
+    /// Nothing to do now: the notice is still to come here (and adds the user at its place),
+    /// or the user follows the room already.
+    Nothing,
+    /// The room's order is past the notice: the user follows it now, its connections held
+    /// until the backlog is written ([`Hub::caught_up`]).
+    Late(CatchUp),
+}
+
+impl Hub {
+    /// A user connected here joined a room with the notice at `seq` (`prev` just before it).
+    pub fn follow_new(&self, user: &UserId, room: &ChatId, prev: u64, seq: u64) -> Followed {
+        let mut s = self.lock();
+        let Some(last) = s.rooms.get(room).map(|r| r.last) else {
+            s.follow(user, [(room.clone(), prev)]);
+            return Followed::New;
+        };
+        let follows = s.users.get(user).is_none_or(|e| e.rooms.contains(room));
+        if last < seq || follows {
+            return Followed::Nothing;
+        }
+        let conns: Vec<_> = s.users.get(user).map_or_else(Vec::new, |e| e.conns.clone());
+        let mut held = Vec::new();
+        for (id, out) in conns {
+            // One waiting for its own resume is left to it.
+            if let std::collections::hash_map::Entry::Vacant(v) = s.resuming.entry(id) {
+                v.insert(Resuming::new(out));
+                held.push(id);
+            }
+        }
+        s.follow(user, [(room.clone(), prev)]);
+        Followed::Late(CatchUp {
+            room: room.clone(),
+            conns: held,
+            after: prev,
+            upto: last,
+        })
+    }
+
+    /// Writes a late joiner's backlog (`frames`, in order) to its held connections, then what
+    /// was held meanwhile.
+    pub fn caught_up(&self, catch_up: &CatchUp, frames: &[Json]) {
+        let mut s = self.lock();
+        for id in &catch_up.conns {
+            let Some(r) = s.resuming.remove(id) else { continue };
+            for frame in frames {
+                offer(r.out(), frame);
+            }
+            r.release();
+        }
+    }
+}
