@@ -7,7 +7,7 @@ use bb8_redis::redis;
 
 use super::RedisStore;
 use super::payload::{JoinNotice, Mark, RoomPayload};
-use crate::domain::UserId;
+use crate::domain::{ChatId, UserId};
 use crate::hub::{Delivery, Membership};
 
 /// Who publishes what the room script stores.
@@ -22,7 +22,35 @@ pub(super) enum Publisher {
     Caller,
 }
 
+/// Moves a room's confirmed sequence (`acked` in its hash: what `REDIS_WAIT_REPLICAS`
+/// replicas have) forward. KEYS: room hash. ARGV: seq.
+const CONFIRM_LUA: &str = r#"
+local cur = tonumber(redis.call('HGET', KEYS[1], 'acked') or '0')
+if tonumber(ARGV[1]) > cur then redis.call('HSET', KEYS[1], 'acked', ARGV[1]) end
+return 0
+"#;
+
 impl RedisStore {
+    /// Records that the replicas have the room's messages up to `seq`: replays read no
+    /// further (`history.rs`), so a message refused for want of replicas reaches no one, even
+    /// by a replay, unless a later one is confirmed (the replicas then have it too). Best
+    /// effort: a failure only delays replays of it.
+    pub(super) async fn confirm(&self, chat: &ChatId, seq: u64) {
+        let mut inv = self.confirm_script.prepare_invoke();
+        inv.key(self.keys.room(chat)).arg(seq);
+        let done = self
+            .call(|mut c| async move { inv.invoke_async::<i64>(&mut c).await })
+            .await;
+        if let Err(e) = done {
+            tracing::warn!(error = %e, %chat, "recording a confirmed message failed");
+        }
+    }
+
+    /// A new confirm script (see `CONFIRM_LUA`).
+    pub(super) fn confirm_script() -> redis::Script {
+        redis::Script::new(CONFIRM_LUA)
+    }
+
     pub(super) fn publisher(&self) -> Publisher {
         match (self.wait_replicas, self.is_cluster()) {
             (1.., _) => Publisher::Caller,

@@ -51,7 +51,8 @@ impl ConnectionLike for Conn {
 }
 
 impl Conn {
-    /// A PING answered by one Redis, or by every master of the cluster (each shard reachable).
+    /// A PING answered by one Redis, or by every master of the cluster, which must also say
+    /// that every slot is served (`cluster_state:ok`): a master the client lost is not asked.
     pub async fn ping_all(&mut self) -> Result<(), RedisError> {
         match self {
             Conn::One(c) => redis::cmd("PING").query_async(c).await,
@@ -60,7 +61,18 @@ impl Conn {
                     MultipleNodeRoutingInfo::AllMasters,
                     Some(ResponsePolicy::AllSucceeded),
                 ));
-                c.route_command(redis::cmd("PING"), all).await.map(drop)
+                c.route_command(redis::cmd("PING"), all).await?;
+                let mut cmd = redis::cmd("CLUSTER");
+                cmd.arg("INFO");
+                let any = RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random);
+                let info: String = redis::from_redis_value(c.route_command(cmd, any).await?)?;
+                // Any node's view: with a shard down every live node says `cluster_state:fail`.
+                if !info.contains("cluster_state:ok") {
+                    return Err(RedisError::from(std::io::Error::other(
+                        "a shard of the cluster is down",
+                    )));
+                }
+                Ok(())
             }
         }
     }

@@ -63,10 +63,11 @@ impl RedisStore {
         // From `after` inclusive: whether its own entry is still there says whether the log
         // reaches back to it.
         let from = format!("{after}-0");
-        let ((created_at, upto), member, entries): ((Option<String>, Option<u64>), bool, RawEntries) = self
+        type Head = (Option<String>, Option<u64>, Option<u64>);
+        let ((created_at, upto, acked), member, entries): (Head, bool, RawEntries) = self
             .call(|mut c| async move {
                 redis::pipe()
-                    .hmget(room, &["created_at", "last_ts"])
+                    .hmget(room, &["created_at", "last_ts", "acked"])
                     .sismember(members, user)
                     .xrange(log, from, "+")
                     .query_async(&mut c)
@@ -77,6 +78,12 @@ impl RedisStore {
             return Ok(None);
         };
         let mut entries = messages(entries)?;
+        // With REDIS_WAIT_REPLICAS, only what the replicas have (see `announce.rs`).
+        let upto = match (self.wait_replicas, acked) {
+            (0, _) => upto.unwrap_or_default(),
+            (_, acked) => acked.unwrap_or_default(),
+        };
+        entries.retain(|(seq, _)| *seq <= upto);
         let reaches = if after == 0 {
             !self.trimmed(chat).await?
         } else {
@@ -88,7 +95,7 @@ impl RedisStore {
             epoch: epoch_of(&created_at),
             reaches,
             entries,
-            upto: upto.unwrap_or_default(),
+            upto,
         }))
     }
 
@@ -169,17 +176,29 @@ impl RedisStore {
     /// Entries of a room's log with a sequence above `after`, oldest first (at most the room's limit).
     pub async fn log_after(&self, chat: &ChatId, after: u64) -> StoreResult<Vec<LogEntry>> {
         let (log, start) = (self.keys.log(chat), format!("({after}-0"));
-        let entries: Vec<(String, Vec<String>)> = self
+        // With REDIS_WAIT_REPLICAS, only what the replicas have (see `announce.rs`).
+        let confirmed = (self.wait_replicas > 0).then(|| self.keys.room(chat));
+        let (acked, entries): (Option<u64>, Vec<(String, Vec<String>)>) = self
             .call(|mut c| async move {
-                redis::cmd("XRANGE")
-                    .arg(log)
-                    .arg(start)
-                    .arg("+")
-                    .query_async(&mut c)
-                    .await
+                let mut xrange = redis::cmd("XRANGE");
+                xrange.arg(log).arg(start).arg("+");
+                match confirmed {
+                    Some(room) => {
+                        redis::pipe()
+                            .hget(room, "acked")
+                            .add_command(xrange)
+                            .query_async(&mut c)
+                            .await
+                    }
+                    None => Ok((Some(u64::MAX), xrange.query_async(&mut c).await?)),
+                }
             })
             .await?;
-        let mut out = Vec::with_capacity(entries.len());
+        let upto = acked.unwrap_or_default();
+        let entries = entries
+            .into_iter()
+            .take_while(|(id, _)| seq_of(id).is_ok_and(|seq| seq <= upto));
+        let mut out = Vec::new();
         for (id, fields) in entries {
             let seq = seq_of(&id)?;
             let mut entry = LogEntry {

@@ -196,6 +196,9 @@ impl RedisStore {
         if status == "needjoin" {
             return Ok(Outcome::NeedJoin(text));
         }
+        if let (1.., Some((_, seq, _))) = (wait, entries.last()) {
+            self.confirm(chat, *seq).await;
+        }
         // The notice was stored if there is an entry beyond the text (a join or leave, or a
         // send that joined the room first), and comes first.
         let notice_stored = entries.len() > usize::from(text.is_some());

@@ -45,6 +45,7 @@ pub struct RedisStore {
     pub(super) create_user_script: redis::Script,
     pub(super) disconnect_script: redis::Script,
     pub(super) rate_script: redis::Script,
+    pub(super) confirm_script: redis::Script,
 }
 
 impl RedisStore {
@@ -87,6 +88,7 @@ impl RedisStore {
             create_user_script: redis::Script::new(users::CREATE_USER_LUA),
             disconnect_script: redis::Script::new(users::DISCONNECT_LUA),
             rate_script: redis::Script::new(users::RATE_LUA),
+            confirm_script: Self::confirm_script(),
         };
         store
             .ping()
