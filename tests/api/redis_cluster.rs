@@ -7,7 +7,10 @@
 // Each test uses part of it.
 #![allow(dead_code)]
 
+// Paths spelled out: other test binaries include this file with `#[path]`.
+#[path = "redis_cluster/slots.rs"]
 mod slots;
+#[path = "redis_cluster/wire.rs"]
 mod wire;
 
 use std::path::{Path, PathBuf};

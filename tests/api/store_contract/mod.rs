@@ -117,6 +117,9 @@ macro_rules! store_test {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn redis() {
+                if crate::helpers::skip_on_cluster("opens the store on one plain redis-server") {
+                    return;
+                }
                 let server = RedisServer::shared(); // alive until the test ends
                 run(redis_store(&server, $max).await).await;
             }
