@@ -172,26 +172,50 @@ impl RedisCluster {
         }
     }
 
-    /// The masters in slot order if the cluster is settled, else why not.
+    /// The masters in slot order if the cluster is settled, else why not: every live node is
+    /// ok and sees the same slot map (every slot on a live master) and the same roles (every
+    /// live node a slot owner or the replica of one, its replication link up).
     fn agreed(&self) -> Result<Vec<u16>, String> {
         let live = self.ports();
-        let mut maps = Vec::new();
+        let mut seen = Vec::new();
         for &port in &live {
             let info = wire::call(port, &["CLUSTER", "INFO"], CALL).map_err(|e| format!("{port}: {e}"))?;
             if !info.text().contains("cluster_state:ok") {
-                return Err(format!("{port} is not ok"));
+                let nodes = self.command(port, &["CLUSTER", "NODES"]);
+                return Err(format!("{port} is not ok: {}", nodes.text()));
             }
-            let map = slots::slot_map(&self.view(port)).ok_or(format!("{port}: incomplete map"))?;
+            let view = self.view(port);
+            let map = slots::slot_map(&view).ok_or(format!("{port}: incomplete map"))?;
             if let Some(dead) = map.iter().find(|(_, _, owner)| !live.contains(owner)) {
                 return Err(format!("{port} still maps slots to the dead {}", dead.2));
             }
-            maps.push(map);
+            let roles = slots::roles(&view, &live);
+            let owners: Vec<u16> = map.iter().map(|m| m.2).collect();
+            for (node, master) in &roles {
+                if !owners.contains(master.as_ref().unwrap_or(node)) {
+                    return Err(format!(
+                        "{port} sees {node} neither owning slots nor replicating an owner"
+                    ));
+                }
+            }
+            // A replica whose first sync has not completed never fails over (its data counts
+            // as too old), so a settled cluster has every replication link up.
+            if roles
+                .iter()
+                .any(|(node, master)| *node == port && master.is_some())
+            {
+                let info = self.command(port, &["INFO", "replication"]);
+                if !info.text().contains("master_link_status:up") {
+                    return Err(format!("{port}: replication link down"));
+                }
+            }
+            seen.push((map, roles));
         }
-        if maps.windows(2).any(|w| w[0] != w[1]) {
-            return Err(format!("the nodes disagree: {maps:?}"));
+        if seen.windows(2).any(|w| w[0] != w[1]) {
+            return Err(format!("the nodes disagree: {seen:?}"));
         }
         let mut masters: Vec<u16> = Vec::new();
-        for (_, _, owner) in &maps[0] {
+        for (_, _, owner) in &seen[0].0 {
             if !masters.contains(owner) {
                 masters.push(*owner);
             }
@@ -294,30 +318,65 @@ impl RedisCluster {
     }
 
     /// Starts a killed node again on its port with its cluster file: it rejoins, as a replica
-    /// when its slots went to another; waits (bounded) until its replication link is up and
-    /// the cluster is settled; returns how long it took.
+    /// when its slots went to another; waits (bounded) until the cluster is settled and, if it
+    /// is a replica, its replication link is up; returns how long it took.
     pub fn restart(&self, node: u16) -> Duration {
-        let start = Instant::now();
-        let child = spawn_server(&self.dir, node);
-        let mut nodes = self.nodes.lock().unwrap();
-        let slot = nodes
-            .iter_mut()
-            .find(|n| n.port == node)
-            .expect("a node of this cluster");
-        assert!(slot.child.is_none(), "{node} is running");
-        slot.child = Some(child);
-        drop(nodes);
-        assert!(self.wait_ping(node), "{node} did not start again");
-        let deadline = start + SETTLE;
-        loop {
-            let info = self.command(node, &["INFO", "replication"]);
-            if info.text().contains("master_link_status:up") {
-                self.settle("rejoining", deadline);
-                return start.elapsed();
+        self.restart_nodes(&[node])
+    }
+
+    /// Kills a master and its replica (SIGKILL): no node serves their slots; waits (bounded)
+    /// until every other node says `cluster_state:fail`.
+    pub fn kill_shard(&self, master: u16, replica: u16) {
+        self.kill(master);
+        self.kill(replica);
+        let deadline = Instant::now() + SETTLE;
+        for port in self.ports() {
+            loop {
+                let info = self.command(port, &["CLUSTER", "INFO"]);
+                if info.text().contains("cluster_state:fail") {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{port} did not see the shard fail");
+                std::thread::sleep(Duration::from_millis(20));
             }
-            assert!(Instant::now() < deadline, "{node} did not rejoin: {info:?}");
-            std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Starts a killed shard (its master and replica) again, as `restart` does.
+    pub fn restart_shard(&self, master: u16, replica: u16) -> Duration {
+        self.restart_nodes(&[master, replica])
+    }
+
+    fn restart_nodes(&self, ports: &[u16]) -> Duration {
+        let start = Instant::now();
+        for &port in ports {
+            let child = spawn_server(&self.dir, port);
+            let mut nodes = self.nodes.lock().unwrap();
+            let slot = nodes
+                .iter_mut()
+                .find(|n| n.port == port)
+                .expect("a node of this cluster");
+            assert!(slot.child.is_none(), "{port} is running");
+            slot.child = Some(child);
+        }
+        for &port in ports {
+            assert!(self.wait_ping(port), "{port} did not start again");
+        }
+        let deadline = start + SETTLE;
+        for &port in ports {
+            loop {
+                let role = self.command(port, &["ROLE"]);
+                let info = self.command(port, &["INFO", "replication"]);
+                let linked = info.text().contains("master_link_status:up");
+                if role.items()[0] == Reply::Bulk("master".into()) || linked {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{port} did not rejoin: {info:?}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.settle("rejoining", deadline);
+        start.elapsed()
     }
 
     /// Kills one node (SIGKILL) and waits for it.
@@ -431,6 +490,9 @@ fn spawn_server(dir: &Path, port: u16) -> Child {
         String::new(),
         "--appendonly".into(),
         "no".into(),
+        // A replica's full sync starts at once, not after the default 5 s wait for others.
+        "--repl-diskless-sync-delay".into(),
+        "0".into(),
         "--bind".into(),
         "127.0.0.1".into(),
         "--dir".into(),

@@ -59,3 +59,37 @@ fn a_dropped_cluster_leaves_nothing_running() {
         );
     }
 }
+
+/// The failover tools do what they say: a graceful failover swaps master and replica; a
+/// killed master's replica takes its slots, and the old master comes back as its replica; a
+/// whole shard down fails the cluster until it is started again. Prints the durations.
+#[test]
+fn failovers_kills_and_restarts_settle() {
+    let cluster = RedisCluster::private();
+    let masters = cluster.masters();
+
+    let replica = cluster.replica_of(masters[0]);
+    let took = cluster.failover(replica);
+    assert_eq!(cluster.masters(), [replica, masters[1], masters[2]]);
+    assert_eq!(cluster.replica_of(replica), masters[0]);
+    println!("graceful failover settled in {took:?}");
+
+    let (promoted, took) = cluster.kill_master(masters[1]);
+    assert_eq!(cluster.masters(), [replica, promoted, masters[2]]);
+    assert_eq!(cluster.ports().len(), 5);
+    println!("kill -9 of a master settled in {took:?}");
+    let took = cluster.restart(masters[1]);
+    assert_eq!(cluster.replica_of(promoted), masters[1]);
+    println!("the killed master rejoined as a replica in {took:?}");
+
+    let last = cluster.replica_of(masters[2]);
+    let started = Instant::now();
+    cluster.kill_shard(masters[2], last);
+    println!(
+        "a whole shard down: cluster_state:fail after {:?}",
+        started.elapsed()
+    );
+    let took = cluster.restart_shard(masters[2], last);
+    assert_eq!(cluster.masters(), [replica, promoted, masters[2]]);
+    println!("the shard restarted and settled in {took:?}");
+}

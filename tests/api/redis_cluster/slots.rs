@@ -107,6 +107,22 @@ pub fn slot_map(view: &[NodeLine]) -> Option<Vec<(u16, u16, u16)>> {
     (next == SLOTS).then_some(map)
 }
 
+/// Each of the `live` nodes with the port of its master (`None` for a master), sorted; a
+/// live node missing from the view is listed with itself as master, so views disagree.
+pub fn roles(view: &[NodeLine], live: &[u16]) -> Vec<(u16, Option<u16>)> {
+    let port_of = |id: &str| view.iter().find(|n| n.id == id).map_or(0, |n| n.port);
+    let mut roles: Vec<(u16, Option<u16>)> = live
+        .iter()
+        .map(|&port| match view.iter().find(|n| n.port == port) {
+            Some(n) if n.is_master() => (port, None),
+            Some(n) => (port, n.master.as_deref().map(port_of)),
+            None => (port, Some(port)),
+        })
+        .collect();
+    roles.sort_unstable();
+    roles
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
