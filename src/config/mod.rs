@@ -32,6 +32,10 @@ pub struct Config {
     pub redis_password: Option<String>,
     #[envconfig(from = "REDIS_URL")]
     pub redis_url: Option<String>,
+    #[envconfig(from = "REDIS_CLUSTER_NODES")]
+    pub redis_cluster_nodes: Option<String>,
+    #[envconfig(from = "REDIS_WAIT_REPLICAS", default = "0")]
+    pub redis_wait_replicas: String,
     // One: a multiplexed connection pipelines every concurrent call; more connections spread
     // the same calls over more system calls (fan-out on Redis, pool 1 against 4: 5 to 12 %
     // more deliveries per CPU-second, and less Redis CPU).

@@ -1,5 +1,6 @@
 //! The Redis settings: `REDIS_URL`, or the URL built from `REDIS_HOST`, `REDIS_PORT`,
-//! `REDIS_DB` and `REDIS_PASSWORD`, plus the pool, key prefix and presence TTL.
+//! `REDIS_DB` and `REDIS_PASSWORD`, or a cluster's seed nodes (`REDIS_CLUSTER_NODES`), plus
+//! the pool, key prefix, replicas to wait for and presence TTL.
 
 use std::time::Duration;
 
@@ -17,6 +18,11 @@ pub struct RedisSettings {
     pub key_prefix: String,
     /// A crashed instance's connections stop counting as active after this long.
     pub presence_ttl: Duration,
+    /// A Redis Cluster's seed nodes, as `redis://[:password@]host:port` URLs (empty: one Redis
+    /// at `url`).
+    pub cluster: Vec<String>,
+    /// How many replicas must have each stored message before it is acknowledged (`WAIT`).
+    pub wait_replicas: u32,
 }
 
 impl std::fmt::Debug for RedisSettings {
@@ -25,6 +31,7 @@ impl std::fmt::Debug for RedisSettings {
         f.debug_struct("Redis")
             .field("address", &self.address)
             .field("prefix", &self.key_prefix)
+            .field("cluster", &!self.cluster.is_empty())
             .finish()
     }
 }
@@ -32,7 +39,12 @@ impl std::fmt::Debug for RedisSettings {
 /// `redis at localhost:6379 (prefix chat)`: for the start-up log, so never the URL.
 impl std::fmt::Display for RedisSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "redis at {} (prefix {})", self.address, self.key_prefix)
+        let kind = if self.cluster.is_empty() {
+            "redis"
+        } else {
+            "redis cluster"
+        };
+        write!(f, "{kind} at {} (prefix {})", self.address, self.key_prefix)
     }
 }
 
@@ -99,13 +111,56 @@ impl Config {
                 )
             }
         };
+        let wait_replicas = int("REDIS_WAIT_REPLICAS", &self.redis_wait_replicas, 0, 16)?;
+        let nodes = self
+            .redis_cluster_nodes
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default();
+        let (cluster, address) = if nodes.is_empty() {
+            (Vec::new(), address)
+        } else {
+            if db != 0 {
+                return Err(fail(
+                    "REDIS_DB",
+                    &db.to_string(),
+                    "a Redis Cluster has only database 0 (REDIS_CLUSTER_NODES is set)",
+                ));
+            }
+            self.cluster_nodes(nodes)?
+        };
         Ok(RedisSettings {
             url,
             address,
+            cluster,
+            wait_replicas,
             pool_size: int("REDIS_POOL_SIZE", &self.redis_pool_size, 1, 256)?,
             key_prefix: prefix.to_string(),
             presence_ttl: seconds("PRESENCE_TTL_SECONDS", &self.presence_ttl_seconds)?,
         })
+    }
+}
+
+impl Config {
+    /// The cluster's seed nodes as URLs (with `REDIS_PASSWORD`), and the list for messages.
+    fn cluster_nodes(&self, nodes: &str) -> Result<(Vec<String>, String), ConfigError> {
+        let auth = match self.redis_password.as_deref().filter(|p| !p.is_empty()) {
+            Some(p) => format!(":{}@", percent_encode(p)),
+            None => String::new(),
+        };
+        let mut urls = Vec::new();
+        for node in nodes.split(',').map(str::trim) {
+            let port = node.rsplit_once(':').map(|(_, p)| p.parse::<u16>());
+            if node.contains(['/', '@', ' ']) || !matches!(port, Some(Ok(1..))) {
+                return Err(fail(
+                    "REDIS_CLUSTER_NODES",
+                    node,
+                    "expected host:port[,host:port...]",
+                ));
+            }
+            urls.push(format!("redis://{auth}{node}"));
+        }
+        Ok((urls, nodes.to_string()))
     }
 }
 
@@ -138,7 +193,7 @@ mod tests {
         assert_eq!(r.address, "localhost:6379");
         assert_eq!(
             format!("{r:?}"),
-            r#"Redis { address: "localhost:6379", prefix: "chat" }"#
+            r#"Redis { address: "localhost:6379", prefix: "chat", cluster: false }"#
         );
         let s =
             super::super::tests::from_pairs(&[("STORE", "redis"), ("REDIS_URL", "redis://:pw@cache:7000/1")])
@@ -156,5 +211,32 @@ mod tests {
             "redis at cache:7000 (prefix chat)"
         );
         assert_eq!(StoreKind::Memory.to_string(), "memory");
+    }
+
+    #[test]
+    fn cluster_nodes_take_the_password_and_refuse_a_database() {
+        let s = super::super::tests::from_pairs(&[
+            ("STORE", "redis"),
+            ("REDIS_PASSWORD", "pw"),
+            ("REDIS_CLUSTER_NODES", "10.0.0.1:7000, 10.0.0.2:7001"),
+            ("REDIS_WAIT_REPLICAS", "1"),
+        ])
+        .unwrap();
+        let StoreKind::Redis(r) = s.store else {
+            panic!("not redis")
+        };
+        assert_eq!(
+            r.cluster,
+            ["redis://:pw@10.0.0.1:7000", "redis://:pw@10.0.0.2:7001"]
+        );
+        assert_eq!(r.wait_replicas, 1);
+        assert_eq!(
+            StoreKind::Redis(r).to_string(),
+            "redis cluster at 10.0.0.1:7000, 10.0.0.2:7001 (prefix chat)"
+        );
+        let e = super::super::tests::from_pairs(&[("REDIS_CLUSTER_NODES", "a:1"), ("REDIS_DB", "3")]);
+        assert!(e.unwrap_err().to_string().contains("REDIS_DB"));
+        let e = super::super::tests::from_pairs(&[("REDIS_CLUSTER_NODES", "a:1,b")]);
+        assert!(e.unwrap_err().to_string().contains("REDIS_CLUSTER_NODES"));
     }
 }

@@ -77,7 +77,7 @@ fn env_example_is_commented_and_loads() {
         );
         seen += 1;
     }
-    assert_eq!(seen, 29);
+    assert_eq!(seen, 31);
     let pairs = dotenvy::from_read_iter(example.as_bytes()).map(|kv| kv.unwrap());
     let s = Settings::from_map(pairs.collect()).unwrap();
     assert_eq!((s.port, s.store, s.auth_secret), (8000, StoreKind::Memory, None));

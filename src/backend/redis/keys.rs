@@ -3,7 +3,8 @@
 //! All names start with the configured prefix (`REDIS_KEY_PREFIX`, default `chat`), so several
 //! deployments or tests can share one Redis. A room's keys share the hash tag `{chat_id}` and a
 //! user's keys `{user_id}`, so each atomic script touches one Redis Cluster slot. Channels get
-//! the prefix too: pub/sub ignores `REDIS_DB`.
+//! the prefix too (pub/sub ignores `REDIS_DB`), and a hash tag: a room's channel is in its
+//! room's slot (the room script publishes to it, sharded on a cluster), a bucket's in its own.
 
 use crate::domain::{ChatId, UserId};
 
@@ -49,6 +50,12 @@ impl Keys {
     pub fn sent_id(&self, c: &ChatId, u: &UserId, id: &str) -> String {
         format!("{}:room:{{{c}}}:sent:{u}|{id}", self.prefix)
     }
+    /// String: the reply of one run of the room script, so that a run retried after a lost
+    /// reply (the cluster client retries after a reconnect) answers the same and stores
+    /// nothing twice (cluster only).
+    pub fn room_op(&self, c: &ChatId, op: &uuid::Uuid) -> String {
+        format!("{}:room:{{{c}}}:op:{}", self.prefix, op.simple())
+    }
     /// Hash: id, username, email, metadata, last_seen.
     pub fn user(&self, u: &UserId) -> String {
         format!("{}:user:{{{u}}}", self.prefix)
@@ -71,24 +78,26 @@ impl Keys {
     }
     /// Channel of a room: stored messages and typing events (payloads: `payload.rs`).
     pub fn room_channel(&self, c: &ChatId) -> String {
-        format!("{}:ch:room:{c}", self.prefix)
+        format!("{}:ch:room:{{{c}}}", self.prefix)
     }
     /// Channel of a bucket of users (see [`user_bucket`]): rooms its users joined on some
     /// instance (payloads: `payload.rs`).
     pub fn bucket_channel(&self, bucket: u32) -> String {
-        format!("{}:ch:users:{bucket}", self.prefix)
+        format!("{}:ch:users:{{{bucket}}}", self.prefix)
     }
     /// The bucket channel of a user.
     pub fn user_channel(&self, u: &UserId) -> String {
         self.bucket_channel(user_bucket(u))
     }
-    /// The prefix of room channels, to tell channel kinds apart on receipt.
-    pub fn room_channel_prefix(&self) -> String {
-        format!("{}:ch:room:", self.prefix)
+    /// The room whose channel `name` is.
+    pub fn room_of_channel(&self, name: &str) -> Option<ChatId> {
+        let rest = name.strip_prefix(&self.prefix)?.strip_prefix(":ch:room:{")?;
+        ChatId::parse(rest.strip_suffix('}')?).ok()
     }
-    /// The prefix of user channels.
-    pub fn user_channel_prefix(&self) -> String {
-        format!("{}:ch:users:", self.prefix)
+    /// The user bucket whose channel `name` is.
+    pub fn bucket_of_channel(&self, name: &str) -> Option<u32> {
+        let rest = name.strip_prefix(&self.prefix)?.strip_prefix(":ch:users:{")?;
+        rest.strip_suffix('}')?.parse().ok()
     }
 }
 
@@ -117,7 +126,10 @@ mod tests {
         assert_eq!(k.members(&c), "p:room:{chat:1}:members");
         assert_eq!(k.log(&c), "p:room:{chat:1}:log");
         assert_eq!(k.followers(&c), "p:room:{chat:1}:followers");
-        assert_eq!(k.room_channel(&c), "p:ch:room:chat:1");
+        assert_eq!(k.room_channel(&c), "p:ch:room:{chat:1}");
+        assert_eq!(k.room_of_channel("p:ch:room:{chat:1}"), Some(c.clone()));
+        assert_eq!(k.room_of_channel("p:ch:users:{3}"), None);
+        assert_eq!(k.bucket_of_channel("p:ch:users:{3}"), Some(3));
         let u = UserId::parse("u@x").unwrap();
         assert_eq!(k.user_rooms(&u), "p:user:{u@x}:rooms");
     }
@@ -131,7 +143,7 @@ mod tests {
         );
         assert_eq!(
             Keys::new("p").user_channel(&UserId::parse("a").unwrap()),
-            "p:ch:users:300"
+            "p:ch:users:{300}"
         );
         let used: std::collections::HashSet<u32> = (0..4096)
             .map(|i| user_bucket(&UserId::parse(&format!("user{i}")).unwrap()))

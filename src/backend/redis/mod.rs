@@ -1,8 +1,9 @@
 //! The Redis backend: everything in Redis, shared by any number of instances. All of our
 //! Redis code lives in this folder:
 //!
-//! - `store.rs`: the connection pool and `call`, the one path (bounded by
-//!   `REDIS_TIMEOUT_SECONDS`) every command takes; `keys.rs`: every key and channel name.
+//! - `conn.rs`: one Redis (a pool) or a Redis Cluster, chosen once, behind one connection type;
+//!   `store.rs`: `call`, the one path (bounded by `REDIS_TIMEOUT_SECONDS`) every command takes;
+//!   `keys.rs`: every key and channel name, each in its slot.
 //! - `room.lua` + `script.rs`: the room script, one atomic step per join, leave or send, whose
 //!   reply hands what it stored to this instance's hub; `rooms.rs`, `users.rs` (presence and
 //!   the shared rate limit), `history.rs`, `reads.rs` (read positions): the other reads and
@@ -11,6 +12,8 @@
 //!   after a resubscription, the keepalive, history reads kept per followed room), with its
 //!   payloads in `payload.rs`.
 
+mod announce;
+mod conn;
 mod history;
 pub mod keys;
 pub mod payload;

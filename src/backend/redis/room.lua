@@ -5,27 +5,41 @@
 --
 -- KEYS[1] room hash, KEYS[2] members set, KEYS[3] log stream, KEYS[4] followers set (the
 -- instances subscribed to the room's channel), KEYS[5] read positions hash, KEYS[6] (a send
--- with a client_msg_id only) the key remembering that id
+-- with a client_msg_id only) the key remembering that id, and last (with ARGV[15] only) the
+-- key keeping this run's reply
 -- ARGV[1] op: "send" | "join" | "add" | "leave"
 -- ARGV[2] chat id, ARGV[3] user id, ARGV[4] max messages, ARGV[5] room channel
 -- ARGV[6] created_at for an implicitly created room
 -- ARGV[7], ARGV[8] JSON of the system notice, before and after its timestamp (empty for a
 -- send: the script then answers "needjoin" if the sender must join first)
--- ARGV[9] the user's bucket channel (a join is announced there, for the user's other instances)
+-- ARGV[9] the user's bucket channel (a join is announced there, for the user's other
+-- instances; empty: the caller announces it, as a cluster's bucket channel is in another slot)
 -- ARGV[10] the calling instance's id
--- ARGV[11], ARGV[12] JSON of the text (send only), before its timestamp and after its epoch
--- (the script writes `<timestamp>","seq":<µs>,"epoch":"<epoch>` between them)
--- ARGV[13] (with KEYS[6]) how long the client_msg_id is remembered, in ms
+-- ARGV[11], ARGV[12] JSON of the text (empty but for a send), before its timestamp and after
+-- its epoch (the script writes `<timestamp>","seq":<µs>,"epoch":"<epoch>` between them)
+-- ARGV[13] how long the client_msg_id (KEYS[6]) is remembered, in ms; empty: no such key
+-- ARGV[14] "PUBLISH", "SPUBLISH" (a cluster), or empty: the caller publishes once replicas
+-- have the message (REDIS_WAIT_REPLICAS)
+-- ARGV[15] how long this run's reply is kept, in ms; empty: not kept
 -- Returns one string, its lines the status ("ok", "noroom", "private", "already", "notmember"
 -- or "needjoin"), for "ok" the room's epoch, then for each entry the room's previous "<µs>",
 -- its own "<µs>", and its JSON; or "dup" and the JSON of the text first sent with that
--- client_msg_id (a retry: nothing changes)
+-- client_msg_id (a retry: nothing changes); or a kept reply, unchanged (a retried run)
 -- (the previous one lets an instance deliver the entry straight from this reply when it holds
 -- everything before). Compact JSON never holds a raw newline; one bulk string is one parse
 -- for the client, where an array was one per line.
 
 local room, members, log, followers, reads = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local op, chat, user, max, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local sent = ARGV[13] ~= '' and KEYS[6] or nil
+local publish = ARGV[14]
+local kept = ARGV[15] ~= '' and KEYS[#KEYS] or nil
+
+-- This run retried after its reply was lost: the same reply, nothing stored again.
+if kept then
+  local reply = redis.call('GET', kept)
+  if reply then return reply end
+end
 
 -- Whether an instance other than the caller follows the room. The caller delivers what it
 -- stores from this reply (see script.rs), so when it is the only follower (one
@@ -87,10 +101,12 @@ local function append(before, after, mark)
   -- Payload: "<previous µs>|<µs>|<mark or ->|<user>|<json>" (see payload.rs): the
   -- previous sequence lets a receiver see that a message it never got comes in between.
   local prev = string.format('%.0f', last)
-  if followed_elsewhere() then
-    redis.call('PUBLISH', channel, prev .. '|' .. us .. '|' .. (mark or '-') .. '|' .. user .. '|' .. json)
+  if publish ~= '' and followed_elsewhere() then
+    redis.call(publish, channel, prev .. '|' .. us .. '|' .. (mark or '-') .. '|' .. user .. '|' .. json)
   end
-  if mark == 'j' then redis.call('PUBLISH', ARGV[9], prev .. '|' .. us .. '|' .. chat .. '|' .. user) end
+  if mark == 'j' and publish ~= '' and ARGV[9] ~= '' then
+    redis.call(publish, ARGV[9], prev .. '|' .. us .. '|' .. chat .. '|' .. user)
+  end
   out[#out + 1] = prev
   out[#out + 1] = us
   out[#out + 1] = json
@@ -103,9 +119,16 @@ local function read_up_to(us, n)
 end
 
 -- A retry of a text sent with this client_msg_id within the window: the original, unchanged.
-if op == 'send' and KEYS[6] then
-  local original = redis.call('GET', KEYS[6])
+if op == 'send' and sent then
+  local original = redis.call('GET', sent)
   if original then return 'dup\n' .. original end
+end
+
+-- What was done, kept for a retried run.
+local function reply()
+  local text = table.concat(out, '\n')
+  if kept then redis.call('SET', kept, text, 'PX', ARGV[15]) end
+  return text
 end
 
 -- A send comes without the join notice (most senders are members already): asked for it
@@ -126,7 +149,7 @@ if op == 'leave' then
   redis.call('SREM', members, user)
   redis.call('HDEL', reads, user)
   append(ARGV[7], ARGV[8], 'l')
-  return table.concat(out, '\n')
+  return reply()
 end
 
 if not member then
@@ -139,6 +162,6 @@ end
 if op == 'send' then
   local us, n, json = append(ARGV[11], ARGV[12], nil)
   read_up_to(us, n)
-  if KEYS[6] then redis.call('SET', KEYS[6], json, 'PX', ARGV[13]) end
+  if sent then redis.call('SET', sent, json, 'PX', ARGV[13]) end
 end
-return table.concat(out, '\n')
+return reply()

@@ -184,25 +184,26 @@ impl RedisStore {
             return Ok(None);
         }
         let ids: Vec<ChatId> = ids.iter().filter_map(|i| ChatId::parse(i).ok()).collect();
-        if ids.is_empty() {
-            return Ok(Some(Vec::new())); // an empty pipeline is not a valid query
-        }
-        let mut pipe = redis::pipe();
-        for room in &ids {
+        // Four reads per room, in its slot.
+        let groups = ids.iter().map(|room| {
             let k = &self.keys;
+            let mut pipe = redis::pipe();
             pipe.hgetall(k.room(room)).smembers(k.members(room));
             pipe.hget(k.reads(room), id.as_str())
                 .xrevrange_count(k.log(room), "+", "-", 1);
-        }
+            pipe
+        });
         type Raw = (
             HashMap<String, String>,
             Vec<String>,
             Option<String>,
             Vec<(String, Vec<String>)>,
         );
-        let raw: Vec<Raw> = self
-            .call(|mut c| async move { pipe.query_async(&mut c).await })
-            .await?;
+        let raw = self.per_slot(groups.collect()).await?;
+        let raw = raw
+            .into_iter()
+            .map(|v| redis::from_redis_value::<Raw>(v).map_err(|e| corrupt("room", e)))
+            .collect::<StoreResult<Vec<Raw>>>()?;
         let mut out = Vec::with_capacity(raw.len());
         for (h, m, read, last) in raw {
             let count: u64 = h.get("n").and_then(|n| n.parse().ok()).unwrap_or_default();

@@ -2,8 +2,9 @@
 //! local delivery (the hub).
 
 use super::RedisStore;
+use super::announce::Publisher;
 use super::rooms::corrupt;
-use crate::backend::StoreResult;
+use crate::backend::{StoreError, StoreResult};
 use crate::domain::{ChatId, Draft, Json, Message, Timestamp, UserId, time};
 use crate::hub::{Delivery, Hub, Membership};
 
@@ -121,8 +122,15 @@ impl RedisStore {
             .key(k.reads(chat));
         let sent_id = text.as_ref().and_then(|t| t.message.client_msg_id.as_deref());
         let window = (!self.window.is_zero()).then_some(self.window);
-        if let (Some(id), Some(_)) = (sent_id, window) {
+        let remembered = sent_id.zip(window);
+        if let Some((id, _)) = remembered {
             inv.key(k.sent_id(chat, user, id));
+        }
+        // On a cluster, the client retries a call after a reconnect: the run keeps its reply,
+        // so that a second run answers the same instead of storing again.
+        let kept = self.is_cluster().then(uuid::Uuid::now_v7);
+        if let Some(op) = &kept {
+            inv.key(k.room_op(chat, op));
         }
         let joined = matches!(op, "send" | "join" | "add");
         // A send's notice is only needed when the sender is new to the room (the script
@@ -131,22 +139,32 @@ impl RedisStore {
             (op != "send" || with_notice).then(|| Unstamped::new(Draft::membership(chat, user, joined)));
         let no_halves = (String::new(), String::new());
         let halves = notice.as_ref().map_or(&no_halves, |n| &n.halves);
+        let publish = self.publisher();
         inv.arg(op)
             .arg(chat.as_str())
             .arg(user.as_str())
             .arg(self.max_messages)
             .arg(k.room_channel(chat));
+        // The script announces a join on the user's bucket channel only on one Redis (on a
+        // cluster that channel is in another slot) and only when it publishes at all.
+        let bucket = match publish {
+            Publisher::Script("PUBLISH") => k.user_channel(user),
+            _ => String::new(),
+        };
         inv.arg(time::format(&time::now()))
             .arg(&halves.0)
             .arg(&halves.1)
-            .arg(k.user_channel(user))
+            .arg(bucket)
             .arg(&self.instance);
-        if let Some(t) = &text {
-            inv.arg(&t.halves.0).arg(&t.halves.1);
-            if let (Some(_), Some(w)) = (sent_id, window) {
-                inv.arg(u64::try_from(w.as_millis()).unwrap_or(u64::MAX));
-            }
-        }
+        let text_halves = text.as_ref().map_or(&no_halves, |t| &t.halves);
+        inv.arg(&text_halves.0).arg(&text_halves.1);
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).to_string();
+        inv.arg(remembered.map(|(_, w)| ms(w)).unwrap_or_default());
+        inv.arg(match publish {
+            Publisher::Script(cmd) => cmd,
+            Publisher::Caller => "",
+        });
+        inv.arg(kept.map(|_| ms(self.timeout * 2)).unwrap_or_default());
         // Should the call fail or be abandoned (a dropped HTTP request), the script may have
         // run: the room is then replayed here (hub/order.rs).
         let mut guard = Recheck {
@@ -154,9 +172,21 @@ impl RedisStore {
             chat,
             armed: true,
         };
-        let reply: String = self
-            .call(|mut c| async move { inv.invoke_async(&mut c).await })
+        let (wait, room, timeout) = (self.wait_replicas, k.room(chat), self.timeout);
+        let (reply, acked): (String, i64) = self
+            .call(|mut c| async move {
+                let reply: String = inv.invoke_async(&mut c).await?;
+                if wait == 0 || !reply.starts_with("ok") {
+                    return Ok((reply, 0));
+                }
+                Ok((reply, c.wait_replicas(&room, wait, timeout / 2).await?))
+            })
             .await?;
+        if wait > 0 && reply.starts_with("ok") && acked < i64::from(wait) {
+            return Err(StoreError::Unavailable(format!(
+                "{acked} of REDIS_WAIT_REPLICAS={wait} replicas acknowledged the write"
+            )));
+        }
         guard.armed = false;
         if let Some(original) = reply.strip_prefix("dup\n") {
             let message = serde_json::from_str(original).map_err(|e| corrupt("sent message", e))?;
@@ -192,6 +222,9 @@ impl RedisStore {
                 seq: Some(seq),
             };
             hub.deliver_next(prev, &delivery);
+            if publish != Publisher::Script("PUBLISH") {
+                self.announce(publish, prev, &delivery, user).await;
+            }
             stored.push(u.message);
         }
         Ok(Outcome::Done(status.to_string(), stored))

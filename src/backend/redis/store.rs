@@ -10,45 +10,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bb8_redis::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use bb8_redis::redis::{self, IntoConnectionInfo, RedisError};
+use bb8_redis::redis::{self, RedisError, Value};
 
+use super::conn::{Conn, Failure, Links};
 use super::keys::Keys;
 use super::{reads, rooms, users};
 use crate::backend::{StoreError, StoreResult};
 use crate::config::RedisSettings;
 use crate::stats;
-
-/// bb8 manager of auto-reconnecting connections with the configured timeouts (bb8-redis's own
-/// manager fixes a 500 ms response timeout).
-struct Manager {
-    client: redis::Client,
-    timeout: Duration,
-}
-
-impl bb8::ManageConnection for Manager {
-    type Connection = ConnectionManager;
-    type Error = RedisError;
-
-    async fn connect(&self) -> Result<ConnectionManager, RedisError> {
-        // No response timeout here: `call` bounds every call (checkout included) already, and
-        // a second timer per command cost CPU for nothing (redis-rs's default is 500 ms).
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(None)
-            .set_connection_timeout(Some(self.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        ConnectionManager::new_with_config(self.client.clone(), config).await
-    }
-
-    async fn is_valid(&self, conn: &mut ConnectionManager) -> Result<(), RedisError> {
-        redis::cmd("PING").query_async(conn).await
-    }
-
-    fn has_broken(&self, _: &mut ConnectionManager) -> bool {
-        false // a ConnectionManager reconnects by itself
-    }
-}
 
 /// Most Redis calls in flight at once from this instance.
 const IN_FLIGHT: usize = 512;
@@ -56,64 +25,26 @@ const IN_FLIGHT: usize = 512;
 /// Redis-backed store; clones share the pool.
 #[derive(Clone)]
 pub struct RedisStore {
-    pool: bb8::Pool<Manager>,
+    links: Arc<Links>,
     /// Bounds the calls in flight: Redis runs commands one at a time, so beyond a few hundred
     /// pipelined calls more only cost memory (each holds buffers and futures in the client).
     in_flight: Arc<tokio::sync::Semaphore>,
     pub(super) keys: Keys,
-    timeout: Duration,
+    pub(super) timeout: Duration,
     pub(super) max_messages: usize,
     /// How long a `client_msg_id` is remembered (zero: not at all).
     pub(super) window: Duration,
     /// This process's id in presence bookkeeping.
     pub(super) instance: String,
     pub(super) presence_ttl: Duration,
+    /// Replicas that must have a stored message before it is acknowledged (`WAIT`).
+    pub(super) wait_replicas: u32,
     pub(super) room_script: redis::Script,
     pub(super) create_room_script: redis::Script,
     pub(super) read_script: redis::Script,
     pub(super) create_user_script: redis::Script,
     pub(super) disconnect_script: redis::Script,
     pub(super) rate_script: redis::Script,
-}
-
-/// A client for `url` whose connections send each command at once: redis-rs leaves Nagle's
-/// algorithm on, which holds a command back while an earlier one is unacknowledged, and with
-/// many commands pipelined on one connection that is a wait on most of them.
-pub fn client(url: &str) -> redis::RedisResult<redis::Client> {
-    let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(true);
-    redis::Client::open(url.into_connection_info()?.set_tcp_settings(tcp))
-}
-
-/// Why Redis could not be used at start-up.
-enum Failure {
-    /// Nothing answered (refused, or silent for the whole timeout).
-    Unreachable(String),
-    /// Redis answered with an error (a wrong or missing password, a database out of range).
-    Refused(String),
-}
-
-/// One connection and a PING, bounded by `timeout`: the actual cause (refused, a wrong
-/// password, no answer), where the pool would only say that its checkout timed out.
-async fn probe(client: &redis::Client, timeout: Duration) -> Result<(), Failure> {
-    // redis-rs's own bounds (1 s to connect, 500 ms per reply) off: `timeout` is the one bound.
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(None)
-        .set_response_timeout(None);
-    let attempt = async {
-        let mut conn = client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?;
-        redis::cmd("PING").query_async::<()>(&mut conn).await
-    };
-    let no_answer = || Failure::Unreachable(format!("no answer within {} s", timeout.as_secs_f64()));
-    match tokio::time::timeout(timeout, attempt).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) if e.is_connection_refusal() => Err(Failure::Unreachable("connection refused".into())),
-        Ok(Err(e)) if e.is_timeout() => Err(no_answer()),
-        Ok(Err(e)) if e.is_io_error() => Err(Failure::Unreachable(e.to_string())),
-        Ok(Err(e)) => Err(Failure::Refused(e.to_string())),
-        Err(_) => Err(no_answer()),
-    }
 }
 
 impl RedisStore {
@@ -139,16 +70,9 @@ impl RedisStore {
                 ),
             })
         };
-        let client = client(&settings.url)
-            .map_err(|e| StoreError::Unavailable(format!("invalid Redis address ({vars}): {e}")))?;
-        probe(&client, timeout).await.map_err(failed)?;
-        let pool = bb8::Pool::builder()
-            .max_size(settings.pool_size)
-            .connection_timeout(timeout)
-            .test_on_check_out(false)
-            .build_unchecked(Manager { client, timeout });
+        let links = Links::open(settings, timeout).await.map_err(failed)?;
         let store = Self {
-            pool,
+            links: Arc::new(links),
             in_flight: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)),
             keys: Keys::new(&settings.key_prefix),
             timeout,
@@ -156,6 +80,7 @@ impl RedisStore {
             window,
             instance: uuid::Uuid::now_v7().to_string(),
             presence_ttl: settings.presence_ttl,
+            wait_replicas: settings.wait_replicas,
             room_script: redis::Script::new(include_str!("room.lua")),
             create_room_script: redis::Script::new(rooms::CREATE_ROOM_LUA),
             read_script: redis::Script::new(reads::READ_LUA),
@@ -193,12 +118,12 @@ impl RedisStore {
     /// Runs `f` on a connection, bounded by the timeout; every Redis call goes through here.
     pub(super) async fn call<T, F, Fut>(&self, f: F) -> StoreResult<T>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
         let work = async {
             let _permit = self.in_flight.acquire().await.map_err(|e| e.to_string())?;
-            let conn = self.pool.get().await.map_err(|e| e.to_string())?.clone();
+            let conn = self.links.get().await?;
             f(conn).await.map_err(|e| e.to_string())
         };
         let started = std::time::Instant::now();
@@ -217,8 +142,45 @@ impl RedisStore {
         result
     }
 
+    /// Whether Redis (every master of a cluster) answers.
     pub async fn ping(&self) -> StoreResult<()> {
-        self.call(|mut c| async move { redis::cmd("PING").query_async::<()>(&mut c).await })
-            .await
+        self.call(|mut c| async move { c.ping_all().await }).await
+    }
+
+    /// Runs `groups`, each a pipeline whose keys share one slot, and returns each group's
+    /// replies (an array), in order: on one Redis as one pipeline, on a cluster each group to
+    /// its own node, all at once (a pipeline spanning slots is refused there).
+    pub(super) async fn per_slot(&self, groups: Vec<redis::Pipeline>) -> StoreResult<Vec<Value>> {
+        if groups.is_empty() {
+            return Ok(Vec::new()); // an empty pipeline is not a valid query
+        }
+        let sizes: Vec<usize> = groups.iter().map(redis::Pipeline::len).collect();
+        let replies = self
+            .call(|mut c| async move {
+                if matches!(c, Conn::One(_)) {
+                    let mut all = redis::pipe();
+                    for cmd in groups.iter().flat_map(redis::Pipeline::cmd_iter) {
+                        all.add_command(cmd.clone());
+                    }
+                    let mut flat = all.query_async::<Vec<Value>>(&mut c).await?.into_iter();
+                    Ok(sizes
+                        .iter()
+                        .map(|n| Value::Array(flat.by_ref().take(*n).collect()))
+                        .collect())
+                } else {
+                    let each = groups.iter().map(|g| {
+                        let mut c = c.clone();
+                        async move { g.query_async::<Vec<Value>>(&mut c).await.map(Value::Array) }
+                    });
+                    futures_util::future::try_join_all(each).await
+                }
+            })
+            .await?;
+        Ok(replies)
+    }
+
+    /// Whether this store is on a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.links.is_cluster()
     }
 }

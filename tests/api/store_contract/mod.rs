@@ -79,6 +79,8 @@ async fn redis_store(server: &RedisServer, max: usize) -> Store {
         pool_size: 2,
         key_prefix: fresh_prefix(),
         presence_ttl: Duration::from_secs(30),
+        cluster: Vec::new(),
+        wait_replicas: 0,
     };
     let (hub, stop) = (Hub::default(), CancellationToken::new());
     let open = Open {

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use bb8_redis::redis::{self, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::{Channel, RedisBus};
@@ -29,10 +28,8 @@ impl RedisBus {
                 _ = every.tick() => {}
             }
             // The ping first: it is what repairs the connection, whatever else waits on Redis.
-            let mut conn = self.inner.conn.clone();
-            let cmd = redis::cmd("PING");
-            let ping = cmd.query_async::<Value>(&mut conn);
-            let _ = tokio::time::timeout(self.inner.timeout, ping).await;
+            let _ = tokio::time::timeout(self.inner.timeout, self.inner.link.ping()).await;
+            self.follow_topology().await;
             if beat.elapsed() >= beat_every {
                 match self.inner.store.heartbeat().await {
                     Ok(()) => beat = tokio::time::Instant::now(),

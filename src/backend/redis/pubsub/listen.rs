@@ -20,12 +20,22 @@ impl RedisBus {
                 push = rx.recv() => match push { Some(p) => p, None => return },
             };
             match push.kind {
-                PushKind::Message => self.on_message(push.data).await,
-                PushKind::Subscribe => {
+                PushKind::Message | PushKind::SMessage => self.on_message(push.data).await,
+                PushKind::Subscribe | PushKind::SSubscribe => {
                     if let Some(chat) = self.room_of(push.data.first())
                         && !self.replay(&chat).await
                     {
                         self.inner.hub.recheck(&chat); // tried again by the keepalive
+                    }
+                }
+                // Ours are removed from `subscribed` before they are sent; one still there is
+                // the cluster's (a failover or a slot moved away): subscribe again.
+                PushKind::SUnsubscribe => {
+                    if let Some(name) = push.data.first().and_then(text) {
+                        let (bus, name) = (self.clone(), name.to_string());
+                        self.inner
+                            .tasks
+                            .spawn(async move { bus.subscribe_again(name).await });
                     }
                 }
                 PushKind::Disconnection => {
@@ -40,19 +50,16 @@ impl RedisBus {
     }
 
     fn room_of(&self, channel: Option<&Value>) -> Option<ChatId> {
-        let name = text(channel?)?;
-        ChatId::parse(name.strip_prefix(&self.inner.keys.room_channel_prefix())?).ok()
+        self.inner.keys.room_of_channel(text(channel?)?)
     }
 
     async fn on_message(&self, data: Vec<Value>) {
         let (Some(channel), Some(payload)) = (data.first().and_then(text), data.get(1).and_then(text)) else {
             return;
         };
-        if let Some(chat) = channel.strip_prefix(&self.inner.keys.room_channel_prefix()) {
-            if let Ok(chat) = ChatId::parse(chat) {
-                self.deliver_payload(&chat, payload);
-            }
-        } else if channel.starts_with(&self.inner.keys.user_channel_prefix()) {
+        if let Some(chat) = self.inner.keys.room_of_channel(channel) {
+            self.deliver_payload(&chat, payload);
+        } else if self.inner.keys.bucket_of_channel(channel).is_some() {
             self.joined_elsewhere(payload).await;
         }
     }

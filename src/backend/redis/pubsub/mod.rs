@@ -1,5 +1,6 @@
-//! Fan-out between instances over Redis pub/sub: one RESP3 connection per instance.
-//! Payloads are decoded and encoded in `../payload.rs`.
+//! Fan-out between instances over Redis pub/sub: one RESP3 link per instance (`link.rs`: one
+//! connection to one Redis, or sharded channels on a cluster). Payloads are decoded and
+//! encoded in `../payload.rs`.
 //!
 //! The instance subscribes only to what its connections need: the channel of each room that
 //! has a local participant, and the bucket channel (one of 1024, by user id) of each user
@@ -21,20 +22,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use bb8_redis::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use bb8_redis::redis::{self, PushInfo};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 mod keepalive;
+mod link;
 mod listen;
 mod reading;
 mod register;
+mod shards;
 
 use super::keys::{Keys, USER_BUCKETS, user_bucket};
 use super::payload::RoomPayload;
-use super::store::{RedisStore, client};
+use super::store::RedisStore;
 use crate::backend::{StoreError, StoreResult};
 use crate::config::RedisSettings;
 use crate::domain::{ChatId, UserId};
@@ -55,7 +56,7 @@ pub struct RedisBus {
 }
 
 struct Inner {
-    conn: ConnectionManager,
+    link: link::Link,
     keys: Keys,
     hub: Hub,
     store: RedisStore,
@@ -63,6 +64,8 @@ struct Inner {
     subscribed: Mutex<HashSet<String>>,
     /// Channels queued for the next `reconcile` to look at (a group commit, see there).
     pending: std::sync::Mutex<Vec<Channel>>,
+    /// Channels a cluster change unsubscribed, to subscribe again (see `shards.rs`).
+    lost_channels: std::sync::Mutex<Vec<Channel>>,
     /// Which user bucket channels are subscribed (they are never unsubscribed).
     buckets: Box<[AtomicBool]>,
     /// Set when the pub/sub connection drops: this instance must register again as the
@@ -85,29 +88,21 @@ impl RedisBus {
         shutdown: CancellationToken,
         tasks: TaskTracker,
     ) -> StoreResult<Self> {
-        let sep = if settings.url.contains('?') { '&' } else { '?' };
-        let client = client(&format!("{}{sep}protocol=resp3", settings.url)).map_err(unavailable)?;
-        let (tx, rx) = mpsc::unbounded_channel::<PushInfo>();
-        let config = ConnectionManagerConfig::new()
-            .set_push_sender(tx)
-            .set_automatic_resubscription()
-            .set_response_timeout(Some(timeout))
-            .set_connection_timeout(Some(timeout))
-            .set_max_delay(Duration::from_secs(1));
-        let conn = tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
+        let (link, rx) = tokio::time::timeout(timeout, link::Link::open(settings, timeout))
             .await
             .map_err(unavailable)?
             .map_err(unavailable)?;
         let keys = store.keys().clone();
         hub.track_dropped(); // unsubscribed by the keepalive
         let inner = Inner {
-            conn,
+            link,
             keys,
             hub,
             store,
             timeout,
             subscribed: Mutex::default(),
             pending: std::sync::Mutex::default(),
+            lost_channels: std::sync::Mutex::default(),
             buckets: (0..USER_BUCKETS).map(|_| AtomicBool::new(false)).collect(),
             lost: AtomicBool::new(false),
             tasks: tasks.clone(),
@@ -169,10 +164,7 @@ impl RedisBus {
         }
         .encode();
         let channel = self.inner.keys.room_channel(&d.chat_id);
-        let mut conn = self.inner.conn.clone();
-        let mut cmd = redis::cmd("PUBLISH");
-        cmd.arg(channel).arg(payload);
-        let publish = cmd.query_async::<i64>(&mut conn);
+        let publish = self.inner.link.publish(&channel, &payload);
         match tokio::time::timeout(self.inner.timeout, publish).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(unavailable(e)),
@@ -214,10 +206,10 @@ impl RedisBus {
         }
         let (add, remove): (Vec<String>, Vec<String>) =
             (add.into_iter().collect(), remove.into_iter().collect());
-        let mut conn = self.inner.conn.clone();
+        let link = &self.inner.link;
         if !add.is_empty() {
             self.register(&followed).await?;
-            tokio::time::timeout(self.inner.timeout, conn.subscribe(&add))
+            tokio::time::timeout(self.inner.timeout, link.subscribe(&add))
                 .await
                 .map_err(unavailable)?
                 .map_err(unavailable)?;
@@ -232,7 +224,7 @@ impl RedisBus {
                 subscribed.remove(name);
             }
             // Best effort: a late unsubscribe only costs a few ignored messages.
-            let _ = tokio::time::timeout(self.inner.timeout, conn.unsubscribe(&remove)).await;
+            let _ = tokio::time::timeout(self.inner.timeout, link.unsubscribe(&remove)).await;
             self.unregister(&unfollowed).await;
         }
         Ok(())

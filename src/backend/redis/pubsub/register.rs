@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 
 use bb8_redis::redis;
 
-use super::{RedisBus, unavailable};
+use super::RedisBus;
 use crate::backend::StoreResult;
 use crate::domain::ChatId;
 
@@ -30,32 +30,25 @@ impl RedisBus {
         }
     }
 
+    /// One command per room (each set in its room's slot).
     async fn followers(&self, command: &str, rooms: &[ChatId]) -> StoreResult<()> {
-        if rooms.is_empty() {
-            return Ok(());
-        }
         let instance = self.inner.store.instance();
-        let mut pipe = redis::pipe();
-        for room in rooms {
+        let groups = rooms.iter().map(|room| {
+            let mut pipe = redis::pipe();
             pipe.cmd(command)
                 .arg(self.inner.keys.followers(room))
-                .arg(instance)
-                .ignore();
-        }
-        let mut conn = self.inner.conn.clone();
-        tokio::time::timeout(self.inner.timeout, pipe.query_async::<()>(&mut conn))
-            .await
-            .map_err(unavailable)?
-            .map_err(unavailable)
+                .arg(instance);
+            pipe
+        });
+        self.inner.store.per_slot(groups.collect()).await.map(drop)
     }
 
     /// The rooms whose channels are subscribed.
     pub(super) async fn subscribed_rooms(&self) -> Vec<ChatId> {
-        let prefix = self.inner.keys.room_channel_prefix();
         let subscribed = self.inner.subscribed.lock().await;
         subscribed
             .iter()
-            .filter_map(|name| ChatId::parse(name.strip_prefix(&prefix)?).ok())
+            .filter_map(|name| self.inner.keys.room_of_channel(name))
             .collect()
     }
 
