@@ -379,6 +379,35 @@ impl RedisCluster {
         start.elapsed()
     }
 
+    /// Stops a node's process (SIGSTOP): it holds its connections but answers nothing, as a
+    /// stalled replica would.
+    pub fn pause(&self, node: u16) {
+        self.signal(node, "STOP");
+    }
+
+    /// Lets a paused node run again (SIGCONT), then waits (bounded) until the cluster has
+    /// settled; returns how long that took.
+    pub fn resume(&self, node: u16) -> Duration {
+        let start = Instant::now();
+        self.signal(node, "CONT");
+        self.settle("resuming", start + SETTLE);
+        start.elapsed()
+    }
+
+    fn signal(&self, node: u16, name: &str) {
+        let nodes = self.nodes.lock().unwrap();
+        let child = nodes
+            .iter()
+            .find(|n| n.port == node)
+            .and_then(|n| n.child.as_ref());
+        let pid = child.expect("a running node").id().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} {pid}");
+    }
+
     /// Kills one node (SIGKILL) and waits for it.
     fn kill(&self, port: u16) {
         let mut nodes = self.nodes.lock().unwrap();
