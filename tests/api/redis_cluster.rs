@@ -8,16 +8,22 @@
 #![allow(dead_code)]
 
 // Paths spelled out: other test binaries include this file with `#[path]`.
+#[path = "redis_cluster/faults.rs"]
+mod faults;
+#[path = "redis_cluster/process.rs"]
+mod process;
 #[path = "redis_cluster/slots.rs"]
 mod slots;
 #[path = "redis_cluster/wire.rs"]
 mod wire;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Once, OnceLock, Weak, mpsc};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
+
+use process::{free_port_pair, linger, spawn_server, sweep_stale_dirs};
 
 pub use slots::NodeLine;
 pub use wire::Reply;
@@ -108,7 +114,7 @@ impl RedisCluster {
     }
 
     /// Waits (bounded) until the node on `port` answers PING; false if its process ended.
-    fn wait_ping(&self, port: u16) -> bool {
+    pub(super) fn wait_ping(&self, port: u16) -> bool {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if matches!(wire::call(port, &["PING"], CALL), Ok(Reply::Status(s)) if s == "PONG") {
@@ -158,7 +164,7 @@ impl RedisCluster {
 
     /// Polls until every live node says `cluster_state:ok` and all of them see the same slot
     /// map, covering every slot with live masters; returns the masters, in slot order.
-    fn settle(&self, what: &str, deadline: Instant) -> Vec<u16> {
+    pub(super) fn settle(&self, what: &str, deadline: Instant) -> Vec<u16> {
         loop {
             let why = match self.agreed() {
                 Ok(masters) => return masters,
@@ -286,140 +292,6 @@ impl RedisCluster {
     pub fn command(&self, node: u16, args: &[&str]) -> Reply {
         wire::call(node, args, CALL).unwrap_or_else(|e| panic!("{node} {args:?}: {e}"))
     }
-
-    /// `CLUSTER FAILOVER` on `replica` (its master hands over without losing a write), then
-    /// waits (bounded) until it is master and the cluster is settled; returns how long it took.
-    pub fn failover(&self, replica: u16) -> Duration {
-        let start = Instant::now();
-        let ok = self.command(replica, &["CLUSTER", "FAILOVER"]);
-        assert_eq!(ok, Reply::Status("OK".into()), "CLUSTER FAILOVER on {replica}");
-        self.settle_with_master(replica, start)
-    }
-
-    /// Kills `master` with SIGKILL, then waits (bounded) until its replica is promoted and the
-    /// rest of the cluster is settled; returns the promoted node and how long it took.
-    pub fn kill_master(&self, master: u16) -> (u16, Duration) {
-        let replica = self.replica_of(master);
-        let start = Instant::now();
-        self.kill(master);
-        (replica, self.settle_with_master(replica, start))
-    }
-
-    fn settle_with_master(&self, node: u16, start: Instant) -> Duration {
-        let deadline = start + SETTLE;
-        loop {
-            let masters = self.settle("failing over", deadline);
-            if masters.contains(&node) {
-                return start.elapsed();
-            }
-            assert!(Instant::now() < deadline, "{node} was not promoted: {masters:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Starts a killed node again on its port with its cluster file: it rejoins, as a replica
-    /// when its slots went to another; waits (bounded) until the cluster is settled and, if it
-    /// is a replica, its replication link is up; returns how long it took.
-    pub fn restart(&self, node: u16) -> Duration {
-        self.restart_nodes(&[node])
-    }
-
-    /// Kills a master and its replica (SIGKILL): no node serves their slots; waits (bounded)
-    /// until every other node says `cluster_state:fail`.
-    pub fn kill_shard(&self, master: u16, replica: u16) {
-        self.kill(master);
-        self.kill(replica);
-        let deadline = Instant::now() + SETTLE;
-        for port in self.ports() {
-            loop {
-                let info = self.command(port, &["CLUSTER", "INFO"]);
-                if info.text().contains("cluster_state:fail") {
-                    break;
-                }
-                assert!(Instant::now() < deadline, "{port} did not see the shard fail");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-
-    /// Starts a killed shard (its master and replica) again, as `restart` does.
-    pub fn restart_shard(&self, master: u16, replica: u16) -> Duration {
-        self.restart_nodes(&[master, replica])
-    }
-
-    fn restart_nodes(&self, ports: &[u16]) -> Duration {
-        let start = Instant::now();
-        for &port in ports {
-            let child = spawn_server(&self.dir, port);
-            let mut nodes = self.nodes.lock().unwrap();
-            let slot = nodes
-                .iter_mut()
-                .find(|n| n.port == port)
-                .expect("a node of this cluster");
-            assert!(slot.child.is_none(), "{port} is running");
-            slot.child = Some(child);
-        }
-        for &port in ports {
-            assert!(self.wait_ping(port), "{port} did not start again");
-        }
-        let deadline = start + SETTLE;
-        for &port in ports {
-            loop {
-                let role = self.command(port, &["ROLE"]);
-                let info = self.command(port, &["INFO", "replication"]);
-                let linked = info.text().contains("master_link_status:up");
-                if role.items()[0] == Reply::Bulk("master".into()) || linked {
-                    break;
-                }
-                assert!(Instant::now() < deadline, "{port} did not rejoin: {info:?}");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        self.settle("rejoining", deadline);
-        start.elapsed()
-    }
-
-    /// Stops a node's process (SIGSTOP): it holds its connections but answers nothing, as a
-    /// stalled replica would.
-    pub fn pause(&self, node: u16) {
-        self.signal(node, "STOP");
-    }
-
-    /// Lets a paused node run again (SIGCONT), then waits (bounded) until the cluster has
-    /// settled; returns how long that took.
-    pub fn resume(&self, node: u16) -> Duration {
-        let start = Instant::now();
-        self.signal(node, "CONT");
-        self.settle("resuming", start + SETTLE);
-        start.elapsed()
-    }
-
-    fn signal(&self, node: u16, name: &str) {
-        let nodes = self.nodes.lock().unwrap();
-        let child = nodes
-            .iter()
-            .find(|n| n.port == node)
-            .and_then(|n| n.child.as_ref());
-        let pid = child.expect("a running node").id().to_string();
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &pid])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{name} {pid}");
-    }
-
-    /// Kills one node (SIGKILL) and waits for it.
-    fn kill(&self, port: u16) {
-        let mut nodes = self.nodes.lock().unwrap();
-        let node = nodes
-            .iter_mut()
-            .find(|n| n.port == port)
-            .expect("a node of this cluster");
-        if let Some(mut child) = node.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 impl Drop for RedisCluster {
@@ -434,133 +306,5 @@ impl Drop for RedisCluster {
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Keeps `cluster` alive until nobody else has held it for `LINGER` (a keeper thread polls).
-fn linger(cluster: &Arc<RedisCluster>) {
-    static KEEPER: Once = Once::new();
-    *KEEP.lock().unwrap_or_else(|e| e.into_inner()) = Some((cluster.clone(), Instant::now()));
-    KEEPER.call_once(|| {
-        std::thread::spawn(|| {
-            loop {
-                std::thread::sleep(Duration::from_millis(200));
-                let mut keep = KEEP.lock().unwrap_or_else(|e| e.into_inner());
-                let expired = match keep.as_mut() {
-                    Some((cluster, idle_since)) => {
-                        if Arc::strong_count(cluster) > 1 {
-                            *idle_since = Instant::now();
-                        }
-                        idle_since.elapsed() > LINGER
-                    }
-                    None => false,
-                };
-                let gone = if expired { keep.take() } else { None };
-                drop(keep);
-                drop(gone); // the last reference: kills the cluster, outside the lock
-            }
-        });
-    });
-}
-
-/// A port P below 55535 with P and its cluster bus port P+10000 both free; both below the
-/// kernel's ephemeral range (32768 and up), so outgoing connections never take them.
-fn free_port_pair() -> u16 {
-    use std::net::TcpListener;
-    let seed = uuid::Uuid::new_v4().as_u128();
-    (0..2000u128)
-        .map(|i| 12000 + ((seed + i * 7919) % 10000) as u16)
-        .find(|p| {
-            TcpListener::bind(("127.0.0.1", *p)).is_ok()
-                && TcpListener::bind(("127.0.0.1", p + 10000)).is_ok()
-        })
-        .expect("no free port pair in 12000..22000")
-}
-
-/// Starts `redis-server` as a cluster node on `port`, its files in `dir`. Every node is
-/// forked by one thread that lives as long as the process, under `setpriv --pdeathsig KILL`
-/// when there is one (util-linux): the kernel kills the node when that thread ends, i.e. when
-/// the test binary exits or dies, even with a cluster still lingering or a test hung.
-fn spawn_server(dir: &Path, port: u16) -> Child {
-    type Job = (Vec<String>, mpsc::Sender<std::io::Result<Child>>);
-    static SPAWNER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
-    let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::spawn(move || {
-            let setpriv = Path::new("/usr/bin/setpriv").exists();
-            for (args, reply) in rx {
-                let mut cmd = if setpriv {
-                    let mut c = Command::new("/usr/bin/setpriv");
-                    c.args(["--pdeathsig", "KILL", "--", "redis-server"]);
-                    c
-                } else {
-                    Command::new("redis-server")
-                };
-                cmd.args(args)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null());
-                let _ = reply.send(cmd.spawn());
-            }
-        });
-        Mutex::new(tx)
-    });
-    let d = dir.display();
-    let args = [
-        "--port".into(),
-        port.to_string(),
-        "--cluster-enabled".into(),
-        "yes".into(),
-        "--cluster-config-file".into(),
-        format!("{d}/nodes-{port}.conf"),
-        "--cluster-node-timeout".into(),
-        "1000".into(),
-        "--save".into(),
-        String::new(),
-        "--appendonly".into(),
-        "no".into(),
-        // A replica's full sync starts at once, not after the default 5 s wait for others.
-        "--repl-diskless-sync-delay".into(),
-        "0".into(),
-        "--bind".into(),
-        "127.0.0.1".into(),
-        "--dir".into(),
-        d.to_string(),
-        "--logfile".into(),
-        format!("{d}/{port}.log"),
-    ];
-    assert!(on_path("redis-server") && on_path("redis-cli"), "{NOT_INSTALLED}");
-    let (tx, rx) = mpsc::channel();
-    spawner.lock().unwrap().send((args.to_vec(), tx)).unwrap();
-    rx.recv()
-        .unwrap()
-        .unwrap_or_else(|e| panic!("cannot run redis-server: {e}"))
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
-}
-
-/// Removes the folders of clusters whose test binary is gone (killed before `Drop` ran: its
-/// nodes were killed by the kernel, their files stayed). Linux only (`/proc`).
-fn sweep_stale_dirs() {
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix("chat-test-cluster-")
-            .and_then(|r| r.split('-').next())
-        else {
-            continue;
-        };
-        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
     }
 }

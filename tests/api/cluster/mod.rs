@@ -1,7 +1,7 @@
 //! Redis Cluster (issue 18): the server on a cluster of three masters with a replica each,
 //! whatever `TEST_STORE` says (each test starts its cluster, or shares the binary's):
 //! `config` (REDIS_DB, /ready), `keys` (a room's keys in its slot), `pubsub` (sharded room
-//! channels), `replicas` (REDIS_WAIT_REPLICAS), `failover` (graceful and crash, under traffic checked by `traffic`), and the
+//! channels), `replicas` (REDIS_WAIT_REPLICAS), `failover` (graceful and crash, under traffic checked by `traffic`, sent by `senders`), and the
 //! harness's own tests (`harness`).
 
 mod config;
@@ -10,6 +10,7 @@ mod harness;
 mod keys;
 mod pubsub;
 mod replicas;
+mod senders;
 mod traffic;
 
 use crate::redis_cluster::{RedisCluster, Reply};
