@@ -3,6 +3,8 @@
 
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "api/redis_cluster.rs"]
+mod redis_cluster;
 #[path = "api/redis_server.rs"]
 mod redis_server;
 

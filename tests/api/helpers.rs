@@ -17,25 +17,50 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+// Paths spelled out: tests/metrics.rs and tests/alloc.rs include this file with `#[path]`.
+#[path = "helpers/asserts.rs"]
+mod asserts;
+#[path = "helpers/deploy.rs"]
+mod deploy;
+
+#[allow(unused_imports)] // each binary uses some
+pub use asserts::{assert_message, assert_timestamp, assert_uuid_v7};
+pub use deploy::Deployment;
+
+pub use crate::redis_cluster::RedisCluster;
 pub use crate::redis_server::RedisServer;
 
 /// The bound on every wait in the tests.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Which store a test server uses: `TEST_STORE=redis` runs the whole suite on Redis.
+/// Which store a test server uses: `TEST_STORE=redis` runs the whole suite on Redis,
+/// `TEST_STORE=redis-cluster` on a Redis Cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Memory,
     Redis,
+    RedisCluster,
 }
 
 impl Backend {
     pub fn from_env() -> Self {
         match std::env::var("TEST_STORE").as_deref() {
             Ok("redis") => Backend::Redis,
+            Ok("redis-cluster") => Backend::RedisCluster,
             _ => Backend::Memory,
         }
     }
+}
+
+/// For a test about one plain Redis (it stops one, or reads it directly) that has no
+/// meaning on a cluster: true on a `TEST_STORE=redis-cluster` run, after saying why, so the
+/// test returns at once (the plain-Redis run covers it).
+pub fn skip_on_cluster(why: &str) -> bool {
+    let skip = Backend::from_env() == Backend::RedisCluster;
+    if skip {
+        println!("not on a Redis Cluster: {why}");
+    }
+    skip
 }
 
 /// A generated file committed under `openapi/` (`name`, e.g. `openapi.json`), kept equal to
@@ -72,8 +97,9 @@ pub fn fresh_prefix() -> String {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
-    /// The Redis it uses (kept alive while the app lives), and its key prefix.
-    pub redis: Option<(Arc<RedisServer>, String)>,
+    /// Where it keeps its data: the Redis or cluster (kept alive while the app lives) and
+    /// its key prefix, or nothing (memory).
+    pub deployment: Deployment,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -88,42 +114,44 @@ impl TestApp {
     pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
         match Backend::from_env() {
             Backend::Memory => Self::spawn_exact(vars).await,
-            Backend::Redis => Self::spawn_redis(RedisServer::shared(), &fresh_prefix(), vars).await,
+            _ => Self::start(vars, Deployment::shared()).await,
         }
     }
 
     /// A server with exactly these variables (the memory store unless they name another),
     /// whatever `TEST_STORE` says.
     pub async fn spawn_exact(vars: &[(&str, &str)]) -> Self {
-        Self::start(vars, None).await
+        Self::start(vars, Deployment::Memory).await
     }
 
     /// A server on `redis` under `prefix` (two apps with one prefix are two instances of one
     /// deployment).
     pub async fn spawn_redis(redis: Arc<RedisServer>, prefix: &str, vars: &[(&str, &str)]) -> Self {
-        Self::start(vars, Some((redis, prefix.to_string()))).await
+        Self::start(vars, Deployment::Redis(redis, prefix.to_string())).await
     }
 
-    /// Two instances sharing one Redis and one prefix.
+    /// A server on `cluster` under `prefix` (`REDIS_CLUSTER_NODES` names every node).
+    pub async fn spawn_cluster(cluster: Arc<RedisCluster>, prefix: &str, vars: &[(&str, &str)]) -> Self {
+        Self::start(vars, Deployment::Cluster(cluster, prefix.to_string())).await
+    }
+
+    /// Two instances sharing one Redis (a cluster with `TEST_STORE=redis-cluster`) and one
+    /// prefix.
     pub async fn spawn_pair(vars: &[(&str, &str)]) -> (Self, Self) {
-        let (redis, prefix) = (RedisServer::shared(), fresh_prefix());
-        let a = Self::spawn_redis(redis.clone(), &prefix, vars).await;
-        let b = Self::spawn_redis(redis, &prefix, vars).await;
+        let deployment = Deployment::shared();
+        let a = Self::start(vars, deployment.clone()).await;
+        let b = Self::start(vars, deployment).await;
         (a, b)
     }
 
     /// Validates the variables as the environment would be. The rate limit is off unless a
     /// test sets it, so tests that send many messages measure delivery, not the limiter.
-    async fn start(vars: &[(&str, &str)], redis: Option<(Arc<RedisServer>, String)>) -> Self {
+    pub async fn start(vars: &[(&str, &str)], deployment: Deployment) -> Self {
         let mut map: HashMap<String, String> =
             vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         map.entry("RATE_LIMIT_PER_SECOND".into())
             .or_insert_with(|| "0".into());
-        if let Some((server, prefix)) = &redis {
-            map.insert("STORE".into(), "redis".into());
-            map.insert("REDIS_URL".into(), server.url());
-            map.insert("REDIS_KEY_PREFIX".into(), prefix.clone());
-        }
+        map.extend(deployment.vars());
         let settings = Settings::from_map(map).expect("valid test settings");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -138,7 +166,7 @@ impl TestApp {
         let app = Self {
             addr,
             http: reqwest::Client::new(),
-            redis,
+            deployment,
             stop: Some(tx),
             handle: Some(handle),
         };
@@ -157,7 +185,7 @@ impl TestApp {
         Self {
             addr,
             http: reqwest::Client::new(),
-            redis: None,
+            deployment: Deployment::Memory,
             stop: None,
             handle: None,
         }
@@ -319,46 +347,6 @@ pub fn error_frame(detail: &str) -> Value {
     serde_json::json!({"type": "error", "detail": detail})
 }
 
-/// Asserts `s` is a hyphenated UUID v7 (version digit at index 14, RFC variant at 19).
-pub fn assert_uuid_v7(s: &str) {
-    let b = s.as_bytes();
-    assert_eq!(b.len(), 36, "not a UUID: {s}");
-    for (i, c) in b.iter().enumerate() {
-        match i {
-            8 | 13 | 18 | 23 => assert_eq!(*c, b'-', "not a UUID: {s}"),
-            _ => assert!(
-                c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
-                "not a UUID: {s}"
-            ),
-        }
-    }
-    assert_eq!(b[14], b'7', "not a UUID v7: {s}");
-    assert!(
-        matches!(b[19], b'8' | b'9' | b'a' | b'b'),
-        "not an RFC 4122 variant: {s}"
-    );
-}
-
-/// Asserts `s` is `YYYY-MM-DDTHH:MM:SS.ffffffZ` (RFC 3339, UTC, microseconds).
-pub fn assert_timestamp(s: &str) {
-    let b = s.as_bytes();
-    assert_eq!(b.len(), 27, "not a microsecond UTC timestamp: {s}");
-    for (i, c) in b.iter().enumerate() {
-        let want = match i {
-            4 | 7 => b'-',
-            10 => b'T',
-            13 | 16 => b':',
-            19 => b'.',
-            26 => b'Z',
-            _ => {
-                assert!(c.is_ascii_digit(), "not a microsecond UTC timestamp: {s}");
-                continue;
-            }
-        };
-        assert_eq!(*c, want, "not a microsecond UTC timestamp: {s}");
-    }
-}
-
 impl TestApp {
     /// A room's whole stored history (up to 1000 messages), oldest first.
     pub async fn history(&self, chat: &str) -> Vec<Value> {
@@ -447,34 +435,4 @@ pub async fn room(app: &TestApp, id: &str, users: &[&str]) {
         .post_json("/chat", json!({"id": id, "name": id, "participants": users}))
         .await;
     assert_eq!(status, 201, "{body}");
-}
-
-/// Checks a server message's id and timestamp formats, a stored message's `seq` (its
-/// timestamp in µs) and `epoch` (digits), and compares the rest with `expected`.
-pub fn assert_message(got: &Value, kind: &str, chat: &str, user: &str, content: &str) {
-    assert_uuid_v7(got["id"].as_str().expect("id is a string"));
-    let ts = got["timestamp"].as_str().expect("timestamp is a string");
-    assert_timestamp(ts);
-    let mut expected = json!({
-        "id": got["id"], "chat_id": chat, "user_id": user, "content": content, "type": kind,
-        "timestamp": got["timestamp"], "metadata": {}, "reply_to": null
-    });
-    if kind != "typing" {
-        let micros = chrono::DateTime::parse_from_rfc3339(ts)
-            .unwrap()
-            .timestamp_micros();
-        assert_eq!(
-            got["seq"].as_i64(),
-            Some(micros),
-            "seq is the timestamp in µs: {got}"
-        );
-        let epoch = got["epoch"].as_str().expect("a stored message has an epoch");
-        assert!(
-            !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit()),
-            "{got}"
-        );
-        expected["seq"] = got["seq"].clone();
-        expected["epoch"] = got["epoch"].clone();
-    }
-    assert_eq!(got, &expected);
 }

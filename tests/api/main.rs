@@ -2,6 +2,7 @@
 
 mod asyncapi;
 mod auth;
+mod cluster;
 mod config_docs;
 mod demo;
 mod fuzz;
@@ -14,6 +15,7 @@ mod layout;
 mod multi_instance;
 mod openapi;
 mod reconnect;
+mod redis_cluster;
 mod redis_followers;
 mod redis_outage;
 mod redis_server;

@@ -2,13 +2,14 @@
 //! channel only when an instance besides the one that stored it follows the room (is in the
 //! room's follower set). The storing instance delivers to its own connections from the
 //! script's reply. Absence of a publish is proved by the next publish (pub/sub keeps order).
+//! On a cluster the room's keys and channel live on the master of the room's slot.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::helpers::{TIMEOUT, TestApp, WsClient, room, text};
-use crate::multi_instance::redis_of;
+use crate::multi_instance::{numsub, room_channel};
 use crate::resp::{Resp, Subscriber, redis_command};
 
 /// Sends `content` to room `r` and returns the echo.
@@ -25,11 +26,16 @@ fn published(payload: &str) -> Value {
     serde_json::from_str(json).expect("the payload ends with the message's JSON")
 }
 
+/// The size of the room's follower set `key` (on the Redis that holds it).
+async fn followers(app: &TestApp, key: &str) -> Vec<Resp> {
+    redis_command(app.deployment.port_for(key), &["SCARD", key]).await
+}
+
 /// Polls (bounded) until the room's follower set has `want` members.
-async fn wait_followers(port: u16, key: &str, want: i64) {
+async fn wait_followers(app: &TestApp, key: &str, want: i64) {
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     loop {
-        let got = redis_command(port, &["SCARD", key]).await;
+        let got = followers(app, key).await;
         if got == [Resp::Int(want)] {
             return;
         }
@@ -38,22 +44,22 @@ async fn wait_followers(port: u16, key: &str, want: i64) {
     }
 }
 
-/// Two instances sharing one Redis, a room `r` of `users`: the apps, the Redis port, the key
-/// prefix and the room's follower set's key.
-async fn pair_with_room(users: &[&str]) -> (TestApp, TestApp, u16, String, String) {
+/// Two instances sharing one Redis, a room `r` of `users`: the apps, the key prefix and the
+/// room's follower set's key.
+async fn pair_with_room(users: &[&str]) -> (TestApp, TestApp, String, String) {
     let (a, b) = TestApp::spawn_pair(&[]).await;
-    let (port, prefix) = redis_of(&a);
+    let prefix = a.deployment.prefix().to_string();
     room(&a, "r", users).await;
     let followers = format!("{prefix}:room:{{r}}:followers");
-    (a, b, port, prefix, followers)
+    (a, b, prefix, followers)
 }
 
 #[tokio::test]
 async fn a_message_is_published_only_when_another_instance_follows_the_room() {
-    let (a, b, port, prefix, followers) = pair_with_room(&["p", "q"]).await;
-    let count = async || redis_command(port, &["SCARD", &followers]).await;
+    let (a, b, prefix, key) = pair_with_room(&["p", "q"]).await;
+    let count = async || followers(&a, &key).await;
     assert_eq!(count().await, [Resp::Int(0)]);
-    let mut channel = Subscriber::open(port, &format!("{prefix}:ch:room:{{r}}")).await;
+    let mut channel = Subscriber::open_for(&a.deployment, &room_channel(&prefix, "r")).await;
 
     // p connects to A: A registers before the handshake completes, and is alone.
     let mut p = a.ws("p").await;
@@ -69,7 +75,7 @@ async fn a_message_is_published_only_when_another_instance_follows_the_room() {
 
     // q leaves: B leaves the set, and A's messages are no longer published.
     q.close().await;
-    wait_followers(port, &followers, 1).await;
+    wait_followers(&a, &key, 1).await;
     say(&mut p, "three").await;
     let mut q = b.ws("q").await;
     assert_eq!(count().await, [Resp::Int(2)]);
@@ -90,12 +96,12 @@ async fn a_message_is_published_only_when_another_instance_follows_the_room() {
 /// Shutting an instance down takes it out of the follower sets of the rooms it followed.
 #[tokio::test]
 async fn a_stopped_instance_leaves_the_follower_sets() {
-    let (a, b, port, _, followers) = pair_with_room(&["p", "q"]).await;
+    let (a, b, _, key) = pair_with_room(&["p", "q"]).await;
     let _p = a.ws("p").await;
     let _q = b.ws("q").await;
-    assert_eq!(redis_command(port, &["SCARD", &followers]).await, [Resp::Int(2)]);
+    assert_eq!(followers(&a, &key).await, [Resp::Int(2)]);
     b.stop().await;
-    assert_eq!(redis_command(port, &["SCARD", &followers]).await, [Resp::Int(1)]);
+    assert_eq!(followers(&a, &key).await, [Resp::Int(1)]);
 }
 
 /// Leaving a room on the only instance that follows it (its notice delivered from the store's
@@ -103,15 +109,13 @@ async fn a_stopped_instance_leaves_the_follower_sets() {
 /// gets its join notice first, then what follows.
 #[tokio::test]
 async fn a_leave_on_the_only_follower_unsubscribes_and_a_rejoin_starts_at_its_notice() {
-    let (a, b, port, prefix, followers) = pair_with_room(&["p"]).await;
+    let (a, b, prefix, key) = pair_with_room(&["p"]).await;
     let mut p = a.ws("p").await;
     say(&mut p, "hello").await;
     p.send_json(json!({"type": "leave", "chat_id": "r"})).await;
     assert_eq!(p.recv_json().await["content"], "p left the chat");
-    wait_followers(port, &followers, 0).await;
-    let channel = format!("{prefix}:ch:room:{{r}}");
-    let numsub = redis_command(port, &["PUBSUB", "NUMSUB", &channel]).await;
-    assert_eq!(numsub, [Resp::Text(channel.clone()), Resp::Int(0)]);
+    wait_followers(&a, &key, 0).await;
+    assert_eq!(numsub(&a, &room_channel(&prefix, "r")).await, 0);
 
     // Stored while nobody here follows the room: never delivered to p.
     let (status, body) = b.post_json("/chat/r/participants", json!({"user_id": "q"})).await;
@@ -119,7 +123,7 @@ async fn a_leave_on_the_only_follower_unsubscribes_and_a_rejoin_starts_at_its_no
     p.send_json(json!({"type": "join", "chat_id": "r"})).await;
     assert_eq!(p.recv_json().await["content"], "p joined the chat");
     assert_eq!(say(&mut p, "back").await["content"], "back");
-    wait_followers(port, &followers, 1).await;
+    wait_followers(&a, &key, 1).await;
 }
 
 /// The race the order rules exist for, on a multi-threaded runtime: p's messages, stored on A

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chat_server::config::Settings;
 use serde_json::{Value, json};
 
-use crate::helpers::{RedisServer, TIMEOUT, TestApp, WsClient, fresh_prefix};
+use crate::helpers::{RedisServer, TIMEOUT, TestApp, WsClient, fresh_prefix, skip_on_cluster};
 
 const FAST: &[(&str, &str)] = &[("REDIS_TIMEOUT_SECONDS", "1")];
 
@@ -46,6 +46,9 @@ async fn send_until_stored(ws: &mut WsClient, chat: &str, content: &str) -> Valu
 /// With Redis unreachable, start-up fails within the timeout with a message naming the address.
 #[tokio::test]
 async fn start_up_fails_fast_naming_the_address() {
+    if skip_on_cluster("start-up against one unreachable Redis URL; cluster start-up is cluster::config") {
+        return;
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -85,6 +88,9 @@ async fn start_up_fails_fast_naming_the_address() {
 /// back, the same server serves again without a restart.
 #[tokio::test]
 async fn outage_is_bounded_and_recovery_needs_no_restart() {
+    if skip_on_cluster("stops and restarts one plain redis-server; cluster outages are cluster::failover") {
+        return;
+    }
     let redis = RedisServer::private();
     let app = TestApp::spawn_redis(redis.clone(), &fresh_prefix(), FAST).await;
     let mut ws = app.ws("u1").await;
@@ -136,6 +142,9 @@ async fn outage_is_bounded_and_recovery_needs_no_restart() {
 /// connection reconnects and resubscribes by itself.
 #[tokio::test]
 async fn two_instances_resume_after_a_redis_restart() {
+    if skip_on_cluster("stops and restarts one plain redis-server; cluster outages are cluster::failover") {
+        return;
+    }
     let (redis, prefix) = (RedisServer::private(), fresh_prefix());
     let a = TestApp::spawn_redis(redis.clone(), &prefix, FAST).await;
     let b = TestApp::spawn_redis(redis.clone(), &prefix, FAST).await;
@@ -172,6 +181,9 @@ async fn two_instances_resume_after_a_redis_restart() {
 /// answers again.
 #[tokio::test]
 async fn a_stalled_redis_costs_at_most_the_timeout() {
+    if skip_on_cluster("stalls one plain redis-server") {
+        return;
+    }
     let redis = RedisServer::private();
     let app = TestApp::spawn_redis(redis.clone(), &fresh_prefix(), FAST).await;
     let mut ws = app.ws("u1").await;
@@ -201,6 +213,11 @@ async fn a_stalled_redis_costs_at_most_the_timeout() {
 /// the server authenticates and writes into the chosen database.
 #[tokio::test]
 async fn host_port_db_and_password_are_honoured() {
+    if skip_on_cluster(
+        "REDIS_HOST, REDIS_PORT and REDIS_DB name one plain Redis (a cluster has only database 0: cluster::config)",
+    ) {
+        return;
+    }
     let redis = RedisServer::private_with(&["--requirepass", "s3cr3t:/@"]);
     let port = redis.port.to_string();
     let vars = [
@@ -231,6 +248,9 @@ async fn host_port_db_and_password_are_honoured() {
 /// same instance (they need no storage), while texts get the storage error frame.
 #[tokio::test]
 async fn typing_works_locally_during_an_outage() {
+    if skip_on_cluster("stops one plain redis-server; cluster outages are cluster::failover") {
+        return;
+    }
     let redis = RedisServer::private();
     let app = TestApp::spawn_redis(redis.clone(), &fresh_prefix(), FAST).await;
     let (mut alice, mut bob) = (app.ws("alice").await, app.ws("bob").await);

@@ -1,10 +1,11 @@
 //! A raw Redis client for tests that look at what the server left in Redis: one command per
-//! fresh connection, and a subscriber that reads what is published on a channel.
+//! fresh connection, and a subscriber that reads what is published on a channel (classic, or
+//! sharded on a cluster).
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::helpers::TIMEOUT;
+use crate::helpers::{Deployment, TIMEOUT};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resp {
@@ -70,25 +71,41 @@ async fn read_scalar(reader: &mut BufReader<TcpStream>, line: &str) -> Resp {
 /// A raw subscriber to one channel: what the server publishes there, in order.
 pub struct Subscriber {
     reader: BufReader<TcpStream>,
+    /// `message`, or `smessage` for a sharded channel.
+    kind: &'static str,
 }
 
 impl Subscriber {
     /// Subscribes, and returns once Redis has confirmed it.
     pub async fn open(port: u16, channel: &str) -> Self {
+        Self::open_as(port, channel, "subscribe", "message").await
+    }
+
+    /// Subscribes where the deployment's server publishes `channel`: with `SSUBSCRIBE` on
+    /// the master of its slot on a cluster.
+    pub async fn open_for(deployment: &Deployment, channel: &str) -> Self {
+        match deployment.sharded() {
+            true => Self::open_as(deployment.port_for(channel), channel, "ssubscribe", "smessage").await,
+            false => Self::open(deployment.port_for(channel), channel).await,
+        }
+    }
+
+    async fn open_as(port: u16, channel: &str, verb: &str, kind: &'static str) -> Self {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        let cmd = format!("*2\r\n$9\r\nSUBSCRIBE\r\n${}\r\n{channel}\r\n", channel.len());
+        let cmd = format!(
+            "*2\r\n${}\r\n{verb}\r\n${}\r\n{channel}\r\n",
+            verb.len(),
+            channel.len()
+        );
         stream.write_all(cmd.as_bytes()).await.unwrap();
         let mut sub = Self {
             reader: BufReader::new(stream),
+            kind,
         };
         let confirmed = sub.push().await;
         assert_eq!(
             confirmed,
-            [
-                Resp::Text("subscribe".into()),
-                Resp::Text(channel.into()),
-                Resp::Int(1)
-            ]
+            [Resp::Text(verb.into()), Resp::Text(channel.into()), Resp::Int(1)]
         );
         sub
     }
@@ -96,8 +113,8 @@ impl Subscriber {
     /// The payload of the next message published on the channel.
     pub async fn next(&mut self) -> String {
         match &self.push().await[..] {
-            [Resp::Text(kind), Resp::Text(_), Resp::Text(payload)] if kind == "message" => payload.clone(),
-            other => panic!("a message was expected, got {other:?}"),
+            [Resp::Text(kind), Resp::Text(_), Resp::Text(payload)] if kind == self.kind => payload.clone(),
+            other => panic!("a {} was expected, got {other:?}", self.kind),
         }
     }
 

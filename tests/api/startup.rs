@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::helpers::{RedisServer, fresh_prefix};
+use crate::helpers::{RedisServer, fresh_prefix, skip_on_cluster};
 use crate::server_process::ServerProcess;
 
 /// A fresh empty working directory, removed when dropped.
@@ -168,6 +168,9 @@ async fn log_names_the_store_without_colours() {
 /// password).
 #[tokio::test]
 async fn log_names_the_redis_store_by_address_and_prefix() {
+    if skip_on_cluster("the log line of one plain Redis, started with a password") {
+        return;
+    }
     let redis = RedisServer::private_with(&["--requirepass", "s3cret-pass"]);
     let prefix = fresh_prefix();
     let url = format!("redis://:s3cret-pass@127.0.0.1:{}/0", redis.port);

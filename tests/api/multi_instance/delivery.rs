@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use super::{channels, redis_of, wait_subscriptions};
+use super::{channels, room_channel, wait_subscriptions};
 use crate::helpers::{TIMEOUT, TestApp, WsClient, assert_message, room, text};
 
 /// A text sent on A reaches B's participant as the frame identical to A's echo, and back.
@@ -141,11 +141,11 @@ async fn concurrent_senders_on_both_instances_agree_on_one_order() {
 #[tokio::test]
 async fn history_read_elsewhere_follows_the_room() {
     let (a, b) = TestApp::spawn_pair(&[]).await;
-    let (port, prefix) = redis_of(&a);
+    let prefix = a.deployment.prefix().to_string();
     room(&a, "r", &["alice"]).await;
     assert_eq!(b.history("r").await, Vec::<Value>::new());
     // Reading made B follow the room: its channel has one subscriber, B.
-    wait_subscriptions(port, &prefix, &channels(&prefix, &[("room:r", 1)])).await;
+    wait_subscriptions(&a, &channels(&[(room_channel(&prefix, "r"), 1)])).await;
 
     let mut alice = a.ws("alice").await;
     let mut sent = Vec::new();

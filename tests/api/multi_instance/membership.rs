@@ -4,11 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use chat_server::backend::redis::keys::user_bucket;
-use chat_server::domain::UserId;
 use serde_json::{Value, json};
 
-use super::{channels, redis_of, subscriptions, wait_subscriptions};
+use super::{channels, room_channel, subscriptions, user_channel, wait_subscriptions};
 use crate::helpers::{TestApp, assert_message, room, text};
 
 /// Checks a join (`joined`) or leave notice for `user` in `chat`.
@@ -123,55 +121,49 @@ async fn http_add_on_a_reaches_the_users_connection_on_b() {
 #[tokio::test]
 async fn instances_subscribe_only_to_what_their_connections_need() {
     let (a, b) = TestApp::spawn_pair(&[]).await;
-    let (port, prefix) = redis_of(&a);
+    let prefix = a.deployment.prefix().to_string();
     room(&a, "both", &["p", "q"]).await;
     room(&a, "only-a", &["p"]).await;
     room(&a, "only-b", &["q"]).await;
     room(&a, "nobody", &["z"]).await;
     // Nothing is connected yet: nothing is subscribed.
-    assert_eq!(subscriptions(port, &prefix).await, BTreeMap::new());
-    let bucket = |u: &str| format!("users:{}", user_bucket(&UserId::parse(u).unwrap()));
-    let (bp, bq) = (bucket("p"), bucket("q"));
+    assert_eq!(subscriptions(&a).await, BTreeMap::new());
+    let (bp, bq) = (user_channel(&prefix, "p"), user_channel(&prefix, "q"));
     assert_ne!(bp, bq, "the test wants p and q in different buckets");
+    let rch = |chat: &str, n: i64| (room_channel(&prefix, chat), n);
 
     // Connecting subscribes before the handshake completes.
     let mut p = a.ws("p").await;
     let mut q = b.ws("q").await;
     let all = |only_a: i64| {
-        channels(
-            &prefix,
-            &[
-                ("room:both", 2),
-                ("room:only-a", only_a),
-                ("room:only-b", 1),
-                (&bp, 1),
-                (&bq, 1),
-            ],
-        )
+        channels(&[
+            rch("both", 2),
+            rch("only-a", only_a),
+            rch("only-b", 1),
+            (bp.clone(), 1),
+            (bq.clone(), 1),
+        ])
     };
-    assert_eq!(subscriptions(port, &prefix).await, all(1));
+    assert_eq!(subscriptions(&a).await, all(1));
 
     // q (on B) joins only-a: once q has the notice, B follows the room too.
     q.send_json(json!({"type": "join", "chat_id": "only-a"})).await;
     let notice = q.recv_json().await;
     assert_notice(&notice, "only-a", "q", true);
     assert_eq!(p.recv_json().await, notice);
-    assert_eq!(subscriptions(port, &prefix).await, all(2));
+    assert_eq!(subscriptions(&a).await, all(2));
 
     // q leaves only-a again: B drops that channel (asynchronously).
     q.send_json(json!({"type": "leave", "chat_id": "only-a"})).await;
     assert_notice(&q.recv_json().await, "only-a", "q", false);
-    wait_subscriptions(port, &prefix, &all(1)).await;
+    wait_subscriptions(&a, &all(1)).await;
 
     // p disconnects: A needs no room any more.
     p.close().await;
-    let rest = channels(
-        &prefix,
-        &[("room:both", 1), ("room:only-b", 1), (&bp, 1), (&bq, 1)],
-    );
-    wait_subscriptions(port, &prefix, &rest).await;
+    let rest = channels(&[rch("both", 1), rch("only-b", 1), (bp.clone(), 1), (bq.clone(), 1)]);
+    wait_subscriptions(&a, &rest).await;
 
     // q disconnects: only the bucket channels remain.
     q.close().await;
-    wait_subscriptions(port, &prefix, &channels(&prefix, &[(&bp, 1), (&bq, 1)])).await;
+    wait_subscriptions(&a, &channels(&[(bp, 1), (bq, 1)])).await;
 }

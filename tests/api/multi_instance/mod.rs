@@ -8,7 +8,8 @@
 //! and eventually consistent state (presence after a close, unsubscribe) by bounded polls.
 //!
 //! One file per concern: `delivery` (messages, typing, order, history), `membership` (joins,
-//! leaves, subscriptions), `presence`, `reconnect` (resume, retries, receipts); this file holds the Redis-side helpers they share.
+//! leaves, subscriptions), `presence`, `reconnect` (resume, retries, receipts); this file holds the Redis-side helpers they share, which read one Redis or
+//! every node of a cluster (`TEST_STORE=redis-cluster`), where room channels are sharded.
 
 mod delivery;
 mod membership;
@@ -18,59 +19,86 @@ mod reconnect;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use chat_server::backend::redis::keys::Keys;
+use chat_server::domain::{ChatId, UserId};
+
 use crate::helpers::{TIMEOUT, TestApp};
 use crate::resp::{Resp, redis_command};
 
-/// The Redis server and key prefix an app uses.
-pub fn redis_of(app: &TestApp) -> (u16, String) {
-    let (server, prefix) = app.redis.as_ref().expect("a Redis app");
-    (server.port, prefix.clone())
+/// A room's channel, named as the server names it.
+pub fn room_channel(prefix: &str, chat: &str) -> String {
+    Keys::new(prefix).room_channel(&ChatId::parse(chat).unwrap())
 }
 
-/// A reply to a RESP command: what these tests need of it.
+/// The channel of a user's bucket, named as the server names it.
+pub fn user_channel(prefix: &str, user: &str) -> String {
+    Keys::new(prefix).user_channel(&UserId::parse(user).unwrap())
+}
+
 /// The deployment's channels that some instance subscribes to, each with its number of
-/// subscribers (each instance holds one pub/sub connection, so that is a number of instances).
-async fn subscriptions(port: u16, prefix: &str) -> BTreeMap<String, i64> {
-    let pattern = format!("{prefix}:ch:*");
-    let channels: Vec<String> = redis_command(port, &["PUBSUB", "CHANNELS", &pattern])
-        .await
-        .into_iter()
-        .map(|r| match r {
-            Resp::Text(s) => s,
-            other => panic!("channel name expected, got {other:?}"),
-        })
-        .collect();
-    if channels.is_empty() {
-        return BTreeMap::new();
+/// subscribers (each instance holds one pub/sub connection, so that is a number of
+/// instances), summed over every node: classic channels, and on a cluster sharded ones.
+async fn subscriptions(app: &TestApp) -> BTreeMap<String, i64> {
+    let pattern = format!("{}:ch:*", app.deployment.prefix());
+    let mut kinds = vec![("CHANNELS", "NUMSUB")];
+    if app.deployment.sharded() {
+        kinds.push(("SHARDCHANNELS", "SHARDNUMSUB"));
     }
-    let mut args = vec!["PUBSUB", "NUMSUB"];
-    args.extend(channels.iter().map(String::as_str));
-    let reply = redis_command(port, &args).await;
-    reply
-        .chunks(2)
-        .map(|pair| match pair {
-            [Resp::Text(name), Resp::Int(n)] => (name.clone(), *n),
-            other => panic!("unexpected NUMSUB reply {other:?}"),
-        })
-        .collect()
+    let mut all = BTreeMap::new();
+    for port in app.deployment.ports() {
+        for (list, count) in &kinds {
+            let channels: Vec<String> = redis_command(port, &["PUBSUB", list, &pattern])
+                .await
+                .into_iter()
+                .map(|r| match r {
+                    Resp::Text(s) => s,
+                    other => panic!("channel name expected, got {other:?}"),
+                })
+                .collect();
+            if channels.is_empty() {
+                continue;
+            }
+            let mut args = vec!["PUBSUB", count];
+            args.extend(channels.iter().map(String::as_str));
+            for pair in redis_command(port, &args).await.chunks(2) {
+                match pair {
+                    [Resp::Text(name), Resp::Int(n)] => *all.entry(name.clone()).or_default() += n,
+                    other => panic!("unexpected {count} reply {other:?}"),
+                }
+            }
+        }
+    }
+    all
 }
 
-/// The expected subscriptions: `(kind:id, instances)` under `prefix` (each channel's id in
-/// braces: its hash tag).
-fn channels(prefix: &str, want: &[(&str, i64)]) -> BTreeMap<String, i64> {
-    want.iter()
-        .map(|(name, n)| {
-            let (kind, id) = name.split_once(':').unwrap();
-            (format!("{prefix}:ch:{kind}:{{{id}}}"), *n)
-        })
-        .collect()
+/// How many subscribe to `channel`, summed over every node (classic and sharded).
+pub async fn numsub(app: &TestApp, channel: &str) -> i64 {
+    let mut kinds = vec!["NUMSUB"];
+    if app.deployment.sharded() {
+        kinds.push("SHARDNUMSUB");
+    }
+    let mut n = 0;
+    for port in app.deployment.ports() {
+        for count in &kinds {
+            match &redis_command(port, &["PUBSUB", count, channel]).await[..] {
+                [Resp::Text(_), Resp::Int(k)] => n += k,
+                other => panic!("unexpected {count} reply {other:?}"),
+            }
+        }
+    }
+    n
+}
+
+/// The expected subscriptions: `(channel, instances)`.
+fn channels(want: &[(String, i64)]) -> BTreeMap<String, i64> {
+    want.iter().cloned().collect()
 }
 
 /// Polls (bounded) until the subscriptions are `want`: unsubscribing is asynchronous.
-async fn wait_subscriptions(port: u16, prefix: &str, want: &BTreeMap<String, i64>) {
+async fn wait_subscriptions(app: &TestApp, want: &BTreeMap<String, i64>) {
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     loop {
-        let got = subscriptions(port, prefix).await;
+        let got = subscriptions(app).await;
         if &got == want {
             return;
         }

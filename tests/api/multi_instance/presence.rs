@@ -6,7 +6,7 @@ use std::time::Duration;
 use chat_server::domain::time;
 use serde_json::{Value, json};
 
-use crate::helpers::{RedisServer, TIMEOUT, TestApp, assert_timestamp, fresh_prefix};
+use crate::helpers::{Deployment, TIMEOUT, TestApp, assert_timestamp};
 use crate::server_process::ServerProcess;
 
 /// `GET /user/{user}` through `app`, which must answer 200.
@@ -67,18 +67,14 @@ async fn presence_is_shared() {
 /// stops counting as active once the instance's heartbeat is stale, and gets a `last_seen`.
 #[tokio::test]
 async fn a_crashed_instances_users_turn_inactive() {
-    let (redis, prefix) = (RedisServer::shared(), fresh_prefix());
+    let deployment = Deployment::shared();
     // A reads presence with a 2 s TTL: the process beats every second, so X reads as active
     // while it lives, and as inactive at most ~3 s after the kill.
-    let a = TestApp::spawn_redis(redis.clone(), &prefix, &[("PRESENCE_TTL_SECONDS", "2")]).await;
+    let a = TestApp::start(&[("PRESENCE_TTL_SECONDS", "2")], deployment.clone()).await;
     let started = time::format(&time::now());
-    let url = redis.url();
-    let vars = [
-        ("STORE", "redis"),
-        ("REDIS_URL", &url),
-        ("REDIS_KEY_PREFIX", &prefix),
-        ("PRESENCE_TTL_SECONDS", "1"),
-    ];
+    let mut vars = deployment.vars();
+    vars.push(("PRESENCE_TTL_SECONDS".into(), "1".into()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let (mut child, on_child) = ServerProcess::start(&vars).await;
     let x = on_child.ws("x").await;
     assert_eq!(

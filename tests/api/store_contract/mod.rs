@@ -3,7 +3,7 @@
 //! `store_test!` turns each body into a module with two tests, `memory` and `redis`
 //! (`NAME::` selects both, a name ending `::redis` one store). Every test gets
 //! its own store: a fresh memory backend, or a Redis backend on the binary's shared redis-server
-//! under a key prefix of its own (it heartbeats once when opened, as the server does at
+//! (its shared Redis Cluster with `TEST_STORE=redis-cluster`) under a key prefix of its own (it heartbeats once when opened, as the server does at
 //! start-up, so its connections count as active).
 //!
 //! The suite is split by concern: `users` (users and presence), `rooms` (rooms and
@@ -27,6 +27,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 
 use crate::helpers::fresh_prefix;
+use crate::redis_cluster::RedisCluster;
 use crate::redis_server::RedisServer;
 
 /// Room size limit unless a test says otherwise: large enough never to trim.
@@ -82,6 +83,29 @@ async fn redis_store(server: &RedisServer, max: usize) -> Store {
         cluster: Vec::new(),
         wait_replicas: 0,
     };
+    open_store(settings, max).await
+}
+
+/// A store on a Redis Cluster (`TEST_STORE=redis-cluster`), every node a seed.
+async fn cluster_store(cluster: &RedisCluster, max: usize) -> Store {
+    let urls: Vec<String> = cluster
+        .ports()
+        .iter()
+        .map(|p| format!("redis://127.0.0.1:{p}"))
+        .collect();
+    let settings = RedisSettings {
+        url: urls[0].clone(),
+        address: cluster.nodes(),
+        pool_size: 2,
+        key_prefix: fresh_prefix(),
+        presence_ttl: Duration::from_secs(30),
+        cluster: urls,
+        wait_replicas: 0,
+    };
+    open_store(settings, max).await
+}
+
+async fn open_store(settings: RedisSettings, max: usize) -> Store {
     let (hub, stop) = (Hub::default(), CancellationToken::new());
     let open = Open {
         timeout: Duration::from_secs(5),
@@ -119,6 +143,10 @@ macro_rules! store_test {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn redis() {
+                if crate::helpers::Backend::from_env() == crate::helpers::Backend::RedisCluster {
+                    let cluster = RedisCluster::shared(); // alive until the test ends
+                    return run(cluster_store(&cluster, $max).await).await;
+                }
                 let server = RedisServer::shared(); // alive until the test ends
                 run(redis_store(&server, $max).await).await;
             }
