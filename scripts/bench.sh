@@ -14,6 +14,7 @@
 # Ours runs with WORKER_THREADS=1, one thread like each peer (OURS_WORKER_THREADS=0: one per core).
 # ours-cluster (not in the default list) is ours on a private Redis Cluster of 3 masters with a
 # replica each (REDIS_CLUSTER_NODES); its Redis CPU and memory are the six nodes' sum.
+# OURS_WAIT_REPLICAS=N runs ours with REDIS_WAIT_REPLICAS=N (what waiting for replicas costs).
 #
 # After each round's idle-10k, the bench's acceptor (answers the upgrade, nothing else) is
 # measured the same way: the most connections per second any server could show here. After each
@@ -256,6 +257,7 @@ start_server() {
             [ "$store" = cluster ] && store=redis nodes=$cluster_nodes
             (cd "$tmp/run" && exec env HOST=127.0.0.1 PORT="$port" STORE="$store" \
                 ${url:+REDIS_URL=$url} ${nodes:+REDIS_CLUSTER_NODES=$nodes} \
+                REDIS_WAIT_REPLICAS="${OURS_WAIT_REPLICAS:-0}" \
                 RATE_LIMIT_PER_SECOND=0 MAX_CONNECTIONS=200000 \
                 MAX_CONNECTIONS_PER_USER=100000 SHUTDOWN_DRAIN_SECONDS=0 RUST_LOG=warn \
                 WORKER_THREADS="${OURS_WORKER_THREADS:-1}" \
