@@ -3,6 +3,8 @@
 # replica each, on loopback ports BASE..BASE+5 (and their bus ports BASE+10000..), files in DIR.
 #   bash scripts/redis-cluster.sh start [BASE=7100] [DIR=/tmp/chat-redis-cluster]
 #   bash scripts/redis-cluster.sh stop  [BASE=7100] [DIR=/tmp/chat-redis-cluster]
+#   bash scripts/redis-cluster.sh node PORT [DIR]   (re)starts one node, e.g. a killed master,
+#                                                   which rejoins as a replica
 # Then: STORE=redis REDIS_CLUSTER_NODES=127.0.0.1:7100,127.0.0.1:7101,127.0.0.1:7102 cargo run
 set -euo pipefail
 cmd=${1:?start or stop}
@@ -10,15 +12,18 @@ base=${2:-7100}
 dir=${3:-/tmp/chat-redis-cluster}
 ports=$(seq "$base" $((base + 5)))
 
+node() {
+    redis-server --port "$1" --bind 127.0.0.1 --cluster-enabled yes \
+        --cluster-config-file "$dir/nodes-$1.conf" --cluster-node-timeout 2000 \
+        --save '' --appendonly no --dir "$dir" --daemonize yes --repl-diskless-sync-delay 0 \
+        --pidfile "$dir/redis-$1.pid" --logfile "$dir/redis-$1.log"
+}
+
 case $cmd in
+node) node "$base" ;;
 start)
     mkdir -p "$dir"
-    for p in $ports; do
-        redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes \
-            --cluster-config-file "$dir/nodes-$p.conf" --cluster-node-timeout 2000 \
-            --save '' --appendonly no --dir "$dir" --daemonize yes \
-            --pidfile "$dir/redis-$p.pid" --logfile "$dir/redis-$p.log"
-    done
+    for p in $ports; do node "$p"; done
     for p in $ports; do
         for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done
     done

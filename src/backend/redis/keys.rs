@@ -22,7 +22,8 @@ impl Keys {
     }
 
     /// Hash: id, name, created_at, is_private, metadata, last_ts (µs of the newest message),
-    /// n (how many messages it ever stored).
+    /// n (how many messages it ever stored), acked (with `REDIS_WAIT_REPLICAS`: the newest
+    /// message the replicas have, see `announce.rs`).
     pub fn room(&self, c: &ChatId) -> String {
         format!("{}:room:{{{c}}}", self.prefix)
     }
