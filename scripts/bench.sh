@@ -213,6 +213,7 @@ for _ in range(200):
         redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes \
             --cluster-config-file "$cluster_dir/nodes-$p.conf" --cluster-node-timeout 2000 \
             --save '' --appendonly no --dir "$cluster_dir" --maxclients 100000 --logfile '' \
+            --repl-diskless-sync-delay 0 \
             >"$cluster_dir/$p.log" 2>&1 &
         pids+=($!)
     done
@@ -234,6 +235,14 @@ for _ in range(200):
             sleep 0.05
         done
         [ -n "$ok" ] || { echo "    cluster not ok on $p"; return 1; }
+    done
+    # Every replica's first sync done (REDIS_WAIT_REPLICAS needs it).
+    for p in $(seq "$base" $((base + 5))); do
+        for i in $(seq 200); do
+            info=$(redis-cli -p "$p" info replication 2>/dev/null)
+            case $info in *role:master*|*master_link_status:up*) break ;; esac
+            sleep 0.05
+        done
     done
     cluster_nodes=127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))
 }
