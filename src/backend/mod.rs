@@ -152,6 +152,21 @@ impl Backend {
         }
     }
 
+    /// A room just created: its participants' open connections follow it, here and, on
+    /// Redis, on every instance (a join's bucket notice for each, from the room's start), as
+    /// a join would have them do. Best effort: a lost notice leaves a connection out of the
+    /// room until it reconnects.
+    pub async fn created(&self, hub: &Hub, room: &ChatRoom) {
+        match self {
+            Backend::Memory(_) => {
+                for p in &room.participants {
+                    hub.follow(p, [(room.id.clone(), 0)]);
+                }
+            }
+            Backend::Redis(b) => b.store.announce_room(room).await,
+        }
+    }
+
     /// A user's last local connection closed: channels it needed may go.
     pub fn release(&self, rooms: Vec<ChatId>) {
         if let Backend::Redis(b) = self {

@@ -92,11 +92,7 @@ pub async fn create_chat(who: Caller, body: NewChat, s: AppState) -> Result<Resp
     if let Some(me) = who.user() {
         spec.participants.push(me.clone());
     }
-    let room = s
-        .backend
-        .create_room(spec)
-        .await?
-        .ok_or(ApiError::Conflict("Chat already exists"))?;
+    let room = usecases::create_room(&s, spec).await?;
     Ok(with_status(json(&room), StatusCode::CREATED).into_response())
 }
 

@@ -17,7 +17,7 @@ mod typing;
 
 pub use messages::{Posted, TextInput, history, send_text};
 pub use rooms::{
-    add_participant, get_room, get_user, join, leave, read_room, remove_participant, user_rooms,
+    add_participant, create_room, get_room, get_user, join, leave, read_room, remove_participant, user_rooms,
 };
 pub use sync::{Position, read, resume_room};
 pub use typing::{SWEEP_EVERY, stop_typing, typing};

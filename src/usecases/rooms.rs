@@ -3,10 +3,21 @@
 use super::{check_rate, check_reader, private_room};
 use crate::auth::Caller;
 use crate::backend::{Access, JoinMode, Joined, Left};
-use crate::domain::{ChatId, ChatRoom, RoomDetails, User, UserId, UserRoom};
+use crate::domain::{ChatId, ChatRoom, RoomDetails, RoomSpec, User, UserId, UserRoom};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::stats;
+
+/// `POST /chat`: creates the room; its participants' open connections follow it.
+pub async fn create_room(state: &AppState, spec: RoomSpec) -> Result<ChatRoom, ApiError> {
+    let room = state
+        .backend
+        .create_room(spec)
+        .await?
+        .ok_or(ApiError::Conflict("Chat already exists"))?;
+    state.backend.created(&state.hub, &room).await;
+    Ok(room)
+}
 
 /// A client joins a room (created public if absent); joining again does nothing.
 pub async fn join(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(), ApiError> {

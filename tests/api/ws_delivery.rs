@@ -275,3 +275,21 @@ async fn per_room_order_under_concurrent_senders() {
         assert_eq!(mine, sent, "{u}'s messages out of its sending order");
     }
 }
+
+/// A room created with `POST /chat` naming a user who is connected already: her connection
+/// follows it at once, so her own text is echoed and the other participant's reaches her.
+#[tokio::test]
+async fn a_room_created_for_a_connected_user_reaches_her_connection() {
+    let app = TestApp::spawn().await;
+    let (mut alice, mut bob) = (app.ws("alice").await, app.ws("bob").await);
+    room(&app, "new", &["alice", "bob"]).await;
+    alice.send_json(text("new", "first")).await;
+    let first = alice.recv_json().await;
+    assert_message(&first, "text", "new", "alice", "first");
+    assert_eq!(bob.recv_json().await, first);
+    bob.send_json(text("new", "second")).await;
+    let second = bob.recv_json().await;
+    assert_message(&second, "text", "new", "bob", "second");
+    assert_eq!(alice.recv_json().await, second);
+    assert_eq!(app.history("new").await, vec![first, second]);
+}

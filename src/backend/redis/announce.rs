@@ -7,7 +7,7 @@ use bb8_redis::redis;
 
 use super::RedisStore;
 use super::payload::{JoinNotice, Mark, RoomPayload};
-use crate::domain::{ChatId, UserId};
+use crate::domain::{ChatId, ChatRoom, UserId};
 use crate::hub::{Delivery, Membership};
 
 /// Who publishes what the room script stores.
@@ -99,6 +99,28 @@ impl RedisStore {
         }
         if let Err(e) = self.per_slot(groups).await {
             tracing::warn!(error = %e, chat = %d.chat_id, "publishing a stored message failed");
+        }
+    }
+
+    /// Announces a new room's participants as joins (at its start, sequence 0) on their
+    /// bucket channels: where they are connected, their connections follow it.
+    pub async fn announce_room(&self, room: &ChatRoom) {
+        let command = if self.is_cluster() { "SPUBLISH" } else { "PUBLISH" };
+        let groups = room.participants.iter().map(|user| {
+            let notice = JoinNotice {
+                prev: 0,
+                seq: 0,
+                chat: room.id.clone(),
+                user: user.clone(),
+            };
+            let mut p = redis::pipe();
+            p.cmd(command)
+                .arg(self.keys.user_channel(user))
+                .arg(notice.encode());
+            p
+        });
+        if let Err(e) = self.per_slot(groups.collect()).await {
+            tracing::warn!(error = %e, chat = %room.id, "announcing a new room's participants failed");
         }
     }
 }

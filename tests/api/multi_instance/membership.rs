@@ -167,3 +167,21 @@ async fn instances_subscribe_only_to_what_their_connections_need() {
     q.close().await;
     wait_subscriptions(&a, &channels(&[(bp, 1), (bq, 1)])).await;
 }
+
+/// A room created on A naming a user connected to B: her connection on B follows it, and
+/// her text sent on B reaches A's participant, in one order.
+#[tokio::test]
+async fn a_room_created_on_a_reaches_a_participant_connected_to_b() {
+    let (a, b) = TestApp::spawn_pair(&[]).await;
+    let (mut alice, mut carol) = (a.ws("alice").await, b.ws("carol").await);
+    room(&a, "new", &["alice", "carol"]).await;
+    alice.send_json(text("new", "from a")).await;
+    let from_a = alice.recv_json().await;
+    assert_message(&from_a, "text", "new", "alice", "from a");
+    assert_eq!(carol.recv_json().await, from_a);
+    carol.send_json(text("new", "from b")).await;
+    let from_b = carol.recv_json().await;
+    assert_message(&from_b, "text", "new", "carol", "from b");
+    assert_eq!(alice.recv_json().await, from_b);
+    assert_eq!(b.history("new").await, vec![from_a, from_b]);
+}
