@@ -37,15 +37,22 @@ impl Hub {
     /// A room new here is followed from `prev`, so the subscription's replay starts with the
     /// notice; in a room followed here whose order is past the notice already, the user
     /// follows from now. Otherwise the notice is still to come here, and adds the user at its
-    /// place (adding it now could show it messages stored before its join). Returns whether
+    /// place (adding it now could show it messages stored before its join); the room stays
+    /// followed until then, even if its last member here leaves meanwhile. Returns whether
     /// the room is new here.
     pub fn follow_new(&self, user: &UserId, room: &ChatId, prev: u64, seq: u64) -> bool {
         let mut s = self.lock();
-        let new = !s.rooms.contains_key(room);
-        if new || s.rooms.get(room).is_some_and(|r| r.last >= seq) {
-            s.follow(user, [(room.clone(), prev)]);
+        match s.rooms.get_mut(room) {
+            Some(r) if r.last < seq => {
+                r.joining.push((user.clone(), seq));
+                false
+            }
+            found => {
+                let new = found.is_none();
+                s.follow(user, [(room.clone(), prev)]);
+                new
+            }
         }
-        new
     }
 }
 

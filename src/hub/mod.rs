@@ -61,6 +61,18 @@ struct RoomEntry {
     /// Messages that came (from the store's reply or from pub/sub) before the one stored just
     /// before them reached this hub: `(the room's sequence before each, it)` (see `order.rs`).
     held: Vec<(u64, Delivery)>,
+    /// Users connected here whose join notice came on their bucket channel before the room's
+    /// own copy reached this hub, with its sequence: they become members at that message, and
+    /// until then the room stays followed (else the join would find no room and be lost).
+    joining: Vec<(UserId, u64)>,
+}
+
+impl RoomEntry {
+    /// Nothing keeps the room followed: no member, no recent messages kept, no message held,
+    /// no join on its way.
+    fn idle(&self) -> bool {
+        self.members.is_empty() && self.recent.is_none() && self.held.is_empty() && self.joining.is_empty()
+    }
 }
 
 #[derive(Default)]
@@ -220,6 +232,10 @@ impl State {
                 return; // already delivered (a replay after a reconnect, or the store's reply)
             }
             room.last = seq;
+            if d.membership.is_some() && !room.joining.is_empty() {
+                // Joins up to here are applied (or were never to come: a later one replaced them).
+                room.joining.retain(|(_, at)| *at > seq);
+            }
             if let Some(recent) = room.recent.as_mut() {
                 recent.push(seq, d.frame.clone());
             }
@@ -249,7 +265,7 @@ impl State {
     fn unfollow(&mut self, room: &ChatId, user: &UserId) {
         if let Some(entry) = self.rooms.get_mut(room) {
             entry.members.remove(user);
-            if entry.members.is_empty() && entry.recent.is_none() {
+            if entry.idle() {
                 self.rooms.remove(room);
                 if let Some(dropped) = &mut self.dropped {
                     dropped.push(room.clone());

@@ -158,3 +158,31 @@ fn a_join_already_passed_here_adds_the_user_and_a_replayed_join_never_re_adds_a_
     hub.deliver_next(14, &stored(&chat, "after", 15));
     assert_eq!(texts(&out_v), ["first", "v left"]);
 }
+
+/// A join announced on the bucket channel whose message has not reached the hub keeps the
+/// room followed when its last member here leaves: the join then still finds the room
+/// (checker seed 237834417: the room was dropped with the joins waiting in it).
+#[test]
+fn a_join_on_its_way_keeps_the_room() {
+    let hub = Hub::default();
+    let (u, v, chat) = (
+        UserId::parse("u").unwrap(),
+        UserId::parse("v").unwrap(),
+        ChatId::parse("c").unwrap(),
+    );
+    let (_, uid) = conn(&hub, &u, 8);
+    let (vout, _) = conn(&hub, &v, 8);
+    hub.follow(&u, [(chat.clone(), 10)]);
+    // v's join (at 12) is announced while the hub is at 10, and its predecessor (11) is late.
+    assert!(!hub.follow_new(&v, &chat, 11, 12));
+    hub.deliver_next(
+        11,
+        &notice(&chat, "v joined", 12, Some(Membership::Joined(v.clone()))),
+    );
+    assert_eq!(hub.unregister(&u, uid), Some(vec![chat.clone()]));
+    assert!(hub.wants_room(&chat), "the room must wait for v's join");
+    hub.deliver_next(10, &stored(&chat, "a", 11));
+    hub.deliver_next(12, &stored(&chat, "b", 13));
+    assert_eq!(texts(&vout), ["v joined", "b"]);
+    assert!(hub.lock().rooms[&chat].joining.is_empty());
+}
