@@ -6,7 +6,8 @@ use crate::domain::{ChatId, UserId};
 
 impl Hub {
     /// Makes `user`'s local connections follow `rooms`; a room new to this hub starts
-    /// after the given sequence (what the store last holds for it). Returns the rooms new here.
+    /// after the given sequence (what the store last holds for it), and a room the user left
+    /// here after it is skipped. Returns the rooms new here.
     pub fn follow(&self, user: &UserId, rooms: impl IntoIterator<Item = (ChatId, u64)>) -> Vec<ChatId> {
         self.lock().follow(user, rooms)
     }
@@ -40,8 +41,19 @@ impl Hub {
     /// place (adding it now could show it messages stored before its join); the room stays
     /// followed until then, even if its last member here leaves meanwhile. Returns whether
     /// the room is new here.
+    /// A notice at or below the user's last join or leave delivered here, or older than its
+    /// connections' reading of the store, is late: the membership it announces is over (or
+    /// applied), and following from it would replay it.
     pub fn follow_new(&self, user: &UserId, room: &ChatId, prev: u64, seq: u64) -> bool {
         let mut s = self.lock();
+        let Some(entry) = s.users.get(user) else {
+            return false;
+        };
+        // Before the user's connections read its rooms, the read has the join or what followed.
+        let marked = entry.marks.get(room).is_some_and(|(at, _)| *at >= seq);
+        if marked || seq < entry.since {
+            return false;
+        }
         match s.rooms.get_mut(room) {
             Some(r) if r.last < seq => {
                 r.joining.push((user.clone(), seq));
@@ -67,6 +79,14 @@ impl State {
             return new;
         };
         for (room, last) in rooms {
+            // A leave delivered here after the store was read: the user is no member any more.
+            if entry
+                .marks
+                .get(&room)
+                .is_some_and(|(at, joined)| *at > last && !joined)
+            {
+                continue;
+            }
             let r = index.entry(room.clone()).or_insert_with(|| {
                 new.push(room.clone());
                 RoomEntry {

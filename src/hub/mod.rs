@@ -48,6 +48,13 @@ pub type Outbound = Arc<Outbox>;
 struct UserConns {
     conns: Vec<(u64, Outbound)>,
     rooms: HashSet<ChatId>,
+    /// Per room, the user's last join or leave delivered here while it was connected: its
+    /// sequence, and whether a join. A connect's reading of the store, or a bucket notice,
+    /// older than it is out of date (see `follow.rs`).
+    marks: HashMap<ChatId, (u64, bool)>,
+    /// The store's clock when the user's first connection here read its rooms (0: not yet):
+    /// that read covers every membership change before it.
+    since: u64,
 }
 
 #[derive(Default)]
@@ -92,6 +99,9 @@ struct State {
     /// Connections waiting for their resume (`?resume=true`), their live frames held
     /// (see `resume.rs`).
     resuming: HashMap<u64, Resuming>,
+    /// New connections whose live frames are held, or filtered by their floors (see
+    /// `floor.rs`).
+    floors: HashMap<u64, floor::Floors>,
 }
 
 /// Cheaply clonable handle to this instance's connections.
@@ -131,6 +141,8 @@ impl Hub {
         if resuming {
             s.resuming.insert(id, Resuming::new(out.clone()));
         }
+        // Held until its rooms are followed ([`Hub::started`]).
+        s.floors.insert(id, floor::Floors::new(out.clone()));
         s.users.entry(user.clone()).or_default().conns.push((id, out));
         Ok(id)
     }
@@ -140,6 +152,7 @@ impl Hub {
     pub fn unregister(&self, user: &UserId, id: u64) -> Option<Vec<ChatId>> {
         let mut s = self.lock();
         s.resuming.remove(&id);
+        s.floors.remove(&id);
         let entry = s.users.get_mut(user)?;
         let before = entry.conns.len();
         entry.conns.retain(|(c, _)| *c != id);
@@ -199,8 +212,11 @@ impl State {
     /// Applies a join carried by `d`: the user's local connections follow the room (which,
     /// new here, starts after `last`).
     fn joined(&mut self, d: &Delivery, last: u64) {
+        // A join older than the user's connections' reading of its rooms is covered by that
+        // read (a hub catching up on the room): applied, it could follow a room left since.
         if let Some(Membership::Joined(user)) = &d.membership
             && let Some(entry) = self.users.get_mut(user)
+            && d.seq.is_none_or(|seq| seq >= entry.since)
         {
             entry.rooms.insert(d.chat_id.clone());
             self.rooms
@@ -221,6 +237,7 @@ impl State {
             rooms,
             users,
             resuming,
+            floors,
             ..
         } = self;
         let Some(room) = rooms.get_mut(&d.chat_id) else {
@@ -240,24 +257,39 @@ impl State {
                 recent.push(seq, d.frame.clone());
             }
         }
+        // The hot path: with no connection new or resuming, each recipient costs one offer.
+        let plain = resuming.is_empty() && floors.is_empty();
         let mut sent = 0;
         for user in &room.members {
             if d.skip.as_ref() == Some(user) {
                 continue;
             }
             for (id, out) in users.get(user).map_or(&[][..], |e| &e.conns[..]) {
-                let queued = match resuming.get_mut(id) {
-                    Some(r) => r.hold(&d.chat_id, before, d.seq, &d.frame),
-                    None => offer(out, &d.frame),
+                let queued = if plain {
+                    offer(out, &d.frame)
+                } else {
+                    floor::admit(floors, resuming, *id, out, &d.chat_id, before, d.seq, &d.frame)
                 };
                 sent += u64::from(queued);
             }
         }
         metrics::counter!(stats::FRAMES_OUT).increment(sent);
-        if let Some(Membership::Left(user)) = &d.membership {
-            if let Some(entry) = self.users.get_mut(user) {
+        let Some(membership) = &d.membership else {
+            return;
+        };
+        let (user, joined) = match membership {
+            Membership::Joined(user) => (user, true),
+            Membership::Left(user) => (user, false),
+        };
+        if let Some(entry) = self.users.get_mut(user) {
+            if let Some(seq) = d.seq {
+                entry.marks.insert(d.chat_id.clone(), (seq, joined));
+            }
+            if !joined {
                 entry.rooms.remove(&d.chat_id);
             }
+        }
+        if !joined {
             self.unfollow(&d.chat_id, user);
         }
     }
@@ -291,6 +323,7 @@ fn offer(out: &Outbox, frame: &Json) -> bool {
 }
 
 mod caps;
+mod floor;
 mod follow;
 mod order;
 pub mod outbox;

@@ -52,18 +52,18 @@ async fn replay_presence_leak_after_outage() {
 }
 
 /// A connection opened while its instance catches up after an outage gets the room's
-/// messages stored before it connected (seed 5 of the CI profile: not reduced yet).
+/// messages stored before it connected (seed 5 of the CI profile: not reduced yet). Fixed by
+/// each new connection's floors (src/hub/floor.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until a new connection follows a room from the store's position: src/hub/follow.rs"]
 async fn replay_delivered_before_connect() {
     replay(5, Profile::short(), "delivered-before-connect").await;
 }
 
 /// A user leaves a room on one connection while another of its clients connects: the connect
 /// reads the user's room index before the leave's own update of it, follows the room, and
-/// gets its messages after the leave (soak seed 1001, runs of 30 s: not reduced yet).
+/// gets its messages after the leave (soak seed 1001, runs of 30 s: not reduced yet). Fixed:
+/// a connect re-checks each room's membership, and a leave delivered before its follow holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until a connect follows only rooms the user is a member of: src/backend/redis/users.rs"]
 async fn replay_leave_missed_at_connect() {
     let p = Profile {
         duration_ms: 30_000,
@@ -75,9 +75,9 @@ async fn replay_leave_missed_at_connect() {
 /// A user joins, sends and leaves a room within milliseconds on one instance; its connection
 /// on another instance gets the leave, the room is dropped there, then the join's bucket notice
 /// arrives late, re-creates the room from before the join and replays join, text and leave
-/// again (soak seed 1009, runs of 30 s).
+/// again (soak seed 1009, runs of 30 s). Fixed: a notice older than the user's last join or
+/// leave here, or than its connections' reading of the store, is dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until a bucket notice older than the room's last leave is dropped: src/hub/follow.rs"]
 async fn replay_late_bucket_notice() {
     let p = Profile {
         duration_ms: 30_000,

@@ -18,6 +18,7 @@ pub mod pubsub;
 mod reads;
 mod rooms;
 mod script;
+mod starts;
 mod store;
 mod users;
 

@@ -19,24 +19,8 @@ pub const KNOWN: &[(&str, &str)] = &[
         "a disconnect during a Redis outage is never recorded: the user stays active",
     ),
     (
-        "delivered-before-connect",
-        "a new connection joins a room at the hub's lagging position, not the store's",
-    ),
-    (
-        "delivered-to-non-member",
-        "a leave missed at connect: the user's room index is updated after the leave",
-    ),
-    (
         "presence",
         "a disconnect during a Redis outage is never recorded: the user stays active",
-    ),
-    (
-        "duplicate",
-        "a late bucket notice re-creates a dropped room and replays it from the join",
-    ),
-    (
-        "out-of-order",
-        "a late bucket notice re-creates a dropped room and replays it from the join",
     ),
     (
         "gap",
