@@ -19,6 +19,7 @@ impl RedisBus {
         // Never slower than a third of the presence TTL, so a live instance never looks dead.
         let mut every = tokio::time::interval(beat_every.min(Duration::from_secs(1)));
         let mut beat = tokio::time::Instant::now();
+        let mut reaped = std::collections::HashSet::new(); // see reap.rs
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => {
@@ -39,6 +40,7 @@ impl RedisBus {
                     Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
                 }
             }
+            self.reap(&mut reaped).await;
             self.register_again().await; // then replayed by the rechecks, right below
             self.recheck_due().await;
             let mut idle = self.inner.hub.expire_recent();

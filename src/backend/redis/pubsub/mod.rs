@@ -30,6 +30,7 @@ use tokio_util::task::TaskTracker;
 mod keepalive;
 mod listen;
 mod reading;
+mod reap;
 mod register;
 
 use super::keys::{Keys, USER_BUCKETS, user_bucket};

@@ -1,0 +1,89 @@
+//! Reaping dead instances' follower entries (issue 19: a crashed instance stayed in its rooms'
+//! follower sets for good, so every message stored there was still published for it).
+//!
+//! Each instance records the rooms it follows in its own set (`instance:{id}:rooms`, one key)
+//! before it enters their follower sets, and removes them after leaving. A live instance's
+//! keepalive looks for instances whose heartbeat is older than the presence TTL (presence
+//! already counts them as gone) and removes the dead id from each room in its set, one command
+//! per room (each room is its own Redis Cluster slot), then deletes the set. The heartbeat
+//! itself stays: it is the `last_seen` of the users that instance counted (see `users.rs`).
+
+use std::collections::HashSet;
+
+use bb8_redis::redis::{self, AsyncCommands};
+
+use super::{RedisBus, unavailable};
+use crate::backend::StoreResult;
+use crate::domain::ChatId;
+
+impl RedisBus {
+    /// Adds `rooms` to (or removes them from) this instance's set of followed rooms.
+    pub(super) async fn record_rooms(&self, rooms: &[ChatId], add: bool) -> StoreResult<()> {
+        if rooms.is_empty() {
+            return Ok(());
+        }
+        let key = self.inner.keys.instance_rooms(self.inner.store.instance());
+        let names: Vec<&str> = rooms.iter().map(ChatId::as_str).collect();
+        let mut conn = self.inner.conn.clone();
+        let done = async {
+            if add {
+                conn.sadd::<_, _, ()>(&key, &names).await
+            } else {
+                conn.srem::<_, _, ()>(&key, &names).await
+            }
+        };
+        tokio::time::timeout(self.inner.timeout, done)
+            .await
+            .map_err(unavailable)?
+            .map_err(unavailable)
+    }
+
+    /// Removes the follower entries of instances silent for longer than the presence TTL;
+    /// `reaped` remembers those done, so each costs one pass. Best effort: what fails is
+    /// tried again at the next call.
+    pub(super) async fn reap(&self, reaped: &mut HashSet<String>) {
+        if let Err(e) = self.try_reap(reaped).await {
+            tracing::debug!(error = %e, "reaping dead instances failed");
+        }
+    }
+
+    async fn try_reap(&self, reaped: &mut HashSet<String>) -> StoreResult<()> {
+        let keys = &self.inner.keys;
+        let ttl = i64::try_from(self.inner.store.presence_ttl().as_millis()).unwrap_or(i64::MAX);
+        let dead_before = chrono::Utc::now().timestamp_millis().saturating_sub(ttl);
+        let mut conn = self.inner.conn.clone();
+        let timeout = self.inner.timeout;
+        let dead: Vec<String> = tokio::time::timeout(
+            timeout,
+            conn.zrangebyscore(keys.instances(), "-inf", format!("({dead_before}")),
+        )
+        .await
+        .map_err(unavailable)?
+        .map_err(unavailable)?;
+        // Forgotten once gone from the heartbeats (after a day): the set stays small.
+        reaped.retain(|id| dead.contains(id));
+        let todo: Vec<String> = dead.into_iter().filter(|id| !reaped.contains(id)).collect();
+        for id in todo {
+            let set = keys.instance_rooms(&id);
+            let rooms: Vec<String> = tokio::time::timeout(timeout, conn.smembers(&set))
+                .await
+                .map_err(unavailable)?
+                .map_err(unavailable)?;
+            for room in rooms.iter().filter_map(|r| ChatId::parse(r).ok()) {
+                // One room (one slot) per command.
+                let srem = conn.srem::<_, _, ()>(keys.followers(&room), &id);
+                tokio::time::timeout(timeout, srem)
+                    .await
+                    .map_err(unavailable)?
+                    .map_err(unavailable)?;
+            }
+            tokio::time::timeout(timeout, redis::cmd("DEL").arg(&set).query_async::<()>(&mut conn))
+                .await
+                .map_err(unavailable)?
+                .map_err(unavailable)?;
+            tracing::info!(instance = %id, rooms = rooms.len(), "reaped a dead instance's follower entries");
+            reaped.insert(id);
+        }
+        Ok(())
+    }
+}
