@@ -209,27 +209,6 @@ impl Hub {
 }
 
 impl State {
-    /// Applies a join carried by `d`: the user's local connections follow the room (which,
-    /// new here, starts after `last`).
-    fn joined(&mut self, d: &Delivery, last: u64) {
-        // A join older than the user's connections' reading of its rooms is covered by that
-        // read (a hub catching up on the room): applied, it could follow a room left since.
-        if let Some(Membership::Joined(user)) = &d.membership
-            && let Some(entry) = self.users.get_mut(user)
-            && d.seq.is_none_or(|seq| seq >= entry.since)
-        {
-            entry.rooms.insert(d.chat_id.clone());
-            self.rooms
-                .entry(d.chat_id.clone())
-                .or_insert_with(|| RoomEntry {
-                    last,
-                    ..RoomEntry::default()
-                })
-                .members
-                .insert(user.clone());
-        }
-    }
-
     /// Delivers `d` unless the room already had it (keeping it among the room's recent
     /// messages, if kept), then applies a leave it carries.
     fn deliver(&mut self, d: &Delivery) {
@@ -274,35 +253,8 @@ impl State {
             }
         }
         metrics::counter!(stats::FRAMES_OUT).increment(sent);
-        let Some(membership) = &d.membership else {
-            return;
-        };
-        let (user, joined) = match membership {
-            Membership::Joined(user) => (user, true),
-            Membership::Left(user) => (user, false),
-        };
-        if let Some(entry) = self.users.get_mut(user) {
-            if let Some(seq) = d.seq {
-                entry.marks.insert(d.chat_id.clone(), (seq, joined));
-            }
-            if !joined {
-                entry.rooms.remove(&d.chat_id);
-            }
-        }
-        if !joined {
-            self.unfollow(&d.chat_id, user);
-        }
-    }
-
-    fn unfollow(&mut self, room: &ChatId, user: &UserId) {
-        if let Some(entry) = self.rooms.get_mut(room) {
-            entry.members.remove(user);
-            if entry.idle() {
-                self.rooms.remove(room);
-                if let Some(dropped) = &mut self.dropped {
-                    dropped.push(room.clone());
-                }
-            }
+        if d.membership.is_some() {
+            self.membership_changed(d);
         }
     }
 }
