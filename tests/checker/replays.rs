@@ -44,9 +44,9 @@ async fn replay_stale_follower_after_kill() {
 }
 
 /// A connection that closes while Redis is down: its disconnect is never recorded, so its
-/// user stays active for as long as the instance lives.
+/// user stays active for as long as the instance lives. Fixed: the keepalive rewrites the
+/// instance's own count of such users (src/backend/redis/presence.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until a failed disconnect is recorded once Redis is back: src/ws/session.rs"]
 async fn replay_presence_leak_after_outage() {
     replay(1, reduced(&[FaultKind::RedisStop], 4_000), "presence-after-close").await;
 }

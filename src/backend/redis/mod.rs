@@ -14,6 +14,7 @@
 mod history;
 pub mod keys;
 pub mod payload;
+mod presence;
 pub mod pubsub;
 mod reads;
 mod rooms;

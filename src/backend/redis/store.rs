@@ -74,6 +74,9 @@ pub struct RedisStore {
     pub(super) create_user_script: redis::Script,
     pub(super) disconnect_script: redis::Script,
     pub(super) rate_script: redis::Script,
+    /// This instance's count of each user's connections (see presence.rs).
+    pub(super) ledger: Arc<super::presence::Ledger>,
+    pub(super) recount_script: redis::Script,
 }
 
 /// A client for `url` whose connections send each command at once: redis-rs leaves Nagle's
@@ -162,6 +165,8 @@ impl RedisStore {
             create_user_script: redis::Script::new(users::CREATE_USER_LUA),
             disconnect_script: redis::Script::new(users::DISCONNECT_LUA),
             rate_script: redis::Script::new(users::RATE_LUA),
+            ledger: Arc::default(),
+            recount_script: super::presence::recount_script(),
         };
         store
             .ping()

@@ -11,14 +11,6 @@ pub mod state;
 /// Checks whose violations are known holes awaiting a fix in `src/`, with the hole.
 pub const KNOWN: &[(&str, &str)] = &[
     (
-        "presence-after-close",
-        "a disconnect during a Redis outage is never recorded: the user stays active",
-    ),
-    (
-        "presence",
-        "a disconnect during a Redis outage is never recorded: the user stays active",
-    ),
-    (
         "gap",
         "a join made elsewhere while the pub/sub connection is down is never followed",
     ),

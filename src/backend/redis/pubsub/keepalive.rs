@@ -41,6 +41,7 @@ impl RedisBus {
                 }
             }
             self.reap(&mut reaped).await;
+            self.inner.store.recount().await; // see presence.rs
             self.register_again().await; // then replayed by the rechecks, right below
             self.recheck_due().await;
             let mut idle = self.inner.hub.expire_recent();
