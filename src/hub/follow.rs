@@ -12,6 +12,11 @@ impl Hub {
         self.lock().follow(user, rooms)
     }
 
+    /// The users with a connection here.
+    pub fn local_users(&self) -> Vec<UserId> {
+        self.lock().users.keys().cloned().collect()
+    }
+
     /// Starts recording the rooms that stop being followed here, for [`Hub::take_dropped`]
     /// (the Redis bus unsubscribes from them).
     pub fn track_dropped(&self) {

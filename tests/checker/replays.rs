@@ -88,9 +88,9 @@ async fn replay_late_bucket_notice() {
 
 /// A user joins a room on one instance while another instance (where it is connected) has
 /// lost its pub/sub connection: the bucket notice is lost, nothing replays it, and that
-/// connection misses the whole membership (soak seed 1010, runs of 30 s).
+/// connection misses the whole membership (soak seed 1010, runs of 30 s). Fixed: once
+/// registered again, each local user's rooms are read again (src/backend/redis/pubsub/refollow.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until a pub/sub reconnect re-reads its users' rooms: src/backend/redis/pubsub/register.rs"]
 async fn replay_join_lost_with_pubsub() {
     let p = Profile {
         duration_ms: 30_000,
@@ -116,10 +116,9 @@ async fn replay_missing_while_open() {
 /// join there waits in the hub for the message before it; then the room's last member here
 /// closes its connection, the room is dropped with the waiting joins, and the sender's
 /// connection never follows the room again: it misses its own join and everything after
-/// (a fresh CI seed, 237834417, of the CI profile). Fixed; the seed also runs into the
-/// join-lost-with-pub/sub hole (`replay_join_lost_with_pubsub`), so it waits for that fix too.
+/// (a fresh CI seed, 237834417, of the CI profile). The seed also runs into the
+/// join-lost-with-pub/sub hole (`replay_join_lost_with_pubsub`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the same seed also hits a join made while the pub/sub connection is down: src/backend/redis/pubsub/"]
 async fn replay_join_lost_with_dropped_room() {
     replay(237_834_417, Profile::short(), "missing-while-open").await;
 }

@@ -44,4 +44,43 @@ impl RedisStore {
         let starts = try_join_all(reads).await?.into_iter().flatten().collect();
         Ok((starts, secs * 1_000_000 + micros))
     }
+
+    /// The rooms in `user`'s index.
+    pub async fn room_ids(&self, user: &UserId) -> StoreResult<Vec<ChatId>> {
+        let key = self.keys.user_rooms(user);
+        let ids: Vec<String> = self
+            .call(|mut c| async move { redis::cmd("SMEMBERS").arg(key).query_async(&mut c).await })
+            .await?;
+        Ok(ids.iter().filter_map(|i| ChatId::parse(i).ok()).collect())
+    }
+
+    /// The sequence of `user`'s last join notice in `room` at or below `upto`, among the
+    /// room's newest `JOIN_SCAN` messages there.
+    pub async fn join_seq(&self, room: &ChatId, user: &UserId, upto: u64) -> StoreResult<Option<u64>> {
+        let (log, end) = (self.keys.log(room), format!("{upto}-0"));
+        let entries: Vec<(String, Vec<String>)> = self
+            .call(|mut c| async move {
+                redis::cmd("XREVRANGE")
+                    .arg(log)
+                    .arg(end)
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(JOIN_SCAN)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let joined = |fields: &[String]| {
+            fields
+                .chunks(2)
+                .any(|f| f[0] == "j" && f.get(1).map(String::as_str) == Some(user.as_str()))
+        };
+        Ok(entries
+            .iter()
+            .find(|(_, fields)| joined(fields))
+            .and_then(|(id, _)| id.split('-').next()?.parse().ok()))
+    }
 }
+
+/// How far back a join is looked for: a join lost with the pub/sub connection is recent.
+const JOIN_SCAN: usize = 200;

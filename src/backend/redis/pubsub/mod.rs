@@ -31,6 +31,7 @@ mod keepalive;
 mod listen;
 mod reading;
 mod reap;
+mod refollow;
 mod register;
 
 use super::keys::{Keys, USER_BUCKETS, user_bucket};

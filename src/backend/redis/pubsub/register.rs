@@ -80,5 +80,9 @@ impl RedisBus {
         for room in &rooms {
             self.inner.hub.recheck(room);
         }
+        if let Err(e) = self.refollow().await {
+            tracing::warn!(error = %e, "reading users' rooms again failed; retrying");
+            self.inner.lost.store(true, Ordering::Release);
+        }
     }
 }
