@@ -122,3 +122,41 @@ async fn replay_missing_while_open() {
 async fn replay_join_lost_with_dropped_room() {
     replay(237_834_417, Profile::short(), "missing-while-open").await;
 }
+
+/// Soak seeds (runs of 30 s) still failing after the issue 19 fixes, around Redis stops (a
+/// stopped Redis runs the calls that timed out once it resumes) and pub/sub kills: not yet
+/// diagnosed, one replay per check (see `checks::KNOWN`).
+fn soak_run() -> Profile {
+    Profile {
+        duration_ms: 30_000,
+        ..Profile::short()
+    }
+}
+
+/// A connection's first message in a room is after one addressed to it (soak seed 111612489).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "residual hole, not yet diagnosed: see checks::KNOWN"]
+async fn replay_residual_missed_after_connect() {
+    replay(111_612_489, soak_run(), "missed-after-connect").await;
+}
+
+/// A connection misses a message between two it got (soak seed 111612490).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "residual hole, not yet diagnosed: see checks::KNOWN"]
+async fn replay_residual_gap() {
+    replay(111_612_490, soak_run(), "gap").await;
+}
+
+/// A connection gets a room's messages before its user joined it (soak seed 111612493).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "residual hole, not yet diagnosed: see checks::KNOWN"]
+async fn replay_residual_delivered_to_non_member() {
+    replay(111_612_493, soak_run(), "delivered-to-non-member").await;
+}
+
+/// A connection gets a leave stored before its handshake (soak seed 111612500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "residual hole, not yet diagnosed: see checks::KNOWN"]
+async fn replay_residual_delivered_before_connect() {
+    replay(111_612_500, soak_run(), "delivered-before-connect").await;
+}
