@@ -7,6 +7,8 @@
 //! already counts them as gone) and removes the dead id from each room in its set, one command
 //! per room (each room is its own Redis Cluster slot), then deletes the set. The heartbeat
 //! itself stays: it is the `last_seen` of the users that instance counted (see `users.rs`).
+//! An instance that was only slow (a Redis stop longer than the TTL) finds its set gone and
+//! registers again, its rooms replayed.
 
 use std::collections::HashSet;
 
@@ -38,10 +40,19 @@ impl RedisBus {
             .map_err(unavailable)
     }
 
-    /// Removes the follower entries of instances silent for longer than the presence TTL;
+    /// Registers again if this instance was reaped; then, if `others_due` (this instance's
+    /// own heartbeat has not failed for a TTL: after an outage every heartbeat is late),
+    /// removes the follower entries of instances silent for longer than the presence TTL.
     /// `reaped` remembers those done, so each costs one pass. Best effort: what fails is
     /// tried again at the next call.
-    pub(super) async fn reap(&self, reaped: &mut HashSet<String>) {
+    pub(super) async fn reap(&self, reaped: &mut HashSet<String>, others_due: bool) {
+        if let Err(e) = self.check_not_reaped().await {
+            tracing::debug!(error = %e, "checking this instance's own entry failed");
+            return;
+        }
+        if !others_due {
+            return;
+        }
         if let Err(e) = self.try_reap(reaped).await {
             tracing::debug!(error = %e, "reaping dead instances failed");
         }
@@ -83,6 +94,31 @@ impl RedisBus {
                 .map_err(unavailable)?;
             tracing::info!(instance = %id, rooms = rooms.len(), "reaped a dead instance's follower entries");
             reaped.insert(id);
+        }
+        Ok(())
+    }
+
+    /// A live instance can look dead to the others (Redis stopped for longer than the TTL, its
+    /// heartbeat late) and be reaped: its set is gone while it follows rooms. It then
+    /// registers again, and its rooms are replayed, as after a lost connection.
+    async fn check_not_reaped(&self) -> StoreResult<()> {
+        // Under the subscription lock: subscribing and unsubscribing (which write the set)
+        // wait, so an empty set means reaped, not a room being left this very moment.
+        let subscribed = self.inner.subscribed.lock().await;
+        let prefix = self.inner.keys.room_channel_prefix();
+        if !subscribed.iter().any(|name| name.starts_with(&prefix)) {
+            return Ok(());
+        }
+        let own = self.inner.keys.instance_rooms(self.inner.store.instance());
+        let mut conn = self.inner.conn.clone();
+        let exists: bool = tokio::time::timeout(self.inner.timeout, conn.exists(own))
+            .await
+            .map_err(unavailable)?
+            .map_err(unavailable)?;
+        drop(subscribed);
+        if !exists {
+            tracing::warn!("this instance was taken for dead; registering again");
+            self.inner.lost.store(true, std::sync::atomic::Ordering::Release);
         }
         Ok(())
     }
