@@ -141,14 +141,17 @@ impl Backend {
     }
 
     /// Makes a connecting user's local connections follow its rooms (subscribed, on Redis,
-    /// before this returns: CONTRACT, nothing stored after the handshake is missed).
-    pub async fn follow(&self, hub: &Hub, user: &UserId, rooms: Vec<ChatId>) -> StoreResult<()> {
+    /// before this returns: CONTRACT, nothing stored after the handshake is missed), and
+    /// releases connection `conn`'s live frames from the store's position in each.
+    pub async fn follow(&self, hub: &Hub, user: &UserId, conn: u64, rooms: Vec<ChatId>) -> StoreResult<()> {
         match self {
             Backend::Memory(_) => {
+                // Memory delivers under each room's lock: the hub never lags behind it.
                 hub.follow(user, rooms.into_iter().map(|r| (r, 0)));
+                hub.started(user, conn, [], 0);
                 Ok(())
             }
-            Backend::Redis(b) => b.bus.follow(user, rooms).await,
+            Backend::Redis(b) => b.bus.follow(user, conn, rooms).await,
         }
     }
 

@@ -91,7 +91,7 @@ pub async fn connect(
     reg.resuming = resume;
     let rooms = state.backend.connect(&user).await?;
     reg.counted = true;
-    state.backend.follow(&state.hub, &user, rooms).await?;
+    state.backend.follow(&state.hub, &user, conn_id, rooms).await?;
     let config = upgrade::config(state.settings.max_frame_bytes);
     Ok(ws.reply(config, move |socket| {
         let tasks = reg.state.tasks.clone();

@@ -1,14 +1,20 @@
 //! Which rooms the hub follows: users' connections following rooms, a join announced on the
 //! bucket channel, and (with the Redis bus) the rooms that stop being followed here.
 
-use super::{Hub, RoomEntry, State};
+use super::{Delivery, Hub, Membership, RoomEntry, State};
 use crate::domain::{ChatId, UserId};
 
 impl Hub {
     /// Makes `user`'s local connections follow `rooms`; a room new to this hub starts
-    /// after the given sequence (what the store last holds for it). Returns the rooms new here.
+    /// after the given sequence (what the store last holds for it), and a room the user left
+    /// here after it is skipped. Returns the rooms new here.
     pub fn follow(&self, user: &UserId, rooms: impl IntoIterator<Item = (ChatId, u64)>) -> Vec<ChatId> {
         self.lock().follow(user, rooms)
+    }
+
+    /// The users with a connection here.
+    pub fn local_users(&self) -> Vec<UserId> {
+        self.lock().users.keys().cloned().collect()
     }
 
     /// Starts recording the rooms that stop being followed here, for [`Hub::take_dropped`]
@@ -49,6 +55,14 @@ impl State {
             return new;
         };
         for (room, last) in rooms {
+            // A leave delivered here after the store was read: the user is no member any more.
+            if entry
+                .marks
+                .get(&room)
+                .is_some_and(|(at, joined)| *at > last && !joined)
+            {
+                continue;
+            }
             let r = index.entry(room.clone()).or_insert_with(|| {
                 new.push(room.clone());
                 RoomEntry {
@@ -60,5 +74,61 @@ impl State {
             entry.rooms.insert(room);
         }
         new
+    }
+
+    /// Applies a join carried by `d`: the user's local connections follow the room (which,
+    /// new here, starts after `last`).
+    pub(super) fn joined(&mut self, d: &Delivery, last: u64) {
+        // A join older than the user's connections' reading of its rooms is covered by that
+        // read (a hub catching up on the room): applied, it could follow a room left since.
+        if let Some(Membership::Joined(user)) = &d.membership
+            && let Some(entry) = self.users.get_mut(user)
+            && d.seq.is_none_or(|seq| seq >= entry.since)
+        {
+            entry.rooms.insert(d.chat_id.clone());
+            self.rooms
+                .entry(d.chat_id.clone())
+                .or_insert_with(|| RoomEntry {
+                    last,
+                    ..RoomEntry::default()
+                })
+                .members
+                .insert(user.clone());
+        }
+    }
+
+    /// After delivering `d`: a user's join or leave is its mark (see `UserConns::marks`),
+    /// and a leave takes its local connections out of the room.
+    pub(super) fn membership_changed(&mut self, d: &Delivery) {
+        let Some(membership) = &d.membership else {
+            return;
+        };
+        let (user, joined) = match membership {
+            Membership::Joined(user) => (user, true),
+            Membership::Left(user) => (user, false),
+        };
+        if let Some(entry) = self.users.get_mut(user) {
+            if let Some(seq) = d.seq {
+                entry.marks.insert(d.chat_id.clone(), (seq, joined));
+            }
+            if !joined {
+                entry.rooms.remove(&d.chat_id);
+            }
+        }
+        if !joined {
+            self.unfollow(&d.chat_id, user);
+        }
+    }
+
+    pub(super) fn unfollow(&mut self, room: &ChatId, user: &UserId) {
+        if let Some(entry) = self.rooms.get_mut(room) {
+            entry.members.remove(user);
+            if entry.idle() {
+                self.rooms.remove(room);
+                if let Some(dropped) = &mut self.dropped {
+                    dropped.push(room.clone());
+                }
+            }
+        }
     }
 }

@@ -35,17 +35,34 @@ pub enum Followed {
 
 impl Hub {
     /// A user connected here joined a room with the notice at `seq` (`prev` just before it).
+    /// A notice at or below the user's last join or leave delivered here, or older than its
+    /// connections' reading of the store, is stale: the membership it announces is over (or
+    /// applied), and following from it would replay it. A new room's notice (`seq` 0, see
+    /// `redis/announce.rs`) is never older than a reading. A notice still to come here keeps
+    /// the room followed until it adds the user at its place.
     pub fn follow_new(&self, user: &UserId, room: &ChatId, prev: u64, seq: u64) -> Followed {
         let mut s = self.lock();
-        let Some(last) = s.rooms.get(room).map(|r| r.last) else {
-            s.follow(user, [(room.clone(), prev)]);
-            return Followed::New;
+        let Some(entry) = s.users.get(user) else {
+            return Followed::Nothing;
         };
-        let follows = s.users.get(user).is_none_or(|e| e.rooms.contains(room));
-        if last < seq || follows {
+        let marked = entry.marks.get(room).is_some_and(|(at, _)| *at >= seq);
+        if marked || (seq > 0 && seq < entry.since) {
             return Followed::Nothing;
         }
-        let conns: Vec<_> = s.users.get(user).map_or_else(Vec::new, |e| e.conns.clone());
+        let follows = entry.rooms.contains(room);
+        let conns = entry.conns.clone();
+        let last = match s.rooms.get_mut(room) {
+            None => {
+                s.follow(user, [(room.clone(), prev)]);
+                return Followed::New;
+            }
+            Some(r) if r.last < seq => {
+                r.joining.push((user.clone(), seq));
+                return Followed::Nothing;
+            }
+            Some(_) if follows => return Followed::Nothing,
+            Some(r) => r.last,
+        };
         let mut held = Vec::new();
         for (id, out) in conns {
             // One waiting for its own resume is left to it.

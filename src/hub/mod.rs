@@ -49,6 +49,13 @@ pub type Outbound = Arc<Outbox>;
 struct UserConns {
     conns: Vec<(u64, Outbound)>,
     rooms: HashSet<ChatId>,
+    /// Per room, the user's last join or leave delivered here while it was connected: its
+    /// sequence, and whether a join. A connect's reading of the store, or a bucket notice,
+    /// older than it is out of date (see `follow.rs`).
+    marks: HashMap<ChatId, (u64, bool)>,
+    /// The store's clock when the user's first connection here read its rooms (0: not yet):
+    /// that read covers every membership change before it.
+    since: u64,
 }
 
 #[derive(Default)]
@@ -62,6 +69,18 @@ struct RoomEntry {
     /// Messages that came (from the store's reply or from pub/sub) before the one stored just
     /// before them reached this hub: `(the room's sequence before each, it)` (see `order.rs`).
     held: Vec<(u64, Delivery)>,
+    /// Users connected here whose join notice came on their bucket channel before the room's
+    /// own copy reached this hub, with its sequence: they become members at that message, and
+    /// until then the room stays followed (else the join would find no room and be lost).
+    joining: Vec<(UserId, u64)>,
+}
+
+impl RoomEntry {
+    /// Nothing keeps the room followed: no member, no recent messages kept, no message held,
+    /// no join on its way.
+    fn idle(&self) -> bool {
+        self.members.is_empty() && self.recent.is_none() && self.held.is_empty() && self.joining.is_empty()
+    }
 }
 
 #[derive(Default)]
@@ -81,6 +100,9 @@ struct State {
     /// Connections waiting for their resume (`?resume=true`), their live frames held
     /// (see `resume.rs`).
     resuming: HashMap<u64, Resuming>,
+    /// New connections whose live frames are held, or filtered by their floors (see
+    /// `floor.rs`).
+    floors: HashMap<u64, floor::Floors>,
 }
 
 /// Cheaply clonable handle to this instance's connections.
@@ -120,6 +142,8 @@ impl Hub {
         if resuming {
             s.resuming.insert(id, Resuming::new(out.clone()));
         }
+        // Held until its rooms are followed ([`Hub::started`]).
+        s.floors.insert(id, floor::Floors::new(out.clone()));
         s.users.entry(user.clone()).or_default().conns.push((id, out));
         Ok(id)
     }
@@ -129,6 +153,7 @@ impl Hub {
     pub fn unregister(&self, user: &UserId, id: u64) -> Option<Vec<ChatId>> {
         let mut s = self.lock();
         s.resuming.remove(&id);
+        s.floors.remove(&id);
         let entry = s.users.get_mut(user)?;
         let before = entry.conns.len();
         entry.conns.retain(|(c, _)| *c != id);
@@ -185,24 +210,6 @@ impl Hub {
 }
 
 impl State {
-    /// Applies a join carried by `d`: the user's local connections follow the room (which,
-    /// new here, starts after `last`).
-    fn joined(&mut self, d: &Delivery, last: u64) {
-        if let Some(Membership::Joined(user)) = &d.membership
-            && let Some(entry) = self.users.get_mut(user)
-        {
-            entry.rooms.insert(d.chat_id.clone());
-            self.rooms
-                .entry(d.chat_id.clone())
-                .or_insert_with(|| RoomEntry {
-                    last,
-                    ..RoomEntry::default()
-                })
-                .members
-                .insert(user.clone());
-        }
-    }
-
     /// Delivers `d` unless the room already had it (keeping it among the room's recent
     /// messages, if kept), then applies a leave it carries.
     fn deliver(&mut self, d: &Delivery) {
@@ -210,6 +217,7 @@ impl State {
             rooms,
             users,
             resuming,
+            floors,
             ..
         } = self;
         let Some(room) = rooms.get_mut(&d.chat_id) else {
@@ -221,41 +229,33 @@ impl State {
                 return; // already delivered (a replay after a reconnect, or the store's reply)
             }
             room.last = seq;
+            if d.membership.is_some() && !room.joining.is_empty() {
+                // Joins up to here are applied (or were never to come: a later one replaced them).
+                room.joining.retain(|(_, at)| *at > seq);
+            }
             if let Some(recent) = room.recent.as_mut() {
                 recent.push(seq, d.frame.clone());
             }
         }
+        // The hot path: with no connection new or resuming, each recipient costs one offer.
+        let plain = resuming.is_empty() && floors.is_empty();
         let mut sent = 0;
         for user in &room.members {
             if d.skip.as_ref() == Some(user) {
                 continue;
             }
             for (id, out) in users.get(user).map_or(&[][..], |e| &e.conns[..]) {
-                let queued = match resuming.get_mut(id) {
-                    Some(r) => r.hold(&d.chat_id, before, d.seq, &d.frame),
-                    None => offer(out, &d.frame),
+                let queued = if plain {
+                    offer(out, &d.frame)
+                } else {
+                    floor::admit(floors, resuming, *id, out, &d.chat_id, before, d.seq, &d.frame)
                 };
                 sent += u64::from(queued);
             }
         }
         metrics::counter!(stats::FRAMES_OUT).increment(sent);
-        if let Some(Membership::Left(user)) = &d.membership {
-            if let Some(entry) = self.users.get_mut(user) {
-                entry.rooms.remove(&d.chat_id);
-            }
-            self.unfollow(&d.chat_id, user);
-        }
-    }
-
-    fn unfollow(&mut self, room: &ChatId, user: &UserId) {
-        if let Some(entry) = self.rooms.get_mut(room) {
-            entry.members.remove(user);
-            if entry.members.is_empty() && entry.recent.is_none() {
-                self.rooms.remove(room);
-                if let Some(dropped) = &mut self.dropped {
-                    dropped.push(room.clone());
-                }
-            }
+        if d.membership.is_some() {
+            self.membership_changed(d);
         }
     }
 }
@@ -276,6 +276,7 @@ fn offer(out: &Outbox, frame: &Json) -> bool {
 }
 
 mod caps;
+mod floor;
 mod follow;
 mod late;
 mod order;

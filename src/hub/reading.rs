@@ -87,7 +87,9 @@ impl Hub {
                 entry.recent = None;
                 *kept -= 1;
             }
-            let keep = !entry.members.is_empty() || entry.recent.is_some();
+            let last = entry.last;
+            entry.joining.retain(|(_, at)| *at > last);
+            let keep = !entry.idle();
             if !keep {
                 gone.push(room.clone());
             }

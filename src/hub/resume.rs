@@ -76,7 +76,9 @@ impl Hub {
     pub fn resume_start(&self, user: &UserId, conn: u64, room: &ChatId) -> Start {
         let mut s = self.lock();
         let follows = s.users.get(user).is_some_and(|e| e.rooms.contains(room));
-        let last = s.rooms.get(room).map(|r| r.last);
+        // Live frames at or below the connection's floor are dropped: they start past it.
+        let floor = Hub::floor_of(&s.floors, conn, room).unwrap_or(0);
+        let last = s.rooms.get(room).map(|r| r.last.max(floor));
         let Some(r) = s.resuming.get_mut(&conn) else {
             return Start::NotResuming;
         };

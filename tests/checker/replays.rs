@@ -36,34 +36,34 @@ async fn replay(seed: u64, p: Profile, check: &str) {
 }
 
 /// An instance killed with `kill -9` stays in the follower sets of its rooms forever, so
-/// every message stored in them is still published for it.
+/// every message stored in them is still published for it. Fixed: live instances reap it
+/// (src/backend/redis/pubsub/reap.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until dead instances' follower entries are reaped: src/backend/redis/pubsub/keepalive.rs"]
 async fn replay_stale_follower_after_kill() {
     replay(1, reduced(&[FaultKind::KillInstance], 3_000), "stale-follower").await;
 }
 
 /// A connection that closes while Redis is down: its disconnect is never recorded, so its
-/// user stays active for as long as the instance lives.
+/// user stays active for as long as the instance lives. Fixed: the keepalive rewrites the
+/// instance's own count of such users (src/backend/redis/presence.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until a failed disconnect is recorded once Redis is back: src/ws/session.rs"]
 async fn replay_presence_leak_after_outage() {
     replay(1, reduced(&[FaultKind::RedisStop], 4_000), "presence-after-close").await;
 }
 
 /// A connection opened while its instance catches up after an outage gets the room's
-/// messages stored before it connected (seed 5 of the CI profile: not reduced yet).
+/// messages stored before it connected (seed 5 of the CI profile: not reduced yet). Fixed by
+/// each new connection's floors (src/hub/floor.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until a new connection follows a room from the store's position: src/hub/follow.rs"]
 async fn replay_delivered_before_connect() {
     replay(5, Profile::short(), "delivered-before-connect").await;
 }
 
 /// A user leaves a room on one connection while another of its clients connects: the connect
 /// reads the user's room index before the leave's own update of it, follows the room, and
-/// gets its messages after the leave (soak seed 1001, runs of 30 s: not reduced yet).
+/// gets its messages after the leave (soak seed 1001, runs of 30 s: not reduced yet). Fixed:
+/// a connect re-checks each room's membership, and a leave delivered before its follow holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until a connect follows only rooms the user is a member of: src/backend/redis/users.rs"]
 async fn replay_leave_missed_at_connect() {
     let p = Profile {
         duration_ms: 30_000,
@@ -75,9 +75,9 @@ async fn replay_leave_missed_at_connect() {
 /// A user joins, sends and leaves a room within milliseconds on one instance; its connection
 /// on another instance gets the leave, the room is dropped there, then the join's bucket notice
 /// arrives late, re-creates the room from before the join and replays join, text and leave
-/// again (soak seed 1009, runs of 30 s).
+/// again (soak seed 1009, runs of 30 s). Fixed: a notice older than the user's last join or
+/// leave here, or than its connections' reading of the store, is dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until a bucket notice older than the room's last leave is dropped: src/hub/follow.rs"]
 async fn replay_late_bucket_notice() {
     let p = Profile {
         duration_ms: 30_000,
@@ -88,9 +88,9 @@ async fn replay_late_bucket_notice() {
 
 /// A user joins a room on one instance while another instance (where it is connected) has
 /// lost its pub/sub connection: the bucket notice is lost, nothing replays it, and that
-/// connection misses the whole membership (soak seed 1010, runs of 30 s).
+/// connection misses the whole membership (soak seed 1010, runs of 30 s). Fixed: once
+/// registered again, each local user's rooms are read again (src/backend/redis/pubsub/refollow.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until a pub/sub reconnect re-reads its users' rooms: src/backend/redis/pubsub/register.rs"]
 async fn replay_join_lost_with_pubsub() {
     let p = Profile {
         duration_ms: 30_000,
@@ -100,14 +100,65 @@ async fn replay_join_lost_with_pubsub() {
 }
 
 /// A connection open at the end never got two messages stored in its room (the last a leave
-/// notice) after an instance restart and a Redis stop (soak seed 1015, runs of 30 s): found
-/// once in the first soak, not yet reproduced, reduced or diagnosed.
+/// notice) after an instance restart and a Redis stop (soak seed 1015, runs of 30 s). With
+/// dead instances reaped, a live one whose heartbeat was late after a Redis stop was reaped
+/// too and missed what was no longer published for it: it now checks its own entry, and
+/// reaping waits a TTL after the reaper's own heartbeat failed. (The first soak's failure,
+/// before any reaping, was never diagnosed; the seed passes now.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "under investigation: seen once (soak seed 1015), cause not yet known"]
 async fn replay_missing_while_open() {
     let p = Profile {
         duration_ms: 30_000,
         ..Profile::short()
     };
     replay(1015, p, "missing-while-open").await;
+}
+
+/// A user leaves a room and sends to it 150 ms later (joining it again) while another user's
+/// join there waits in the hub for the message before it; then the room's last member here
+/// closes its connection, the room is dropped with the waiting joins, and the sender's
+/// connection never follows the room again: it misses its own join and everything after
+/// (a fresh CI seed, 237834417, of the CI profile). The seed also runs into the
+/// join-lost-with-pub/sub hole (`replay_join_lost_with_pubsub`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_join_lost_with_dropped_room() {
+    replay(237_834_417, Profile::short(), "missing-while-open").await;
+}
+
+/// Soak seeds (runs of 30 s) still failing after the issue 19 fixes, around Redis stops (a
+/// stopped Redis runs the calls that timed out once it resumes) and pub/sub kills: not yet
+/// diagnosed, one replay per check (see `checks::KNOWN`).
+fn soak_run() -> Profile {
+    Profile {
+        duration_ms: 30_000,
+        ..Profile::short()
+    }
+}
+
+/// A connection's first message in a room is after one addressed to it (soak seed 111612489).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "residual hole, not yet diagnosed: see checks::KNOWN"]
+async fn replay_residual_missed_after_connect() {
+    replay(111_612_489, soak_run(), "missed-after-connect").await;
+}
+
+/// A connection misses a message between two it got (soak seed 111612490).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "residual hole, not yet diagnosed: see checks::KNOWN"]
+async fn replay_residual_gap() {
+    replay(111_612_490, soak_run(), "gap").await;
+}
+
+/// A connection gets a room's messages before its user joined it (soak seed 111612493).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "residual hole, not yet diagnosed: see checks::KNOWN"]
+async fn replay_residual_delivered_to_non_member() {
+    replay(111_612_493, soak_run(), "delivered-to-non-member").await;
+}
+
+/// A connection gets a leave stored before its handshake (soak seed 111612500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "residual hole, not yet diagnosed: see checks::KNOWN"]
+async fn replay_residual_delivered_before_connect() {
+    replay(111_612_500, soak_run(), "delivered-before-connect").await;
 }

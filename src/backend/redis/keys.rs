@@ -77,6 +77,11 @@ impl Keys {
     pub fn instances(&self) -> String {
         format!("{}:instances", self.prefix)
     }
+    /// Set of the rooms an instance follows (its entries in the rooms' follower sets), so a
+    /// live instance can remove a dead one's (`pubsub/reap.rs`).
+    pub fn instance_rooms(&self, id: &str) -> String {
+        format!("{}:instance:{{{id}}}:rooms", self.prefix)
+    }
     /// Channel of a room: stored messages and typing events (payloads: `payload.rs`).
     pub fn room_channel(&self, c: &ChatId) -> String {
         format!("{}:ch:room:{{{c}}}", self.prefix)
@@ -133,6 +138,7 @@ mod tests {
         assert_eq!(k.bucket_of_channel("p:ch:users:{3}"), Some(3));
         let u = UserId::parse("u@x").unwrap();
         assert_eq!(k.user_rooms(&u), "p:user:{u@x}:rooms");
+        assert_eq!(k.instance_rooms("i-1"), "p:instance:{i-1}:rooms");
     }
 
     #[test]

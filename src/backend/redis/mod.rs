@@ -17,10 +17,12 @@ mod conn;
 mod history;
 pub mod keys;
 pub mod payload;
+mod presence;
 pub mod pubsub;
 mod reads;
 mod rooms;
 mod script;
+mod starts;
 mod store;
 mod users;
 

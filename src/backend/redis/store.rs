@@ -46,6 +46,9 @@ pub struct RedisStore {
     pub(super) disconnect_script: redis::Script,
     pub(super) rate_script: redis::Script,
     pub(super) confirm_script: redis::Script,
+    /// This instance's count of each user's connections (see presence.rs).
+    pub(super) ledger: Arc<super::presence::Ledger>,
+    pub(super) recount_script: redis::Script,
 }
 
 impl RedisStore {
@@ -89,6 +92,8 @@ impl RedisStore {
             disconnect_script: redis::Script::new(users::DISCONNECT_LUA),
             rate_script: redis::Script::new(users::RATE_LUA),
             confirm_script: Self::confirm_script(),
+            ledger: Arc::default(),
+            recount_script: super::presence::recount_script(),
         };
         store
             .ping()
@@ -179,6 +184,11 @@ impl RedisStore {
             })
             .await?;
         Ok(replies)
+    }
+
+    /// A connection (shared, multiplexed) for commands outside `call`'s closure form.
+    pub(super) async fn connection(&self) -> StoreResult<Conn> {
+        self.links.get().await.map_err(StoreError::Unavailable)
     }
 
     /// Whether this store is on a Redis Cluster.

@@ -152,7 +152,8 @@ impl RedisStore {
             self.keys.user_rooms(id),
         );
         let (uid, instance) = (id.to_string(), self.instance.clone());
-        let (ids,): (Vec<String>,) = self
+        self.ledger.change(id, true);
+        let read = self
             .call(|mut c| async move {
                 redis::pipe()
                     .hset_nx(&user, "id", &uid)
@@ -167,7 +168,12 @@ impl RedisStore {
                     .query_async(&mut c)
                     .await
             })
-            .await?;
+            .await;
+        let (ids,): (Vec<String>,) = read.inspect_err(|_| {
+            // Not counted as far as the caller knows; whether Redis did, the recount settles.
+            self.ledger.change(id, false);
+            self.ledger.failed(id);
+        })?;
         Ok(ids.iter().filter_map(|i| ChatId::parse(i).ok()).collect())
     }
 
@@ -175,9 +181,11 @@ impl RedisStore {
         let mut inv = self.disconnect_script.prepare_invoke();
         inv.key(self.keys.user(id)).key(self.keys.user_conns(id));
         inv.arg(&self.instance).arg(time::format(&time::now()));
+        self.ledger.change(id, false);
         self.call(|mut c| async move { inv.invoke_async::<i64>(&mut c).await })
             .await
             .map(drop)
+            .inspect_err(|_| self.ledger.failed(id)) // written by the next recount
     }
 
     /// Takes one cell of `id`'s allowance (`interval` per cell, bursts of `burst`), or says

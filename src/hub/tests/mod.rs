@@ -10,6 +10,7 @@ fn conn(hub: &Hub, user: &UserId, cap: usize) -> (Outbound, u64) {
         per_user: 10,
     };
     let id = hub.register(user, out.clone(), caps).unwrap();
+    hub.started(user, id, [], 0);
     (out, id)
 }
 

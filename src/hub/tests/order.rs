@@ -173,3 +173,109 @@ fn a_join_already_passed_here_adds_the_user_and_a_replayed_join_never_re_adds_a_
     hub.caught_up(&catch_up, std::slice::from_ref(&joined.frame));
     assert_eq!(texts(&out_v), ["v joined", "first", "v left"]);
 }
+
+/// A join announced on the bucket channel whose message has not reached the hub keeps the
+/// room followed when its last member here leaves: the join then still finds the room
+/// (checker seed 237834417: the room was dropped with the joins waiting in it).
+#[test]
+fn a_join_on_its_way_keeps_the_room() {
+    let hub = Hub::default();
+    let (u, v, chat) = (
+        UserId::parse("u").unwrap(),
+        UserId::parse("v").unwrap(),
+        ChatId::parse("c").unwrap(),
+    );
+    let (_, uid) = conn(&hub, &u, 8);
+    let (vout, _) = conn(&hub, &v, 8);
+    hub.follow(&u, [(chat.clone(), 10)]);
+    // v's join (at 12) is announced while the hub is at 10, and its predecessor (11) is late.
+    assert_eq!(hub.follow_new(&v, &chat, 11, 12), Followed::Nothing);
+    hub.deliver_next(
+        11,
+        &notice(&chat, "v joined", 12, Some(Membership::Joined(v.clone()))),
+    );
+    assert_eq!(hub.unregister(&u, uid), Some(vec![chat.clone()]));
+    assert!(hub.wants_room(&chat), "the room must wait for v's join");
+    hub.deliver_next(10, &stored(&chat, "a", 11));
+    hub.deliver_next(12, &stored(&chat, "b", 13));
+    assert_eq!(texts(&vout), ["v joined", "b"]);
+    assert!(hub.lock().rooms[&chat].joining.is_empty());
+}
+
+/// A new connection gets nothing stored before its rooms were read, even from a hub that is
+/// behind the store in a room it follows (delivered-before-connect), and what came while it
+/// waited for its rooms is released after its floor.
+#[test]
+fn a_new_connection_starts_at_the_stores_position() {
+    let hub = Hub::default();
+    let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
+    let (old, _) = conn(&hub, &u, 8);
+    hub.follow(&u, [(chat.clone(), 10)]);
+    let caps = Caps {
+        total: 10,
+        per_user: 10,
+    };
+    let new = Arc::new(Outbox::new(8));
+    let id = hub.register(&u, new.clone(), caps).unwrap();
+    hub.deliver_next(10, &stored(&chat, "a", 11)); // held: its rooms are being read
+    hub.follow(&u, [(chat.clone(), 12)]); // the store was at 12
+    hub.started(&u, id, [(chat.clone(), 12)], 0);
+    hub.deliver_next(11, &stored(&chat, "b", 12));
+    hub.deliver_next(12, &stored(&chat, "c", 13));
+    assert_eq!(texts(&old), ["a", "b", "c"]);
+    assert_eq!(texts(&new), ["c"]);
+    assert!(
+        hub.lock().floors.is_empty(),
+        "past its floor, the connection is plain again"
+    );
+}
+
+/// A leave delivered here after a connect read the user's rooms is not undone by the
+/// connect's follow (delivered-to-non-member).
+#[test]
+fn a_leave_before_the_follow_is_kept() {
+    let hub = Hub::default();
+    let (u, v, chat) = (
+        UserId::parse("u").unwrap(),
+        UserId::parse("v").unwrap(),
+        ChatId::parse("c").unwrap(),
+    );
+    let (_, _) = conn(&hub, &v, 8);
+    hub.follow(&v, [(chat.clone(), 10)]);
+    let (out, _) = conn(&hub, &u, 8);
+    // The connect read u as a member at 10; u's leave (11) reaches the hub before its follow.
+    hub.deliver_next(
+        10,
+        &notice(&chat, "u left", 11, Some(Membership::Left(u.clone()))),
+    );
+    hub.follow(&u, [(chat.clone(), 10)]);
+    hub.deliver_next(11, &stored(&chat, "after", 12));
+    assert!(texts(&out).is_empty());
+    assert!(!hub.follows(&u, &chat));
+}
+
+/// A join's bucket notice that arrives after the user's leave that followed it was delivered
+/// here does not follow the room again (duplicate / out-of-order replays).
+#[test]
+fn a_late_join_notice_is_dropped() {
+    let hub = Hub::default();
+    let (u, chat) = (UserId::parse("u").unwrap(), ChatId::parse("c").unwrap());
+    let (out, _) = conn(&hub, &u, 8);
+    hub.follow(&u, [(chat.clone(), 10)]);
+    hub.deliver_next(
+        10,
+        &notice(&chat, "u joined", 11, Some(Membership::Joined(u.clone()))),
+    );
+    hub.deliver_next(
+        11,
+        &notice(&chat, "u left", 12, Some(Membership::Left(u.clone()))),
+    );
+    assert!(!hub.wants_room(&chat));
+    assert_eq!(
+        hub.follow_new(&u, &chat, 10, 11),
+        Followed::Nothing,
+        "the notice of the join at 11 is late"
+    );
+    assert!(!hub.wants_room(&chat));
+    assert_eq!(texts(&out), ["u joined", "u left"]);
+}

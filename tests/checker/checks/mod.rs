@@ -11,40 +11,20 @@ pub mod state;
 /// Checks whose violations are known holes awaiting a fix in `src/`, with the hole.
 pub const KNOWN: &[(&str, &str)] = &[
     (
-        "stale-follower",
-        "a crashed instance's follower entries are never removed (issue 19)",
-    ),
-    (
-        "presence-after-close",
-        "a disconnect during a Redis outage is never recorded: the user stays active",
-    ),
-    (
-        "delivered-before-connect",
-        "a new connection joins a room at the hub's lagging position, not the store's",
-    ),
-    (
-        "delivered-to-non-member",
-        "a leave missed at connect: the user's room index is updated after the leave",
-    ),
-    (
-        "presence",
-        "a disconnect during a Redis outage is never recorded: the user stays active",
-    ),
-    (
-        "duplicate",
-        "a late bucket notice re-creates a dropped room and replays it from the join",
-    ),
-    (
-        "out-of-order",
-        "a late bucket notice re-creates a dropped room and replays it from the join",
+        "missed-after-connect",
+        "residual after the issue 19 fixes, under Redis stops (4 of 19 soak runs): a join's start missed; not yet diagnosed",
     ),
     (
         "gap",
-        "a join made elsewhere while the pub/sub connection is down is never followed",
+        "residual after the issue 19 fixes, under Redis stops (3 of 19 soak runs): a message missed before a leave; not yet diagnosed",
     ),
     (
-        "missed-after-connect",
-        "a join made elsewhere while the pub/sub connection is down is never followed",
+        "delivered-to-non-member",
+        "residual after the issue 19 fixes (1 of 19 soak runs): messages of a room the user had not joined yet; not yet diagnosed",
+    ),
+    (
+        "delivered-before-connect",
+        "residual after the issue 19 fixes (1 of 19 soak runs): a leave stored while Redis was stopped reached a newer connection",
     ),
 ];
 

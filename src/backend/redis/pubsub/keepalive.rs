@@ -18,6 +18,8 @@ impl RedisBus {
         // Never slower than a third of the presence TTL, so a live instance never looks dead.
         let mut every = tokio::time::interval(beat_every.min(Duration::from_secs(1)));
         let mut beat = tokio::time::Instant::now();
+        let mut reaped = std::collections::HashSet::new(); // see reap.rs
+        let mut failed = tokio::time::Instant::now(); // our last failed heartbeat
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => {
@@ -33,9 +35,16 @@ impl RedisBus {
             if beat.elapsed() >= beat_every {
                 match self.inner.store.heartbeat().await {
                     Ok(()) => beat = tokio::time::Instant::now(),
-                    Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
+                    Err(e) => {
+                        failed = tokio::time::Instant::now();
+                        tracing::warn!(error = %e, "presence heartbeat failed");
+                    }
                 }
             }
+            // The others' heartbeats may be late for the same reason as ours: wait a TTL.
+            let others_due = failed.elapsed() >= self.inner.store.presence_ttl();
+            self.reap(&mut reaped, others_due).await;
+            self.inner.store.recount().await; // see presence.rs
             self.register_again().await; // then replayed by the rechecks, right below
             self.recheck_due().await;
             let mut idle = self.inner.hub.expire_recent();

@@ -138,7 +138,7 @@ impl RedisBus {
     /// Writes a late joiner's backlog to its held connections (see `hub/late.rs`). Should the
     /// log be unreadable, they are released without it: they miss those messages, as before
     /// this instance could know of them.
-    async fn catch_up_late(&self, catch_up: CatchUp) {
+    pub(super) async fn catch_up_late(&self, catch_up: CatchUp) {
         let frames = match self.inner.store.log_after(&catch_up.room, catch_up.after).await {
             Ok(entries) => entries
                 .into_iter()

@@ -30,6 +30,8 @@ mod keepalive;
 mod link;
 mod listen;
 mod reading;
+mod reap;
+mod refollow;
 mod register;
 mod shards;
 
@@ -115,10 +117,14 @@ impl RedisBus {
         Ok(bus)
     }
 
-    /// Follows a connecting user's rooms, subscribed and confirmed before the upgrade completes.
-    pub async fn follow(&self, user: &UserId, rooms: Vec<ChatId>) -> StoreResult<()> {
-        let lasts = self.inner.store.last_seqs(&rooms).await?;
-        let new = self.inner.hub.follow(user, rooms.iter().cloned().zip(lasts));
+    /// Follows a connecting user's rooms (those it is still a member of), subscribed and
+    /// confirmed before the upgrade completes; connection `conn` starts at the store's
+    /// position in each (see `hub/floor.rs`).
+    pub async fn follow(&self, user: &UserId, conn: u64, rooms: Vec<ChatId>) -> StoreResult<()> {
+        let (starts, now) = self.inner.store.room_starts(user, rooms).await?;
+        let new = self.inner.hub.follow(user, starts.iter().cloned());
+        self.inner.hub.started(user, conn, starts.iter().cloned(), now);
+        let rooms: Vec<ChatId> = starts.into_iter().map(|(room, _)| room).collect();
         let mut channels: Vec<Channel> = rooms.into_iter().map(Channel::Room).collect();
         let bucket = user_bucket(user);
         if !self.inner.buckets[bucket as usize].load(Ordering::Acquire) {

@@ -19,6 +19,7 @@ use crate::domain::ChatId;
 impl RedisBus {
     /// Adds this instance to the follower sets of `rooms`, in one round trip.
     pub(super) async fn register(&self, rooms: &[ChatId]) -> StoreResult<()> {
+        self.record_rooms(rooms, true).await?; // first, so a crash leaves nothing unrecorded
         self.followers("SADD", rooms).await
     }
 
@@ -27,6 +28,8 @@ impl RedisBus {
     pub(super) async fn unregister(&self, rooms: &[ChatId]) {
         if let Err(e) = self.followers("SREM", rooms).await {
             tracing::debug!(error = %e, "leaving the rooms' follower sets failed");
+        } else if let Err(e) = self.record_rooms(rooms, false).await {
+            tracing::debug!(error = %e, "forgetting the rooms followed failed");
         }
     }
 
@@ -69,6 +72,10 @@ impl RedisBus {
         }
         for room in &rooms {
             self.inner.hub.recheck(room);
+        }
+        if let Err(e) = self.refollow().await {
+            tracing::warn!(error = %e, "reading users' rooms again failed; retrying");
+            self.inner.lost.store(true, Ordering::Release);
         }
     }
 }

@@ -1,0 +1,130 @@
+//! New connections' floors: where each new connection's live messages start in its rooms.
+//!
+//! A connection is registered before the store reads its rooms (so a join racing with the
+//! connect reaches it), but the hub may lag behind the store in a room it follows already
+//! (catching up after an outage): delivering at the hub's position would show the new
+//! connection messages stored before it connected. So its live frames are held from
+//! registration until its rooms are followed ([`Hub::started`]), and then, per room, frames at
+//! or below the store's last sequence when its rooms were read (its floor) are dropped for it.
+//! A floor goes once the room's order passes it. A connection with no floor left costs the
+//! delivery loop nothing; this must not know storage.
+
+use std::collections::HashMap;
+
+use super::resume::Resuming;
+use super::{Hub, Outbound, offer};
+use crate::domain::{ChatId, Json, UserId};
+
+/// A frame held for a new connection: its room, the room's sequence before it, its own.
+type Held = (ChatId, u64, Option<u64>, Json);
+
+/// One new connection's floors, and its frames held until they are known.
+pub(super) struct Floors {
+    out: Outbound,
+    /// Frames that came before the connection's rooms were followed (`None` after).
+    held: Option<Vec<Held>>,
+    /// Per room, the store's last sequence when the connection's rooms were read.
+    rooms: HashMap<ChatId, u64>,
+}
+
+impl Floors {
+    pub(super) fn new(out: Outbound) -> Self {
+        Self {
+            out,
+            held: Some(Vec::new()),
+            rooms: HashMap::new(),
+        }
+    }
+}
+
+/// Offers a frame to connection `id` when a new connection (or a resuming one) may need it
+/// held or dropped; true if queued or held.
+#[allow(clippy::too_many_arguments)] // the delivery's parts, not copied into a struct per recipient
+pub(super) fn admit(
+    floors: &mut HashMap<u64, Floors>,
+    resuming: &mut HashMap<u64, Resuming>,
+    id: u64,
+    out: &Outbound,
+    room: &ChatId,
+    before: u64,
+    seq: Option<u64>,
+    frame: &Json,
+) -> bool {
+    if let Some(f) = floors.get_mut(&id) {
+        if let Some(held) = &mut f.held {
+            if held.len() >= out.cap() {
+                out.overflow();
+                return false;
+            }
+            held.push((room.clone(), before, seq, frame.clone()));
+            return true;
+        }
+        if let (Some(seq), Some(floor)) = (seq, f.rooms.get(room)) {
+            if seq <= *floor {
+                return false; // stored before the connection read its rooms
+            }
+            // The room's order is past the floor for good.
+            f.rooms.remove(room);
+            if f.rooms.is_empty() {
+                floors.remove(&id);
+            }
+        }
+    }
+    match resuming.get_mut(&id) {
+        Some(r) => r.hold(room, before, seq, frame),
+        None => offer(out, frame),
+    }
+}
+
+impl Hub {
+    /// Connection `conn` of `user` has its rooms followed: `floors` holds each room's last
+    /// sequence in the store when its rooms were read, `since` the store's clock just before
+    /// (0: unknown). Its held frames are released, but for those at or below their room's
+    /// floor, and so are the next ones.
+    pub fn started(
+        &self,
+        user: &UserId,
+        conn: u64,
+        floors: impl IntoIterator<Item = (ChatId, u64)>,
+        since: u64,
+    ) {
+        let mut s = self.lock();
+        let super::State {
+            floors: all,
+            resuming,
+            rooms,
+            users,
+            ..
+        } = &mut *s;
+        if let Some(entry) = users.get_mut(user)
+            && entry.since == 0
+        {
+            entry.since = since;
+        }
+        let Some(f) = all.get_mut(&conn) else { return };
+        f.rooms = floors.into_iter().collect();
+        let held = f.held.take().unwrap_or_default();
+        let out = f.out.clone();
+        for (room, before, seq, frame) in held {
+            // In a room it was not in when its rooms were read, nothing stored before is its.
+            let old = seq.is_some_and(|seq| seq < since)
+                && all.get(&conn).is_some_and(|f| !f.rooms.contains_key(&room));
+            if !old {
+                admit(all, resuming, conn, &out, &room, before, seq, &frame);
+            }
+        }
+        // A room the hub has delivered up to its floor already can bring nothing below it.
+        if let Some(f) = all.get_mut(&conn) {
+            f.rooms
+                .retain(|room, floor| rooms.get(room).is_none_or(|r| r.last < *floor));
+            if f.rooms.is_empty() {
+                all.remove(&conn);
+            }
+        }
+    }
+
+    /// The floor of `conn` in `room`, if it has one.
+    pub(super) fn floor_of(floors: &HashMap<u64, Floors>, conn: u64, room: &ChatId) -> Option<u64> {
+        floors.get(&conn).and_then(|f| f.rooms.get(room).copied())
+    }
+}
