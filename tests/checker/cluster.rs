@@ -58,7 +58,11 @@ impl Cluster {
         let redis = tokio::task::spawn_blocking(RedisServer::private)
             .await
             .expect("redis-server started");
-        let dir = std::env::temp_dir().join(format!("chat-checker-{seed}-{}", std::process::id()));
+        // Runs of one seed may run at once in this process (the CI profile's seed 1 and a
+        // replay of seed 1 with other faults): each has its own folder, removed when it ends.
+        static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("chat-checker-{seed}-{}-{run}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a log folder");
         let instances = (0..n)
             .map(|i| Instance {
