@@ -253,7 +253,7 @@ impl State {
                 sent += u64::from(queued);
             }
         }
-        metrics::counter!(stats::FRAMES_OUT).increment(sent);
+        stats::hot().frames_out.increment(sent);
         if d.membership.is_some() {
             self.membership_changed(d);
         }

@@ -78,7 +78,7 @@ pub async fn send_text(state: &AppState, user: &UserId, input: TextInput) -> Res
     match state.backend.send(draft, &state.hub).await? {
         Sent::Private => Err(private_room(&input.chat_id)),
         Sent::Stored(message) => {
-            metrics::counter!(stats::MESSAGES_STORED, "type" => "text").increment(1);
+            stats::hot().stored_text.increment(1);
             Ok(Posted {
                 message,
                 again: false,

@@ -36,7 +36,7 @@ pub async fn join(state: &AppState, user: &UserId, chat: &ChatId) -> Result<(), 
 /// Counts the system message a join stored, if any (metrics).
 fn count_join(outcome: Joined) -> Joined {
     if let Joined::Now(_) = outcome {
-        metrics::counter!(stats::MESSAGES_STORED, "type" => "system").increment(1);
+        stats::hot().stored_system.increment(1);
     }
     outcome
 }
@@ -44,7 +44,7 @@ fn count_join(outcome: Joined) -> Joined {
 /// Counts the system message a leave stored, if any (metrics).
 fn count_leave(outcome: Left) -> Left {
     if let Left::Now(_) = outcome {
-        metrics::counter!(stats::MESSAGES_STORED, "type" => "system").increment(1);
+        stats::hot().stored_system.increment(1);
     }
     outcome
 }

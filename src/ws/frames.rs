@@ -180,6 +180,11 @@ const CLIENT_TYPES: [&str; 6] = ["text", "typing", "join", "leave", "resume", "r
 
 /// Decodes a client's text frame, or says precisely why not.
 pub fn decode(text: &str) -> Result<ClientFrame, String> {
+    // A well-formed frame decodes straight to its type (the path every message takes, without
+    // a `serde_json::Value` tree first); anything else goes the long way, to say why.
+    if let Ok(frame) = serde_json::from_str(text) {
+        return Ok(frame);
+    }
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("Invalid JSON: {e}"))?;
     let Some(obj) = value.as_object() else {
         return Err("Invalid frame: expected a JSON object with a \"type\"".into());

@@ -41,7 +41,7 @@ pub async fn reply_to(socket: &mut Socket, conn: Conn<'_>, msg: Message) -> Resu
 /// The frames for this connection alone, and (for a resume) the positions it named.
 async fn answer(conn: Conn<'_>, msg: &Message) -> (Vec<Json>, HashMap<ChatId, u64>) {
     if msg.is_binary() {
-        metrics::counter!(stats::FRAMES_IN, "type" => "binary").increment(1);
+        stats::hot().frames_in("binary").increment(1);
         let detail = "Binary frames are not supported: send JSON text frames";
         return (vec![Json::from(frames::error_frame(detail))], HashMap::new());
     }
@@ -52,11 +52,11 @@ async fn answer(conn: Conn<'_>, msg: &Message) -> (Vec<Json>, HashMap<ChatId, u6
     let frame = match frames::decode(text) {
         Ok(frame) => frame,
         Err(detail) => {
-            metrics::counter!(stats::FRAMES_IN, "type" => "invalid").increment(1);
+            stats::hot().frames_in("invalid").increment(1);
             return (vec![Json::from(frames::error_frame(detail))], HashMap::new());
         }
     };
-    metrics::counter!(stats::FRAMES_IN, "type" => frame.kind()).increment(1);
+    stats::hot().frames_in(frame.kind()).increment(1);
     if let ClientFrame::Resume(f) = frame {
         return resume(conn, f).await;
     }

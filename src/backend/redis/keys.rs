@@ -21,30 +21,41 @@ impl Keys {
         }
     }
 
+    /// A name of room `c`'s slot (`<prefix>:<kind>{c}<suffix>`), written where it is used:
+    /// the room script's call writes its keys straight into the command (see [`RoomName`]).
+    pub fn room_name<'a>(&'a self, kind: &'static str, c: &'a ChatId, suffix: &'static str) -> RoomName<'a> {
+        RoomName {
+            prefix: &self.prefix,
+            kind,
+            chat: c,
+            suffix,
+        }
+    }
+
     /// Hash: id, name, created_at, is_private, metadata, last_ts (µs of the newest message),
     /// n (how many messages it ever stored), acked (with `REDIS_WAIT_REPLICAS`: the newest
     /// message the replicas have, see `announce.rs`).
     pub fn room(&self, c: &ChatId) -> String {
-        format!("{}:room:{{{c}}}", self.prefix)
+        self.room_name(ROOM, c, "").to_string()
     }
     /// Set of participant user ids.
     pub fn members(&self, c: &ChatId) -> String {
-        format!("{}:room:{{{c}}}:members", self.prefix)
+        self.room_name(ROOM, c, MEMBERS).to_string()
     }
     /// Stream of stored messages; entry id `<timestamp µs>-0`, fields `m` (JSON) and
     /// optionally `j` / `l` (user who joined / left with this message).
     pub fn log(&self, c: &ChatId) -> String {
-        format!("{}:room:{{{c}}}:log", self.prefix)
+        self.room_name(ROOM, c, LOG).to_string()
     }
     /// Set of the ids of instances subscribed to the room's channel: the room script publishes
     /// only when one besides the storing instance is there.
     pub fn followers(&self, c: &ChatId) -> String {
-        format!("{}:room:{{{c}}}:followers", self.prefix)
+        self.room_name(ROOM, c, FOLLOWERS).to_string()
     }
     /// Hash: user id → `<seq>:<ordinal>`, how far the user has read (ordinal: the room's
     /// message count at that message, so unread = the room's `n` minus it).
     pub fn reads(&self, c: &ChatId) -> String {
-        format!("{}:room:{{{c}}}:reads", self.prefix)
+        self.room_name(ROOM, c, READS).to_string()
     }
     /// String: the JSON of a text sent with a `client_msg_id`, for retries within the
     /// idempotency window. `|` never occurs in ids, so user and id cannot run together.
@@ -84,7 +95,7 @@ impl Keys {
     }
     /// Channel of a room: stored messages and typing events (payloads: `payload.rs`).
     pub fn room_channel(&self, c: &ChatId) -> String {
-        format!("{}:ch:room:{{{c}}}", self.prefix)
+        self.room_name(ROOM_CHANNEL, c, "").to_string()
     }
     /// Channel of a bucket of users (see [`user_bucket`]): rooms its users joined on some
     /// instance (payloads: `payload.rs`).
@@ -104,6 +115,36 @@ impl Keys {
     pub fn bucket_of_channel(&self, name: &str) -> Option<u32> {
         let rest = name.strip_prefix(&self.prefix)?.strip_prefix(":ch:users:{")?;
         rest.strip_suffix('}')?.parse().ok()
+    }
+}
+
+/// The kinds and suffixes of [`Keys::room_name`]: a room's keys, and its channel.
+pub const ROOM: &str = "room:";
+pub const ROOM_CHANNEL: &str = "ch:room:";
+pub const MEMBERS: &str = ":members";
+pub const LOG: &str = ":log";
+pub const FOLLOWERS: &str = ":followers";
+pub const READS: &str = ":reads";
+
+/// A name in a room's slot, formatted where it goes: into a `String` (`to_string`) or straight
+/// into a Redis command's buffer (as a command argument), with no `String` of its own.
+#[derive(Clone, Copy)]
+pub struct RoomName<'a> {
+    prefix: &'a str,
+    kind: &'static str,
+    chat: &'a ChatId,
+    suffix: &'static str,
+}
+
+impl std::fmt::Display for RoomName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}{{{}}}{}", self.prefix, self.kind, self.chat, self.suffix)
+    }
+}
+
+impl redis::ToRedisArgs for RoomName<'_> {
+    fn write_redis_args<W: ?Sized + redis::RedisWrite>(&self, out: &mut W) {
+        out.write_arg_fmt(self);
     }
 }
 

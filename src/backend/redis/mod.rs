@@ -22,6 +22,7 @@ pub mod pubsub;
 mod reads;
 mod rooms;
 mod script;
+mod stamp;
 mod starts;
 mod store;
 mod users;

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use bb8_redis::redis::{self, AsyncCommands};
 
-use super::script::{Outcome, Unstamped};
+use super::script::Outcome;
+use super::stamp::Unstamped;
 use super::{RedisStore, reads};
 use crate::backend::{Access, JoinMode, Joined, Left, Sent, StoreError, StoreResult};
 use crate::domain::{ChatId, ChatRoom, Draft, RoomSpec, UserId, UserRoom, time};

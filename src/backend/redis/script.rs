@@ -1,42 +1,14 @@
 //! The room script (room.lua): its arguments, its reply, and the hand-off of what it stored to
 //! local delivery (the hub).
 
-use super::RedisStore;
 use super::announce::Publisher;
 use super::rooms::corrupt;
+use super::stamp::{Halves, Unstamped};
+use super::store::evalsha;
+use super::{RedisStore, keys};
 use crate::backend::{StoreError, StoreResult};
 use crate::domain::{ChatId, Draft, Json, Message, Timestamp, UserId, time};
 use crate::hub::{Delivery, Hub, Membership};
-
-/// A message's JSON split around its timestamp, seq and epoch values, which the room script
-/// fills in (`<timestamp>","seq":<µs>,"epoch":"<epoch>`).
-fn json_halves(message: &Message) -> (String, String) {
-    const MARK: &str = "\"timestamp\":\"";
-    const FILLED: &str = "1970-01-01T00:00:00.000000Z\",\"seq\":0,\"epoch\":\"";
-    let json = serde_json::to_string(message).unwrap_or_default();
-    // Keys and string values before it are JSON strings, whose quotes are escaped, so the
-    // first unescaped `"timestamp":"` is the field itself; seq and epoch follow it (the
-    // field order of `Message`, checked by the test below).
-    let at = json.find(MARK).map_or(0, |i| i + MARK.len());
-    (
-        json[..at].to_string(),
-        json.get(at + FILLED.len()..).unwrap_or_default().to_string(),
-    )
-}
-
-/// A message for the room script to stamp: the message, and its JSON around the timestamp.
-pub(super) struct Unstamped {
-    message: Message,
-    halves: (String, String),
-}
-
-impl Unstamped {
-    pub(super) fn new(draft: Draft) -> Self {
-        let message = draft.store(Timestamp::UNIX_EPOCH, "");
-        let halves = json_halves(&message);
-        Self { message, halves }
-    }
-}
 
 /// What a run of the room script did.
 pub(super) enum Outcome {
@@ -114,57 +86,67 @@ impl RedisStore {
         hub: &Hub,
     ) -> StoreResult<Outcome> {
         let k = &self.keys;
-        let mut inv = self.room_script.prepare_invoke();
-        inv.key(k.room(chat))
-            .key(k.members(chat))
-            .key(k.log(chat))
-            .key(k.followers(chat))
-            .key(k.reads(chat));
         let sent_id = text.as_ref().and_then(|t| t.message.client_msg_id.as_deref());
         let window = (!self.window.is_zero()).then_some(self.window);
         let remembered = sent_id.zip(window);
-        if let Some((id, _)) = remembered {
-            inv.key(k.sent_id(chat, user, id));
-        }
         // On a cluster, the client retries a call after a reconnect: the run keeps its reply,
         // so that a second run answers the same instead of storing again.
         let kept = self.is_cluster().then(uuid::Uuid::now_v7);
-        if let Some(op) = &kept {
-            inv.key(k.room_op(chat, op));
-        }
         let joined = matches!(op, "send" | "join" | "add");
         // A send's notice is only needed when the sender is new to the room (the script
         // then answers "needjoin" and `send` asks again with it).
         let notice =
             (op != "send" || with_notice).then(|| Unstamped::new(Draft::membership(chat, user, joined)));
-        let no_halves = (String::new(), String::new());
+        let no_halves = Halves::default();
         let halves = notice.as_ref().map_or(&no_halves, |n| &n.halves);
+        let text_halves = text.as_ref().map_or(&no_halves, |t| &t.halves);
         let publish = self.publisher();
-        inv.arg(op)
+        // The call is written straight into one buffer, sized for it up front: the keys are
+        // formatted into it (no `String` each), as is everything else (room.lua's ARGV order).
+        let keys = 5 + usize::from(remembered.is_some()) + usize::from(kept.is_some());
+        let size = 512 + halves.json.len() + text_halves.json.len();
+        let mut cmd = redis::Cmd::with_capacity(3 + keys + 15, size);
+        cmd.arg("EVALSHA").arg(self.room_script.get_hash()).arg(keys);
+        for suffix in ["", keys::MEMBERS, keys::LOG, keys::FOLLOWERS, keys::READS] {
+            cmd.arg(k.room_name(keys::ROOM, chat, suffix));
+        }
+        if let Some((id, _)) = remembered {
+            cmd.arg(k.sent_id(chat, user, id));
+        }
+        if let Some(op) = &kept {
+            cmd.arg(k.room_op(chat, op));
+        }
+        cmd.arg(op)
             .arg(chat.as_str())
             .arg(user.as_str())
             .arg(self.max_messages)
-            .arg(k.room_channel(chat));
+            .arg(k.room_name(keys::ROOM_CHANNEL, chat, ""));
         // The script announces a join on the user's bucket channel only on one Redis (on a
         // cluster that channel is in another slot) and only when it publishes at all.
         let bucket = match publish {
             Publisher::Script("PUBLISH") => k.user_channel(user),
             _ => String::new(),
         };
-        inv.arg(time::format(&time::now()))
-            .arg(&halves.0)
-            .arg(&halves.1)
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        cmd.arg(time::format(&time::now()))
+            .arg(halves.head())
+            .arg(halves.tail())
             .arg(bucket)
-            .arg(&self.instance);
-        let text_halves = text.as_ref().map_or(&no_halves, |t| &t.halves);
-        inv.arg(&text_halves.0).arg(&text_halves.1);
-        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).to_string();
-        inv.arg(remembered.map(|(_, w)| ms(w)).unwrap_or_default());
-        inv.arg(match publish {
+            .arg(&self.instance)
+            .arg(text_halves.head())
+            .arg(text_halves.tail());
+        match remembered {
+            Some((_, w)) => cmd.arg(ms(w)),
+            None => cmd.arg(""),
+        };
+        cmd.arg(match publish {
             Publisher::Script(cmd) => cmd,
             Publisher::Caller => "",
         });
-        inv.arg(kept.map(|_| ms(self.timeout * 2)).unwrap_or_default());
+        match kept {
+            Some(_) => cmd.arg(ms(self.timeout * 2)),
+            None => cmd.arg(""),
+        };
         // Should the call fail or be abandoned (a dropped HTTP request), the script may have
         // run: the room is then replayed here (hub/order.rs).
         let mut guard = Recheck {
@@ -172,10 +154,12 @@ impl RedisStore {
             chat,
             armed: true,
         };
-        let (wait, room, timeout) = (self.wait_replicas, k.room(chat), self.timeout);
+        let (wait, timeout) = (self.wait_replicas, self.timeout);
+        let room = if wait > 0 { k.room(chat) } else { String::new() };
+        let script = &self.room_script;
         let (reply, acked): (String, i64) = self
             .call(|mut c| async move {
-                let reply: String = inv.invoke_async(&mut c).await?;
+                let reply: String = evalsha(script, &cmd, &mut c).await?;
                 if wait == 0 || !reply.starts_with("ok") {
                     return Ok((reply, 0));
                 }
@@ -237,7 +221,6 @@ impl RedisStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{MessageKind, Metadata};
 
     #[test]
     fn replies_are_a_status_line_then_three_lines_per_entry() {
@@ -247,29 +230,5 @@ mod tests {
         assert_eq!(script_reply("private").unwrap(), ("private", "", vec![]));
         assert!(script_reply("ok\nE\n5\n7").is_err());
         assert!(script_reply("ok\nE\nx\n7\n{}").is_err());
-    }
-
-    #[test]
-    fn halves_surround_the_timestamp_value() {
-        let chat = ChatId::parse("c").unwrap();
-        let draft = Draft {
-            chat_id: chat,
-            user_id: UserId::parse("u").unwrap(),
-            content: "\"timestamp\":\"tricky".into(),
-            kind: MessageKind::Text,
-            metadata: Metadata::new(),
-            reply_to: None,
-            client_msg_id: Some("c1".into()),
-        };
-        let (a, b) = json_halves(&draft.store(Timestamp::UNIX_EPOCH, ""));
-        // What room.lua writes between the halves.
-        let json = format!("{a}2024-01-01T00:00:00.000001Z\",\"seq\":1704067200000001,\"epoch\":\"E7{b}");
-        let m: Message = serde_json::from_str(&json).unwrap();
-        assert_eq!(m.content, "\"timestamp\":\"tricky");
-        assert_eq!(time::format(&m.timestamp), "2024-01-01T00:00:00.000001Z");
-        assert_eq!(m.seq, Some(1_704_067_200_000_001));
-        assert_eq!(m.epoch.as_deref(), Some("E7"));
-        assert_eq!(m.client_msg_id.as_deref(), Some("c1"));
-        assert!(b.starts_with("\",\"metadata\""), "{b}");
     }
 }

@@ -142,7 +142,7 @@ impl RedisStore {
                 self.timeout
             ))),
         };
-        metrics::histogram!(stats::REDIS_SECONDS).record(started.elapsed().as_secs_f64());
+        stats::redis_seconds().record(started.elapsed().as_secs_f64());
         if result.is_err() {
             metrics::counter!(stats::REDIS_ERRORS).increment(1);
         }
@@ -194,5 +194,22 @@ impl RedisStore {
     /// Whether this store is on a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
         self.links.is_cluster()
+    }
+}
+
+/// Runs a script's `EVALSHA` command `cmd` (built by the caller, arguments and all), loading
+/// the script first if Redis does not have it (a restart, a failover, `SCRIPT FLUSH`): what
+/// redis-rs's `ScriptInvocation` does, without its buffer per argument.
+pub(super) async fn evalsha<T: redis::FromRedisValue>(
+    script: &redis::Script,
+    cmd: &redis::Cmd,
+    c: &mut Conn,
+) -> Result<T, RedisError> {
+    match cmd.query_async(c).await {
+        Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+            script.load_async(c).await?;
+            cmd.query_async(c).await
+        }
+        result => result,
     }
 }
