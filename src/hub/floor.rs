@@ -9,10 +9,8 @@
 //! A floor goes once the room's order passes it. A connection with no floor left costs the
 //! delivery loop nothing; this must not know storage.
 
-use std::collections::HashMap;
-
 use super::resume::Resuming;
-use super::{Hub, Outbound, offer};
+use super::{Hub, Map, Outbound, offer};
 use crate::domain::{ChatId, Json, UserId};
 
 /// A frame held for a new connection: its room, the room's sequence before it, its own.
@@ -24,7 +22,7 @@ pub(super) struct Floors {
     /// Frames that came before the connection's rooms were followed (`None` after).
     held: Option<Vec<Held>>,
     /// Per room, the store's last sequence when the connection's rooms were read.
-    rooms: HashMap<ChatId, u64>,
+    rooms: Map<ChatId, u64>,
 }
 
 impl Floors {
@@ -32,7 +30,7 @@ impl Floors {
         Self {
             out,
             held: Some(Vec::new()),
-            rooms: HashMap::new(),
+            rooms: Map::default(),
         }
     }
 }
@@ -41,8 +39,8 @@ impl Floors {
 /// held or dropped; true if queued or held.
 #[allow(clippy::too_many_arguments)] // the delivery's parts, not copied into a struct per recipient
 pub(super) fn admit(
-    floors: &mut HashMap<u64, Floors>,
-    resuming: &mut HashMap<u64, Resuming>,
+    floors: &mut Map<u64, Floors>,
+    resuming: &mut Map<u64, Resuming>,
     id: u64,
     out: &Outbound,
     room: &ChatId,
@@ -124,7 +122,7 @@ impl Hub {
     }
 
     /// The floor of `conn` in `room`, if it has one.
-    pub(super) fn floor_of(floors: &HashMap<u64, Floors>, conn: u64, room: &ChatId) -> Option<u64> {
+    pub(super) fn floor_of(floors: &Map<u64, Floors>, conn: u64, room: &ChatId) -> Option<u64> {
         floors.get(&conn).and_then(|f| f.rooms.get(room).copied())
     }
 }

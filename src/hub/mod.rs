@@ -45,14 +45,21 @@ pub struct Delivery {
 /// What a session leaves in the hub to be written to.
 pub type Outbound = Arc<Outbox>;
 
+/// The hub's maps and sets. The delivery loop looks up every recipient, and SipHash (std's
+/// default) was a measurable share of a delivery; foldhash is several times faster on short
+/// keys, and its `quality` variant is seeded per process, so ids that clients choose cannot be
+/// aimed at one bucket.
+pub(crate) type Map<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
+pub(crate) type Set<K> = HashSet<K, foldhash::quality::RandomState>;
+
 #[derive(Default)]
 struct UserConns {
     conns: Vec<(u64, Outbound)>,
-    rooms: HashSet<ChatId>,
+    rooms: Set<ChatId>,
     /// Per room, the user's last join or leave delivered here while it was connected: its
     /// sequence, and whether a join. A connect's reading of the store, or a bucket notice,
     /// older than it is out of date (see `follow.rs`).
-    marks: HashMap<ChatId, (u64, bool)>,
+    marks: Map<ChatId, (u64, bool)>,
     /// The store's clock when the user's first connection here read its rooms (0: not yet):
     /// that read covers every membership change before it.
     since: u64,
@@ -60,7 +67,7 @@ struct UserConns {
 
 #[derive(Default)]
 struct RoomEntry {
-    members: HashSet<UserId>,
+    members: Set<UserId>,
     /// Sequence of the last stored message delivered here.
     last: u64,
     /// The room's newest messages, once history was read here (Redis store; see recent.rs).
@@ -88,21 +95,21 @@ struct State {
     next_id: u64,
     /// Live connections, all users together.
     open: usize,
-    users: HashMap<UserId, UserConns>,
-    rooms: HashMap<ChatId, RoomEntry>,
+    users: Map<UserId, UserConns>,
+    rooms: Map<ChatId, RoomEntry>,
     /// Rooms whose recent messages are kept (at most `MAX_KEPT_ROOMS`).
     kept: usize,
     /// Rooms whose log is to be replayed here: from when, and whether because a store call
     /// failed (else because a message is held; see `order.rs`).
-    rechecks: HashMap<ChatId, (std::time::Instant, bool)>,
+    rechecks: Map<ChatId, (std::time::Instant, bool)>,
     /// Rooms no longer followed here since last taken (`None`: not tracked, no pub/sub).
     dropped: Option<Vec<ChatId>>,
     /// Connections waiting for their resume (`?resume=true`), their live frames held
     /// (see `resume.rs`).
-    resuming: HashMap<u64, Resuming>,
+    resuming: Map<u64, Resuming>,
     /// New connections whose live frames are held, or filtered by their floors (see
     /// `floor.rs`).
-    floors: HashMap<u64, floor::Floors>,
+    floors: Map<u64, floor::Floors>,
 }
 
 /// Cheaply clonable handle to this instance's connections.
