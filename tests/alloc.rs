@@ -1,6 +1,6 @@
-//! Allocations per delivery: a counting global allocator around a real server (memory store),
-//! whose readers take each frame as it comes. Its own test binary, because the allocator is
-//! process-wide.
+//! Allocations per delivery: a counting global allocator around a real server (memory store,
+//! then a private Redis), whose readers take each frame as it comes. Its own test binary,
+//! because the allocator is process-wide.
 //!
 //! The readers and the sender speak raw WebSocket over TCP with fixed buffers, so that in the
 //! measured part only the server allocates. The same N messages go to M1 and then M2 readers;
