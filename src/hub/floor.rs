@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use super::resume::Resuming;
-use super::{Hub, Outbound, offer};
+use super::{Hub, Outbound, UserConns, offer};
 use crate::domain::{ChatId, Json, UserId};
 
 /// A frame held for a new connection: its room, the room's sequence before it, its own.
@@ -76,6 +76,24 @@ pub(super) fn admit(
     }
 }
 
+/// A join at `seq` applied here: each of the user's connections that read its rooms after it
+/// gets nothing stored before that reading in the room. (Such a reading did not find the room:
+/// the user's room index is written apart from the room, after the join.)
+pub(super) fn read_after(floors: &mut HashMap<u64, Floors>, user: &UserConns, room: &ChatId, seq: u64) {
+    for (id, out) in &user.conns {
+        let Some(read) = user.read.get(id).filter(|read| **read > seq) else {
+            continue;
+        };
+        let f = floors.entry(*id).or_insert_with(|| Floors {
+            out: out.clone(),
+            held: None,
+            rooms: HashMap::new(),
+        });
+        let floor = f.rooms.entry(room.clone()).or_default();
+        *floor = (*floor).max(read - 1);
+    }
+}
+
 impl Hub {
     /// Connection `conn` of `user` has its rooms followed: `floors` holds each room's last
     /// sequence in the store when its rooms were read, `since` the store's clock just before
@@ -96,10 +114,11 @@ impl Hub {
             users,
             ..
         } = &mut *s;
-        if let Some(entry) = users.get_mut(user)
-            && entry.since == 0
-        {
-            entry.since = since;
+        if let Some(entry) = users.get_mut(user) {
+            if entry.since == 0 {
+                entry.since = since;
+            }
+            entry.read.insert(conn, since);
         }
         let Some(f) = all.get_mut(&conn) else { return };
         f.rooms = floors.into_iter().collect();
