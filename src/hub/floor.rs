@@ -6,8 +6,9 @@
 //! connection messages stored before it connected. So its live frames are held from
 //! registration until its rooms are followed ([`Hub::started`]), and then, per room, frames at
 //! or below the store's last sequence when its rooms were read (its floor) are dropped for it.
-//! A floor goes once the room's order passes it. A connection with no floor left costs the
-//! delivery loop nothing; this must not know storage.
+//! A join applied here after a connection read its rooms, but stored before, gives it a floor
+//! in that room too (`read_after`). A floor goes once the room's order passes it. A
+//! connection with no floor left costs the delivery loop nothing; this must not know storage.
 
 use std::collections::HashMap;
 
