@@ -6,11 +6,12 @@
 //! connection messages stored before it connected. So its live frames are held from
 //! registration until its rooms are followed ([`Hub::started`]), and then, per room, frames at
 //! or below the store's last sequence when its rooms were read (its floor) are dropped for it.
-//! A floor goes once the room's order passes it. A connection with no floor left costs the
-//! delivery loop nothing; this must not know storage.
+//! A join applied here after a connection read its rooms, but stored before, gives it a floor
+//! in that room too (`read_after`). A floor goes once the room's order passes it. A
+//! connection with no floor left costs the delivery loop nothing; this must not know storage.
 
 use super::resume::Resuming;
-use super::{Hub, Map, Outbound, offer};
+use super::{Hub, Map, Outbound, UserConns};
 use crate::domain::{ChatId, Json, UserId};
 
 /// A frame held for a new connection: its room, the room's sequence before it, its own.
@@ -70,7 +71,25 @@ pub(super) fn admit(
     }
     match resuming.get_mut(&id) {
         Some(r) => r.hold(room, before, seq, frame),
-        None => offer(out, frame),
+        None => out.queue(frame),
+    }
+}
+
+/// A join at `seq` applied here: each of the user's connections that read its rooms after it
+/// gets nothing stored before that reading in the room. (Such a reading did not find the room:
+/// the user's room index is written apart from the room, after the join.)
+pub(super) fn read_after(floors: &mut Map<u64, Floors>, user: &UserConns, room: &ChatId, seq: u64) {
+    for (id, out) in &user.conns {
+        let Some(read) = user.read.get(id).filter(|read| **read > seq) else {
+            continue;
+        };
+        let f = floors.entry(*id).or_insert_with(|| Floors {
+            out: out.clone(),
+            held: None,
+            rooms: Map::default(),
+        });
+        let floor = f.rooms.entry(room.clone()).or_default();
+        *floor = (*floor).max(read - 1);
     }
 }
 
@@ -94,10 +113,11 @@ impl Hub {
             users,
             ..
         } = &mut *s;
-        if let Some(entry) = users.get_mut(user)
-            && entry.since == 0
-        {
-            entry.since = since;
+        if let Some(entry) = users.get_mut(user) {
+            if entry.since == 0 {
+                entry.since = since;
+            }
+            entry.read.insert(conn, since);
         }
         let Some(f) = all.get_mut(&conn) else { return };
         f.rooms = floors.into_iter().collect();

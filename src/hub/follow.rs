@@ -1,7 +1,7 @@
 //! Which rooms the hub follows: users' connections following rooms, a join announced on the
 //! bucket channel, and (with the Redis bus) the rooms that stop being followed here.
 
-use super::{Delivery, Hub, Membership, RoomEntry, State};
+use super::{Delivery, Hub, Membership, RoomEntry, State, UserConns};
 use crate::domain::{ChatId, UserId};
 
 impl Hub {
@@ -10,6 +10,31 @@ impl Hub {
     /// here after it is skipped. Returns the rooms new here.
     pub fn follow(&self, user: &UserId, rooms: impl IntoIterator<Item = (ChatId, u64)>) -> Vec<ChatId> {
         self.lock().follow(user, rooms)
+    }
+
+    /// [`Hub::follow`] for a connection's reading of the store (`rooms`: those its user is a
+    /// member of, each with the store's last sequence then). In a room this hub is behind in,
+    /// which the user's connections here do not follow though they read their rooms before
+    /// (its join is still to come here), the user becomes a member at its join (`joined`), or
+    /// at that last sequence at the latest (`RoomEntry::joins_due`): at once, those
+    /// connections would get the room's messages from before the join.
+    pub fn follow_read(&self, user: &UserId, rooms: impl IntoIterator<Item = (ChatId, u64)>) -> Vec<ChatId> {
+        let mut s = self.lock();
+        let State {
+            users, rooms: index, ..
+        } = &mut *s;
+        let tracked = users.get(user).is_some_and(|e| e.since != 0);
+        let rooms: Vec<_> = rooms
+            .into_iter()
+            .filter(|(room, last)| match index.get_mut(room) {
+                Some(r) if tracked && r.last < *last && !r.members.contains(user) => {
+                    r.joining.push((user.clone(), *last, true));
+                    false
+                }
+                _ => true,
+            })
+            .collect();
+        s.follow(user, rooms)
     }
 
     /// The users with a connection here.
@@ -37,6 +62,31 @@ impl Hub {
         if let Some(dropped) = &mut self.lock().dropped {
             dropped.extend(rooms);
         }
+    }
+}
+
+impl RoomEntry {
+    /// Before delivering `seq` here: users that are members by then (flagged in `joining`)
+    /// become members if they are not yet; once a membership change is delivered, the joins
+    /// announced up to it are applied (or were never to come: a later one replaced them).
+    pub(super) fn joins_due(
+        &mut self,
+        users: &mut super::Map<UserId, UserConns>,
+        chat: &ChatId,
+        seq: u64,
+        membership: bool,
+    ) {
+        let members = &mut self.members;
+        self.joining.retain(|(user, at, by_then)| {
+            if *at > seq {
+                return true;
+            }
+            if *by_then && let Some(entry) = users.get_mut(user) {
+                entry.rooms.insert(chat.clone());
+                members.insert(user.clone());
+            }
+            !*by_then && !membership
+        });
     }
 }
 
@@ -79,14 +129,25 @@ impl State {
     /// Applies a join carried by `d`: the user's local connections follow the room (which,
     /// new here, starts after `last`).
     pub(super) fn joined(&mut self, d: &Delivery, last: u64) {
+        let State {
+            users, rooms, floors, ..
+        } = self;
         // A join older than the user's connections' reading of its rooms is covered by that
         // read (a hub catching up on the room): applied, it could follow a room left since.
+        // One at or below the user's last join or leave delivered here is a copy (two replays
+        // of a room racing, the first dropping it with the user's leave): it would follow the
+        // room again from before that leave.
         if let Some(Membership::Joined(user)) = &d.membership
-            && let Some(entry) = self.users.get_mut(user)
-            && d.seq.is_none_or(|seq| seq >= entry.since)
+            && let Some(entry) = users.get_mut(user)
+            && d.seq.is_none_or(|seq| {
+                seq >= entry.since && entry.marks.get(&d.chat_id).is_none_or(|(at, _)| *at < seq)
+            })
         {
+            if let Some(seq) = d.seq {
+                super::floor::read_after(floors, entry, &d.chat_id, seq);
+            }
             entry.rooms.insert(d.chat_id.clone());
-            self.rooms
+            rooms
                 .entry(d.chat_id.clone())
                 .or_insert_with(|| RoomEntry {
                     last,
@@ -107,15 +168,20 @@ impl State {
             Membership::Joined(user) => (user, true),
             Membership::Left(user) => (user, false),
         };
+        let mut leave = !joined;
         if let Some(entry) = self.users.get_mut(user) {
             if let Some(seq) = d.seq {
                 entry.marks.insert(d.chat_id.clone(), (seq, joined));
+                // A leave older than the user's connections' reading of its rooms is covered
+                // by that read, as a join is (`joined`): the user followed the room only if it
+                // joined again since (a hub catching up on the room would undo that join).
+                leave &= seq >= entry.since;
             }
-            if !joined {
+            if leave {
                 entry.rooms.remove(&d.chat_id);
             }
         }
-        if !joined {
+        if leave {
             self.unfollow(&d.chat_id, user);
         }
     }

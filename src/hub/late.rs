@@ -6,8 +6,8 @@
 //! kept back), the messages from its join to where the room stands are read from the store
 //! and written to them, then what was held follows.
 
+use super::Hub;
 use super::resume::Resuming;
-use super::{Hub, offer};
 use crate::domain::{ChatId, Json, UserId};
 
 /// Connections held until a late joiner's backlog is written: the messages of the room after
@@ -15,7 +15,9 @@ use crate::domain::{ChatId, Json, UserId};
 #[derive(Debug, PartialEq, Eq)]
 pub struct CatchUp {
     pub room: ChatId,
-    pub conns: Vec<u64>,
+    /// Each connection, and the store's clock when it read its rooms: nothing stored before
+    /// that is its (see `floor::read_after`).
+    pub conns: Vec<(u64, u64)>,
     pub after: u64,
     pub upto: u64,
 }
@@ -50,28 +52,37 @@ impl Hub {
             return Followed::Nothing;
         }
         let follows = entry.rooms.contains(room);
-        let conns = entry.conns.clone();
+        // One still reading its rooms is not caught up: its reading covers what was stored
+        // before it, and it gets what comes after live (see `floor.rs`).
+        let conns: Vec<_> = entry
+            .conns
+            .iter()
+            .filter_map(|(id, out)| Some((*id, *entry.read.get(id)?, out.clone())))
+            .collect();
         let last = match s.rooms.get_mut(room) {
             None => {
                 s.follow(user, [(room.clone(), prev)]);
                 return Followed::New;
             }
             Some(r) if r.last < seq => {
-                r.joining.push((user.clone(), seq));
+                r.joining.push((user.clone(), seq, false));
                 return Followed::Nothing;
             }
             Some(_) if follows => return Followed::Nothing,
             Some(r) => r.last,
         };
         let mut held = Vec::new();
-        for (id, out) in conns {
+        for (id, read, out) in conns {
             // One waiting for its own resume is left to it.
             if let std::collections::hash_map::Entry::Vacant(v) = s.resuming.entry(id) {
                 v.insert(Resuming::new(out));
-                held.push(id);
+                held.push((id, read));
             }
         }
         s.follow(user, [(room.clone(), prev)]);
+        if held.is_empty() {
+            return Followed::Nothing;
+        }
         Followed::Late(CatchUp {
             room: room.clone(),
             conns: held,
@@ -80,14 +91,15 @@ impl Hub {
         })
     }
 
-    /// Writes a late joiner's backlog (`frames`, in order) to its held connections, then what
-    /// was held meanwhile.
-    pub fn caught_up(&self, catch_up: &CatchUp, frames: &[Json]) {
+    /// Writes a late joiner's backlog (`frames` with their sequences, in order) to its held
+    /// connections, but for what was stored before each read its rooms, then what was held
+    /// meanwhile.
+    pub fn caught_up(&self, catch_up: &CatchUp, frames: &[(u64, Json)]) {
         let mut s = self.lock();
-        for id in &catch_up.conns {
+        for (id, read) in &catch_up.conns {
             let Some(r) = s.resuming.remove(id) else { continue };
-            for frame in frames {
-                offer(r.out(), frame);
+            for (_, frame) in frames.iter().filter(|(seq, _)| seq >= read) {
+                r.out().queue(frame);
             }
             r.release();
         }

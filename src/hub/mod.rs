@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::domain::{ChatId, Json, UserId};
 use crate::stats;
 pub use late::{CatchUp, Followed};
-use outbox::{Offered, Outbox};
+pub use order::LocalJoin;
+use outbox::Outbox;
 use recent::Recent;
 use resume::Resuming;
 
@@ -63,6 +64,9 @@ struct UserConns {
     /// The store's clock when the user's first connection here read its rooms (0: not yet):
     /// that read covers every membership change before it.
     since: u64,
+    /// Per connection that read its rooms, the store's clock then (0: unknown; see
+    /// `floor::read_after`).
+    read: Map<u64, u64>,
 }
 
 #[derive(Default)]
@@ -79,7 +83,8 @@ struct RoomEntry {
     /// Users connected here whose join notice came on their bucket channel before the room's
     /// own copy reached this hub, with its sequence: they become members at that message, and
     /// until then the room stays followed (else the join would find no room and be lost).
-    joining: Vec<(UserId, u64)>,
+    /// Flagged: a member by then, as a connection's reading of the store found (see `follow.rs`).
+    joining: Vec<(UserId, u64, bool)>,
 }
 
 impl RoomEntry {
@@ -104,6 +109,8 @@ struct State {
     rechecks: Map<ChatId, (std::time::Instant, bool)>,
     /// Rooms no longer followed here since last taken (`None`: not tracked, no pub/sub).
     dropped: Option<Vec<ChatId>>,
+    /// Joins of users connected here that came for a room not followed here (see `order.rs`).
+    unfollowed_joins: Vec<LocalJoin>,
     /// Connections waiting for their resume (`?resume=true`), their live frames held
     /// (see `resume.rs`).
     resuming: Map<u64, Resuming>,
@@ -164,6 +171,7 @@ impl Hub {
         let entry = s.users.get_mut(user)?;
         let before = entry.conns.len();
         entry.conns.retain(|(c, _)| *c != id);
+        entry.read.remove(&id);
         let (removed, left) = (before - entry.conns.len(), entry.conns.len());
         s.open -= removed;
         if left > 0 {
@@ -236,9 +244,8 @@ impl State {
                 return; // already delivered (a replay after a reconnect, or the store's reply)
             }
             room.last = seq;
-            if d.membership.is_some() && !room.joining.is_empty() {
-                // Joins up to here are applied (or were never to come: a later one replaced them).
-                room.joining.retain(|(_, at)| *at > seq);
+            if !room.joining.is_empty() {
+                room.joins_due(users, &d.chat_id, seq, d.membership.is_some());
             }
             if let Some(recent) = room.recent.as_mut() {
                 recent.push(seq, d.frame.clone());
@@ -253,7 +260,7 @@ impl State {
             }
             for (id, out) in users.get(user).map_or(&[][..], |e| &e.conns[..]) {
                 let queued = if plain {
-                    offer(out, &d.frame)
+                    out.queue(&d.frame)
                 } else {
                     floor::admit(floors, resuming, *id, out, &d.chat_id, before, d.seq, &d.frame)
                 };
@@ -263,21 +270,6 @@ impl State {
         stats::hot().frames_out.increment(sent);
         if d.membership.is_some() {
             self.membership_changed(d);
-        }
-    }
-}
-
-/// Queues a frame without waiting (true if queued); a full outbox marks the connection slow.
-fn offer(out: &Outbox, frame: &Json) -> bool {
-    match out.offer(frame) {
-        Offered::Queued => true,
-        Offered::Dropped { newly_slow } => {
-            metrics::counter!(stats::DELIVERIES_DROPPED).increment(1);
-            if newly_slow {
-                tracing::warn!("outbox full: closing a slow consumer");
-                metrics::counter!(stats::SLOW_CLOSED).increment(1);
-            }
-            false
         }
     }
 }

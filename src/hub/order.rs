@@ -15,8 +15,17 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Delivery, Hub, State};
-use crate::domain::ChatId;
+use super::{Delivery, Hub, Membership, State};
+use crate::domain::{ChatId, UserId};
+
+/// A user's join stored in a room at `seq` (`prev` just before it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalJoin {
+    pub user: UserId,
+    pub room: ChatId,
+    pub prev: u64,
+    pub seq: u64,
+}
 
 /// At most this many messages held per room: more means pub/sub stopped bringing the room
 /// (its connection is being repaired, and the resubscription's replay brings them all).
@@ -35,6 +44,21 @@ impl Hub {
         let mut s = self.lock();
         let seq = d.seq.unwrap_or_default();
         let Some(room) = s.rooms.get_mut(&d.chat_id) else {
+            // A join of a user connected here (the store's reply to it): its bucket notice
+            // makes its connections follow the room, unless the notice is lost with the
+            // pub/sub connection; then nothing else would (once the user has left again, its
+            // room index no longer lists it). So the bus handles it as a notice too.
+            if let Some(Membership::Joined(user)) = &d.membership
+                && s.users.contains_key(user)
+                && s.unfollowed_joins.len() < MAX_HELD
+            {
+                s.unfollowed_joins.push(LocalJoin {
+                    user: user.clone(),
+                    room: d.chat_id.clone(),
+                    prev,
+                    seq,
+                });
+            }
             return;
         };
         if room.last != prev {
@@ -54,6 +78,12 @@ impl Hub {
         s.joined(d, prev);
         s.deliver(d);
         s.release_held(&d.chat_id);
+    }
+
+    /// The joins of users connected here that came for rooms not followed here, since the
+    /// last call (taken).
+    pub fn take_unfollowed_joins(&self) -> Vec<LocalJoin> {
+        std::mem::take(&mut self.lock().unfollowed_joins)
     }
 
     /// A store call on the room failed or was abandoned: it may have stored a message whose

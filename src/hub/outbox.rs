@@ -15,6 +15,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
 use crate::domain::Json;
+use crate::stats;
 
 /// What became of an offered frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +96,22 @@ pub struct Outbox {
 }
 
 impl Outbox {
+    /// Queues a frame without waiting (true if queued); a full outbox marks the connection
+    /// slow (counted in the metrics, and logged once).
+    pub fn queue(&self, frame: &Json) -> bool {
+        match self.offer(frame) {
+            Offered::Queued => true,
+            Offered::Dropped { newly_slow } => {
+                metrics::counter!(stats::DELIVERIES_DROPPED).increment(1);
+                if newly_slow {
+                    tracing::warn!("outbox full: closing a slow consumer");
+                    metrics::counter!(stats::SLOW_CLOSED).increment(1);
+                }
+                false
+            }
+        }
+    }
+
     /// An outbox holding at most `cap` frames.
     pub fn new(cap: usize) -> Self {
         Self {

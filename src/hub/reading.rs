@@ -88,7 +88,7 @@ impl Hub {
                 *kept -= 1;
             }
             let last = entry.last;
-            entry.joining.retain(|(_, at)| *at > last);
+            entry.joining.retain(|(_, at, _)| *at > last);
             let keep = !entry.idle();
             if !keep {
                 gone.push(room.clone());

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use super::{Hub, Outbound, offer};
+use super::{Hub, Outbound};
 use crate::domain::{ChatId, Json, UserId};
 
 /// A connection waiting for its resume.
@@ -39,7 +39,7 @@ impl Resuming {
     /// Writes every held frame to the outbox.
     pub(super) fn release(self) {
         for (_, _, frame) in &self.held {
-            offer(&self.out, frame);
+            self.out.queue(frame);
         }
     }
 
@@ -107,7 +107,7 @@ impl Hub {
         for (room, seq, frame) in &r.held {
             let seen = seq.is_some_and(|seq| positions.get(room).is_some_and(|p| seq <= *p));
             if !seen {
-                offer(&r.out, frame);
+                r.out.queue(frame);
             }
         }
     }

@@ -128,6 +128,8 @@ impl Cluster {
             .env("PORT", inst.port.to_string())
             .env("REDIS_URL", self.redis.url())
             .envs(VARS.iter().copied())
+            // Diagnosis: `CHECKER_RUST_LOG=warn,chat_server::hub=debug` for more in the logs.
+            .envs(std::env::var("CHECKER_RUST_LOG").map(|v| ("RUST_LOG", v)))
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))

@@ -44,13 +44,20 @@ fn room_from(mut h: HashMap<String, String>, mut members: Vec<String>) -> StoreR
 
 impl RedisStore {
     /// After a join: the user exists (created as a WebSocket would) and lists the room. Both
-    /// live in the user's slot, so they follow the room script rather than join it.
+    /// live in the user's slot, so they follow the room script rather than join it. The room
+    /// is listed before the script too (`index_room`), and again here (a leave racing with the
+    /// join may have taken it out meanwhile).
     async fn joined(&self, user: &UserId, chat: &ChatId) -> StoreResult<()> {
         self.ensure_user(user).await?;
         self.index_room(user, chat, true).await
     }
 
     /// Keeps the user's room index in step with a membership change (the user's own slot).
+    /// A join lists the room before the room script runs as well: the index then lists every
+    /// room the user is a member of even when the script's reply never comes (the call timed
+    /// out while Redis was stopped, or the instance died), and a connection reads its rooms
+    /// from it (issue 19: missed-after-connect). A room listed without the membership (the
+    /// join refused, or never run) is skipped by the index's readers, which check membership.
     async fn index_room(&self, user: &UserId, chat: &ChatId, member: bool) -> StoreResult<()> {
         let key = self.keys.user_rooms(user);
         let chat = chat.to_string();
@@ -66,6 +73,7 @@ impl RedisStore {
 
     pub async fn join(&self, chat: &ChatId, user: &UserId, mode: JoinMode, hub: &Hub) -> StoreResult<Joined> {
         let op = if mode == JoinMode::Added { "add" } else { "join" };
+        self.index_room(user, chat, true).await?;
         let (status, mut messages) = self.room_op(op, chat, user, None, true, hub).await?.done()?;
         Ok(match status.as_str() {
             "noroom" => Joined::NoRoom,
@@ -96,6 +104,7 @@ impl RedisStore {
             .room_op("send", &chat, &user, Some(Unstamped::new(draft)), false, hub)
             .await?;
         if let Outcome::NeedJoin(text) = outcome {
+            self.index_room(&user, &chat, true).await?;
             outcome = self.room_op("send", &chat, &user, text, true, hub).await?;
         }
         if let Outcome::Again(original) = outcome {
@@ -207,6 +216,9 @@ impl RedisStore {
             .collect::<StoreResult<Vec<Raw>>>()?;
         let mut out = Vec::with_capacity(raw.len());
         for (h, m, read, last) in raw {
+            if !m.iter().any(|m| m == id.as_str()) {
+                continue; // listed by a join refused or never run (see `index_room`)
+            }
             let count: u64 = h.get("n").and_then(|n| n.parse().ok()).unwrap_or_default();
             let read = read.as_deref().map(reads::position).transpose()?;
             let Some(room) = room_from(h, m)? else { continue };

@@ -105,5 +105,6 @@ fn full_outbox_marks_slow_and_skip_is_honoured() {
     assert_eq!(texts(&rv), ["1"]);
 }
 
+mod connects;
 mod order;
 mod reading;

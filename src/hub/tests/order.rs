@@ -170,7 +170,7 @@ fn a_join_already_passed_here_adds_the_user_and_a_replayed_join_never_re_adds_a_
         Vec::<String>::new(),
         "held until the backlog is written"
     );
-    hub.caught_up(&catch_up, std::slice::from_ref(&joined.frame));
+    hub.caught_up(&catch_up, &[(12, joined.frame.clone())]);
     assert_eq!(texts(&out_v), ["v joined", "first", "v left"]);
 }
 

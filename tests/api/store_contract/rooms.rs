@@ -125,6 +125,22 @@ store_test!(
 );
 
 store_test!(
+    /// A refused join does not list the room among the user's rooms (on Redis a join writes
+    /// the user's room index before the room script runs: its readers check membership).
+    refused_join_lists_no_room,
+    |store| {
+        let spec = room_spec(json!({"id": "vault", "name": "V", "is_private": true}));
+        store.create_room(spec).await.unwrap().unwrap();
+        join_now(&store, "hall", "p1", JoinMode::Member).await;
+        let refused = store.join(&cid("vault"), &uid("p1"), JoinMode::Member).await.unwrap();
+        assert_eq!(refused, Joined::Private);
+        let refused = store.join(&cid("ghost"), &uid("p1"), JoinMode::Added).await.unwrap();
+        assert_eq!(refused, Joined::NoRoom);
+        assert_eq!(room_ids(&store, "p1").await, ["hall"]);
+    }
+);
+
+store_test!(
     /// leave: NoRoom for a missing room, NotMember for an outsider, else Now with the leave
     /// notice stored; the room leaves the user's rooms and the user the participants.
     leave_outcomes,

@@ -9,24 +9,7 @@ pub mod delivery;
 pub mod state;
 
 /// Checks whose violations are known holes awaiting a fix in `src/`, with the hole.
-pub const KNOWN: &[(&str, &str)] = &[
-    (
-        "missed-after-connect",
-        "residual after the issue 19 fixes, under Redis stops (4 of 19 soak runs): a join's start missed; not yet diagnosed",
-    ),
-    (
-        "gap",
-        "residual after the issue 19 fixes, under Redis stops (3 of 19 soak runs): a message missed before a leave; not yet diagnosed",
-    ),
-    (
-        "delivered-to-non-member",
-        "residual after the issue 19 fixes (1 of 19 soak runs): messages of a room the user had not joined yet; not yet diagnosed",
-    ),
-    (
-        "delivered-before-connect",
-        "residual after the issue 19 fixes (1 of 19 soak runs): a leave stored while Redis was stopped reached a newer connection",
-    ),
-];
+pub const KNOWN: &[(&str, &str)] = &[];
 
 /// One failed check.
 #[derive(Debug, Clone)]

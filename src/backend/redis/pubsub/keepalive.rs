@@ -1,12 +1,13 @@
 //! The instance's upkeep, once a second: a ping (which makes the pub/sub connection notice and
-//! repair a lost Redis), registering again as a room follower after such a loss, replaying
-//! rooms due for it (see `hub/order.rs`), dropping rooms no longer read, and the presence
-//! heartbeat.
+//! repair a lost Redis), registering again as a room follower after such a loss, following
+//! rooms joined here whose notice may be lost, replaying rooms due for it (see
+//! `hub/order.rs`), dropping rooms no longer read, and the presence heartbeat.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::super::payload::JoinNotice;
 use super::{Channel, RedisBus};
 
 impl RedisBus {
@@ -46,6 +47,16 @@ impl RedisBus {
             self.reap(&mut reaped, others_due).await;
             self.inner.store.recount().await; // see presence.rs
             self.register_again().await; // then replayed by the rechecks, right below
+            for j in self.inner.hub.take_unfollowed_joins() {
+                let (prev, seq, chat, user) = (j.prev, j.seq, j.room, j.user);
+                self.follow_join(JoinNotice {
+                    prev,
+                    seq,
+                    chat,
+                    user,
+                })
+                .await;
+            }
             self.recheck_due().await;
             let mut idle = self.inner.hub.expire_recent();
             idle.extend(self.inner.hub.take_dropped());

@@ -105,15 +105,21 @@ impl RedisBus {
     /// user is connected here, its connections follow the room from the join notice on (see
     /// [`crate::hub::Hub::follow_new`]).
     async fn joined_elsewhere(&self, payload: &str) {
-        let Some(JoinNotice {
+        if let Some(n) = JoinNotice::decode(payload) {
+            self.follow_join(n).await;
+        }
+    }
+
+    /// Makes a user's connections here follow the room it joined (see
+    /// [`crate::hub::Hub::follow_new`]): on a join notice, or on a join this instance stored
+    /// whose room it does not follow (`Hub::take_unfollowed_joins`, in case its notice is lost).
+    pub(super) async fn follow_join(&self, n: JoinNotice) {
+        let JoinNotice {
             prev,
             seq,
             chat,
             user,
-        }) = JoinNotice::decode(payload)
-        else {
-            return;
-        };
+        } = n;
         if !self.inner.hub.wants_user(&user) {
             return;
         }
@@ -143,7 +149,7 @@ impl RedisBus {
             Ok(entries) => entries
                 .into_iter()
                 .take_while(|e| e.seq <= catch_up.upto)
-                .map(|e| Json::from(e.json))
+                .map(|e| (e.seq, Json::from(e.json)))
                 .collect(),
             Err(e) => {
                 tracing::warn!(error = %e, chat = %catch_up.room, "reading a late joiner's backlog failed");

@@ -122,7 +122,7 @@ impl RedisBus {
     /// position in each (see `hub/floor.rs`).
     pub async fn follow(&self, user: &UserId, conn: u64, rooms: Vec<ChatId>) -> StoreResult<()> {
         let (starts, now) = self.inner.store.room_starts(user, rooms).await?;
-        let new = self.inner.hub.follow(user, starts.iter().cloned());
+        let new = self.inner.hub.follow_read(user, starts.iter().cloned());
         self.inner.hub.started(user, conn, starts.iter().cloned(), now);
         let rooms: Vec<ChatId> = starts.into_iter().map(|(room, _)| room).collect();
         let mut channels: Vec<Channel> = rooms.into_iter().map(Channel::Room).collect();
