@@ -134,13 +134,14 @@ impl State {
         } = self;
         // A join older than the user's connections' reading of its rooms is covered by that
         // read (a hub catching up on the room): applied, it could follow a room left since.
-        // One at or below the user's last join or leave delivered here is a copy (two replays
-        // of a room racing, the first dropping it with the user's leave): it would follow the
-        // room again from before that leave.
+        // One at or below the user's last join delivered here is a copy (two replays of a room
+        // racing, the first dropping it with the user's leave): it would follow the room again
+        // from before that leave. Not its last leave: a room followed here from past the join
+        // (for another reading or member) delivers the leave first, and this join is then new.
         if let Some(Membership::Joined(user)) = &d.membership
             && let Some(entry) = users.get_mut(user)
             && d.seq.is_none_or(|seq| {
-                seq >= entry.since && entry.marks.get(&d.chat_id).is_none_or(|(at, _)| *at < seq)
+                seq >= entry.since && entry.joins.get(&d.chat_id).is_none_or(|at| *at < seq)
             })
         {
             if let Some(seq) = d.seq {
@@ -172,6 +173,9 @@ impl State {
         if let Some(entry) = self.users.get_mut(user) {
             if let Some(seq) = d.seq {
                 entry.marks.insert(d.chat_id.clone(), (seq, joined));
+                if joined {
+                    entry.joins.insert(d.chat_id.clone(), seq);
+                }
                 // A leave older than the user's connections' reading of its rooms is covered
                 // by that read, as a join is (`joined`): the user followed the room only if it
                 // joined again since (a hub catching up on the room would undo that join).

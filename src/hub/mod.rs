@@ -61,6 +61,9 @@ struct UserConns {
     /// sequence, and whether a join. A connect's reading of the store, or a bucket notice,
     /// older than it is out of date (see `follow.rs`).
     marks: Map<ChatId, (u64, bool)>,
+    /// Per room, the sequence of the user's last join delivered here: a join at or below it
+    /// is a copy (see `follow.rs`, `joined`).
+    joins: Map<ChatId, u64>,
     /// The store's clock when the user's first connection here read its rooms (0: not yet):
     /// that read covers every membership change before it.
     since: u64,

@@ -200,3 +200,33 @@ fn a_leave_older_than_the_reading_is_covered_by_it() {
     assert_eq!(texts(&out), ["z"]);
     assert!(hub.follows(&u, &chat));
 }
+
+/// Seed 1010 (replay_join_lost_with_pubsub) with the fix above: the hub followed the room from
+/// past `u`'s join (12, for `v`'s reading) and delivered `u`'s leave (13) first; the room then
+/// went, and a replay from before the join brings join, text and leave. That join is the
+/// first here, not a copy: `u` gets all three.
+#[test]
+fn a_join_delivered_after_its_leave_was_seen_is_not_a_copy() {
+    let hub = Hub::default();
+    let (u, v, chat) = (
+        UserId::parse("u").unwrap(),
+        UserId::parse("v").unwrap(),
+        ChatId::parse("c").unwrap(),
+    );
+    let (out, _) = reading(&hub, &u, &[], 5);
+    let (_, v_conn) = reading(&hub, &v, &[(chat.clone(), 12)], 12);
+    let left = stored(&chat, "u left", 13, Some(Membership::Left(u.clone())));
+    hub.deliver_next(12, &left);
+    hub.unregister(&v, v_conn);
+    assert!(!hub.wants_room(&chat));
+    hub.deliver(&stored(
+        &chat,
+        "u joined",
+        11,
+        Some(Membership::Joined(u.clone())),
+    ));
+    hub.deliver(&stored(&chat, "x", 12, None));
+    hub.deliver(&left);
+    assert_eq!(texts(&out), ["u joined", "x", "u left"]);
+    assert!(!hub.wants_room(&chat));
+}
