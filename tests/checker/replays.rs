@@ -229,3 +229,14 @@ async fn replay_residual_delivered_to_non_member() {
 async fn replay_residual_duplicate_after_leave() {
     replay_soak(616_104_928, &["duplicate", "out-of-order"]).await;
 }
+
+/// Found by the soak after the residual fixes (seed 130419584, 2026-12-03, at `001b08c`), and
+/// failing 3 of 3 at `12dc0c1` too: user u0 joins, leaves and joins rooms r1 and r2 quickly on
+/// instance i0, and its connections there miss one of the joins (`missed-after-connect`: conn 7
+/// in r2 first gets the second join; `gap`: conn 55 in r1 gets a leave, then a later join,
+/// missing the join between). Not diagnosed yet: `checks::KNOWN` lists both checks for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known hole: soak seed 130419584, not yet fixed"]
+async fn replay_soak_rejoin_missed() {
+    replay_soak(130_419_584, &["gap", "missed-after-connect"]).await;
+}

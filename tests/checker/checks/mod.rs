@@ -9,7 +9,16 @@ pub mod delivery;
 pub mod state;
 
 /// Checks whose violations are known holes awaiting a fix in `src/`, with the hole.
-pub const KNOWN: &[(&str, &str)] = &[];
+pub const KNOWN: &[(&str, &str)] = &[
+    (
+        "missed-after-connect",
+        "soak seed 130419584 (replay_soak_rejoin_missed): a user joining, leaving and joining again quickly; a join missed, not yet diagnosed",
+    ),
+    (
+        "gap",
+        "soak seed 130419584 (replay_soak_rejoin_missed): a join missed between a leave and a later join, not yet diagnosed",
+    ),
+];
 
 /// One failed check.
 #[derive(Debug, Clone)]
