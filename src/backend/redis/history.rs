@@ -155,24 +155,6 @@ pub struct LogEntry {
 }
 
 impl RedisStore {
-    /// The sequence (µs timestamp) of each room's newest message; 0 for none.
-    pub async fn last_seqs(&self, rooms: &[ChatId]) -> StoreResult<Vec<u64>> {
-        // One read per room (each in its room's slot).
-        let groups = rooms.iter().map(|r| {
-            let mut pipe = redis::pipe();
-            pipe.hget(self.keys.room(r), "last_ts");
-            pipe
-        });
-        let raw = self.per_slot(groups.collect()).await?;
-        raw.into_iter()
-            .map(|v| {
-                let (last,): (Option<u64>,) =
-                    redis::from_redis_value(v).map_err(|e| corrupt("last_ts", e))?;
-                Ok(last.unwrap_or_default())
-            })
-            .collect()
-    }
-
     /// Entries of a room's log with a sequence above `after`, oldest first (at most the room's limit).
     pub async fn log_after(&self, chat: &ChatId, after: u64) -> StoreResult<Vec<LogEntry>> {
         let (log, start) = (self.keys.log(chat), format!("({after}-0"));
