@@ -7,8 +7,10 @@
 //! registration until its rooms are followed ([`Hub::started`]), and then, per room, frames at
 //! or below the store's last sequence when its rooms were read (its floor) are dropped for it.
 //! A join applied here after a connection read its rooms, but stored before, gives it a floor
-//! in that room too (`read_after`). A floor goes once the room's order passes it. A
-//! connection with no floor left costs the delivery loop nothing; this must not know storage.
+//! in that room too (`read_after`), and so does a room the user's connections follow here
+//! that its reading did not find (left since, the leave still to come here: [`Hub::started`]).
+//! A floor goes once the room's order passes it. A connection with no floor left costs the
+//! delivery loop nothing; this must not know storage.
 
 use super::resume::Resuming;
 use super::{Hub, Map, Outbound, UserConns};
@@ -97,7 +99,8 @@ impl Hub {
     /// Connection `conn` of `user` has its rooms followed: `floors` holds each room's last
     /// sequence in the store when its rooms were read, `since` the store's clock just before
     /// (0: unknown). Its held frames are released, but for those at or below their room's
-    /// floor, and so are the next ones.
+    /// floor, and so are the next ones. A room the user's connections follow here but not
+    /// among `floors` gets the floor `since - 1`.
     pub fn started(
         &self,
         user: &UserId,
@@ -121,6 +124,17 @@ impl Hub {
         }
         let Some(f) = all.get_mut(&conn) else { return };
         f.rooms = floors.into_iter().collect();
+        // A room the user's connections follow here that the reading did not find: the user
+        // left it before the reading, and the hub, behind the store there (catching up after
+        // an outage), has the leave still to deliver. Nothing stored there before the reading
+        // is this connection's; the older connections get it up to the leave.
+        if since > 0
+            && let Some(entry) = users.get(user)
+        {
+            for room in &entry.rooms {
+                f.rooms.entry(room.clone()).or_insert(since - 1);
+            }
+        }
         let held = f.held.take().unwrap_or_default();
         let out = f.out.clone();
         for (room, before, seq, frame) in held {

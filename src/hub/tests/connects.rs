@@ -230,3 +230,35 @@ fn a_join_delivered_after_its_leave_was_seen_is_not_a_copy() {
     assert_eq!(texts(&out), ["u joined", "x", "u left"]);
     assert!(!hub.wants_room(&chat));
 }
+
+/// Soak seed 130419596: `u`'s first connection read the room at 10 (the store's clock 12), and
+/// the hub, whose pub/sub is down, follows it from there for `u`. The store goes on: `v` joins
+/// (13), a text (14), `w` joins (15), `u` is removed (16). A new connection of `u` reads its
+/// rooms at 20, without the room; then the hub catches up. The new connection gets none of it.
+#[test]
+fn a_room_left_before_a_connections_reading_is_not_its() {
+    let hub = Hub::default();
+    let (u, v, w, chat) = (
+        UserId::parse("u").unwrap(),
+        UserId::parse("v").unwrap(),
+        UserId::parse("w").unwrap(),
+        ChatId::parse("c").unwrap(),
+    );
+    let (old, _) = reading(&hub, &u, &[(chat.clone(), 10)], 12);
+    let (new, _) = reading(&hub, &u, &[], 20);
+    let backlog = [
+        stored(&chat, "v joined", 13, Some(Membership::Joined(v))),
+        stored(&chat, "x", 14, None),
+        stored(&chat, "w joined", 15, Some(Membership::Joined(w))),
+        stored(&chat, "u left", 16, Some(Membership::Left(u.clone()))),
+        stored(&chat, "y", 21, None),
+    ];
+    let mut prev = 10;
+    for d in &backlog {
+        hub.deliver_next(prev, d);
+        prev = d.seq.unwrap_or_default();
+    }
+    assert_eq!(texts(&old), ["v joined", "x", "w joined", "u left"]);
+    assert_eq!(texts(&new), Vec::<String>::new());
+    assert!(!hub.follows(&u, &chat));
+}

@@ -19,10 +19,6 @@ pub const KNOWN: &[(&str, &str)] = &[
         "soak seeds 130419584, 130419588 (replay_soak_rejoin_missed, replay_soak_gap_after_outage): a join made elsewhere while pub/sub was down, missed between a leave and a later join",
     ),
     (
-        "delivered-before-connect",
-        "soak seeds 130419596, 130419607 (replay_soak_delivered_before_connect): messages stored before a handshake reached the new connection, not yet diagnosed",
-    ),
-    (
         "presence",
         "soak seed 130419609 (replay_soak_presence): presence did not converge once, not yet diagnosed",
     ),
