@@ -22,10 +22,6 @@ pub const KNOWN: &[(&str, &str)] = &[
         "delivered-before-connect",
         "soak seeds 130419596, 130419607 (replay_soak_delivered_before_connect): messages stored before a handshake reached the new connection, not yet diagnosed",
     ),
-    (
-        "presence",
-        "soak seed 130419609 (replay_soak_presence): presence did not converge once, not yet diagnosed",
-    ),
 ];
 
 /// One failed check.
