@@ -16,6 +16,9 @@ use crate::journal::{End, Sent, Shared, now_us};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// Silence after which a settling client has read what the server had sent it.
+const QUIET: Duration = Duration::from_millis(300);
+
 /// What the driver asks of a client.
 #[derive(Debug)]
 pub enum Cmd {
@@ -32,6 +35,9 @@ pub enum Cmd {
         room: String,
     },
     StopReading(Duration),
+    /// Answers once its pause, if any, is over and it has read what was waiting (see
+    /// `Client::settle`).
+    Settle(oneshot::Sender<()>),
     /// Closes the connection (the end of the run) and answers.
     Finish(oneshot::Sender<()>),
 }
@@ -83,6 +89,10 @@ impl Client {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(Cmd::StopReading(d)) => pause = Some(Instant::now() + d),
+                    Some(Cmd::Settle(done)) => {
+                        self.settle(pause.take()).await;
+                        let _ = done.send(());
+                    }
                     Some(cmd) => self.handle(cmd).await,
                     None => break,
                 },
@@ -107,7 +117,7 @@ impl Client {
                 }
             }
             Cmd::Frame { kind, room } => self.send(kind, room).await,
-            Cmd::StopReading(_) => {}
+            Cmd::StopReading(_) | Cmd::Settle(_) => {} // both handled in `run`
             Cmd::Finish(done) => {
                 self.close().await;
                 let _ = done.send(());
@@ -145,6 +155,26 @@ impl Client {
             Err(_) => self
                 .journal
                 .event(format!("c{} connect to i{instance} timed out", self.id)),
+        }
+    }
+
+    /// Waits out the pause (a slow consumer's, as the schedule has it: not cut short), then
+    /// reads until the server has been silent for [`QUIET`] or the connection ended. While
+    /// paused, the client reads nothing, so a close the server sent meanwhile (no pong within
+    /// `WS_TIMEOUT_SECONDS`, a full outbox) or a reset is not in the journal yet; once settled,
+    /// the journal says whether the connection is open as the server sees it.
+    async fn settle(&mut self, pause: Option<Instant>) {
+        if let Some(until) = pause {
+            tokio::time::sleep_until(until).await;
+        }
+        // Reading answers the pings that waited at once, and the server closes a connection
+        // only after a heartbeat interval with nothing heard: it has closed it by now or does
+        // not, and a close it sent is read well within `QUIET`.
+        while self.open.is_some() {
+            match tokio::time::timeout(QUIET, next(&mut self.open)).await {
+                Ok(msg) => self.received(msg),
+                Err(_) => return,
+            }
         }
     }
 
@@ -229,5 +259,46 @@ impl Client {
         };
         self.open = None;
         self.journal.end(conn, end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::Cluster;
+
+    /// A client paused for longer than the server's heartbeat allows: the server closes its
+    /// connection (1008) meanwhile, and the journal says so once the client has settled, not
+    /// before (soak seed 130419609 took such a connection for open).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_settled_client_has_read_the_close_sent_during_its_pause() {
+        let cluster = Cluster::start(1, 0).await;
+        let journal = Shared::default();
+        let (tx, _task) = spawn(0, "u0".into(), journal.clone());
+        let port = cluster.instances[0].port;
+        let send = |cmd| tx.send(cmd).expect("the client runs");
+        send(Cmd::Connect {
+            instance: 0,
+            port,
+            small_buffer: false,
+        });
+        // Two heartbeats (1.5 s) without a pong, and a margin.
+        send(Cmd::StopReading(Duration::from_millis(4_000)));
+        let (done, settled) = oneshot::channel();
+        send(Cmd::Settle(done));
+        tokio::time::timeout(Duration::from_secs(10), settled)
+            .await
+            .expect("settled within 10 s")
+            .expect("the client answers");
+        let j = journal.lock();
+        let [c] = &j.conns[..] else {
+            panic!("one connection: {:?}", j.conns.len())
+        };
+        assert!(
+            matches!(&c.end, Some((_, End::Closed(1008, _)))),
+            "closed for want of a pong, and read: {:?}",
+            c.end
+        );
+        cluster.remove_logs(); // kept if it failed, as a run's are
     }
 }

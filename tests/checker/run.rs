@@ -1,7 +1,8 @@
 //! One run of the checker: start the cluster, carry out the seed's schedule in real time,
-//! let the run quiesce (faults over, every instance up, presence past its TTL, open
-//! connections caught up with what was stored), read the model from Redis, check, and stop
-//! everything (the cluster's `Drop` kills what is left, a panic included).
+//! let the run quiesce (faults over, every instance up, presence past its TTL, every slow
+//! consumer's pause over, open connections caught up with what was stored), read the model
+//! from Redis, check, and stop everything (the cluster's `Drop` kills what is left, a panic
+//! included).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -150,7 +151,14 @@ pub async fn run(seed: u64, p: &Profile) -> Outcome {
     }
     let last_fault = journal.lock().faults.last().copied().unwrap_or(0);
     let settle = (last_fault + (PRESENCE_TTL.as_micros() as i64) + 1_000_000 - now_us()).max(1_500_000);
-    tokio::time::sleep(Duration::from_micros(settle as u64)).await;
+    // And every client settled: a slow consumer still paused may not have read yet that the
+    // server closed its connection, and the checks take the journal's open connections for
+    // the server's (soak seed 130419609: `presence` wanted a user active whose last
+    // connection the server had closed for want of a pong, as documented).
+    tokio::join!(
+        tokio::time::sleep(Duration::from_micros(settle as u64)),
+        settle_clients(&senders)
+    );
     journal.event("quiesced".into());
     let model = caught_up(&ctx, &journal).await;
 
@@ -193,6 +201,18 @@ pub async fn run(seed: u64, p: &Profile) -> Outcome {
         took: began.elapsed(),
         logs,
     }
+}
+
+/// Waits (up to 10 s) until every client has settled (`Cmd::Settle`): its pause over and what
+/// the server had sent it read.
+async fn settle_clients(senders: &[mpsc::UnboundedSender<Cmd>]) {
+    let settled = senders.iter().map(|tx| {
+        let (done, wait) = oneshot::channel();
+        let _ = tx.send(Cmd::Settle(done));
+        wait
+    });
+    let all = futures_util::future::join_all(settled);
+    let _ = tokio::time::timeout(Duration::from_secs(10), all).await;
 }
 
 /// Waits (up to 10 s) until every open connection has every stored message addressed to it,

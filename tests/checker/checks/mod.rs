@@ -18,10 +18,6 @@ pub const KNOWN: &[(&str, &str)] = &[
         "gap",
         "soak seeds 130419584, 130419588 (replay_soak_rejoin_missed, replay_soak_gap_after_outage): a join made elsewhere while pub/sub was down, missed between a leave and a later join",
     ),
-    (
-        "presence",
-        "soak seed 130419609 (replay_soak_presence): presence did not converge once, not yet diagnosed",
-    ),
 ];
 
 /// One failed check.
