@@ -91,6 +91,16 @@ impl Hub {
         })
     }
 
+    /// Whether `user`'s connections here had read their rooms by `seq`: a join notice at `seq`
+    /// found in a log (not live) is then one they may have missed; an older one is covered by
+    /// their reading, and one during a first reading cannot be told from a stale one.
+    pub fn read_by(&self, user: &UserId, seq: u64) -> bool {
+        self.lock()
+            .users
+            .get(user)
+            .is_some_and(|e| e.since != 0 && e.since <= seq)
+    }
+
     /// Writes a late joiner's backlog (`frames` with their sequences, in order) to its held
     /// connections, but for what was stored before each read its rooms, then what was held
     /// meanwhile.

@@ -6,6 +6,7 @@
 use bb8_redis::redis;
 
 use super::RedisStore;
+use super::keys::JOIN_LOG;
 use super::payload::{JoinNotice, Mark, RoomPayload};
 use crate::domain::{ChatId, ChatRoom, UserId};
 use crate::hub::{Delivery, Membership};
@@ -93,9 +94,7 @@ impl RedisStore {
                 chat: d.chat_id.clone(),
                 user: u.clone(),
             };
-            let mut p = redis::pipe();
-            p.cmd(command).arg(self.keys.user_channel(u)).arg(notice.encode());
-            groups.push(p);
+            groups.push(self.notice(command, &notice));
         }
         if let Err(e) = self.per_slot(groups).await {
             tracing::warn!(error = %e, chat = %d.chat_id, "publishing a stored message failed");
@@ -113,6 +112,9 @@ impl RedisStore {
                 chat: room.id.clone(),
                 user: user.clone(),
             };
+            // Not logged (see `notice`): a new room's notice is never stale, so one replayed
+            // from a log would follow the room from its start. A room created while the
+            // connection was down is found in the user's index again (`pubsub/refollow.rs`).
             let mut p = redis::pipe();
             p.cmd(command)
                 .arg(self.keys.user_channel(user))
@@ -122,5 +124,25 @@ impl RedisStore {
         if let Err(e) = self.per_slot(groups.collect()).await {
             tracing::warn!(error = %e, chat = %room.id, "announcing a new room's participants failed");
         }
+    }
+
+    /// A join notice, logged then published on the user's bucket channel (both in its slot),
+    /// as room.lua does on one Redis: the log first, so an instance that subscribes after the
+    /// publish finds it there (`pubsub/refollow.rs`).
+    fn notice(&self, command: &str, notice: &JoinNotice) -> redis::Pipeline {
+        let payload = notice.encode();
+        let mut p = redis::pipe();
+        p.cmd("XADD")
+            .arg(self.keys.user_joins(&notice.user))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(JOIN_LOG)
+            .arg("*")
+            .arg("n")
+            .arg(&payload);
+        p.cmd(command)
+            .arg(self.keys.user_channel(&notice.user))
+            .arg(payload);
+        p
     }
 }

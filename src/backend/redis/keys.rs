@@ -106,6 +106,16 @@ impl Keys {
     pub fn user_channel(&self, u: &UserId) -> String {
         self.bucket_channel(user_bucket(u))
     }
+    /// Stream of the join notices published on a bucket's channel (field `n`: the payload),
+    /// its newest [`JOIN_LOG`] or so kept, in the channel's slot: an instance whose pub/sub
+    /// connection was down reads those it missed (`pubsub/refollow.rs`).
+    pub fn bucket_joins(&self, bucket: u32) -> String {
+        format!("{}:joins:{{{bucket}}}", self.prefix)
+    }
+    /// The join log of a user's bucket.
+    pub fn user_joins(&self, u: &UserId) -> String {
+        self.bucket_joins(user_bucket(u))
+    }
     /// The room whose channel `name` is.
     pub fn room_of_channel(&self, name: &str) -> Option<ChatId> {
         let rest = name.strip_prefix(&self.prefix)?.strip_prefix(":ch:room:{")?;
@@ -147,6 +157,9 @@ impl redis::ToRedisArgs for RoomName<'_> {
         out.write_arg_fmt(self);
     }
 }
+
+/// How many join notices a bucket's log keeps, at least (`MAXLEN ~`; room.lua says the same).
+pub const JOIN_LOG: usize = 256;
 
 /// How many user channels there are.
 pub const USER_BUCKETS: u32 = 1024;

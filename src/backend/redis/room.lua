@@ -5,15 +5,16 @@
 --
 -- KEYS[1] room hash, KEYS[2] members set, KEYS[3] log stream, KEYS[4] followers set (the
 -- instances subscribed to the room's channel), KEYS[5] read positions hash, KEYS[6] (a send
--- with a client_msg_id only) the key remembering that id, and last (with ARGV[15] only) the
--- key keeping this run's reply
+-- with a client_msg_id only) the key remembering that id, then (with ARGV[9] only) the
+-- user's bucket's join log, and last (with ARGV[15] only) the key keeping this run's reply
 -- ARGV[1] op: "send" | "join" | "add" | "leave"
 -- ARGV[2] chat id, ARGV[3] user id, ARGV[4] max messages, ARGV[5] room channel
 -- ARGV[6] created_at for an implicitly created room
 -- ARGV[7], ARGV[8] JSON of the system notice, before and after its timestamp (empty for a
 -- send: the script then answers "needjoin" if the sender must join first)
 -- ARGV[9] the user's bucket channel (a join is announced there, for the user's other
--- instances; empty: the caller announces it, as a cluster's bucket channel is in another slot)
+-- instances, and kept in the join log; empty: no join, or the caller announces it, as a
+-- cluster's bucket channel is in another slot)
 -- ARGV[10] the calling instance's id
 -- ARGV[11], ARGV[12] JSON of the text (empty but for a send), before its timestamp and after
 -- its epoch (the script writes `<timestamp>","seq":<µs>,"epoch":"<epoch>` between them)
@@ -32,6 +33,7 @@
 local room, members, log, followers, reads = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local op, chat, user, max, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local sent = ARGV[13] ~= '' and KEYS[6] or nil
+local joins = ARGV[9] ~= '' and KEYS[sent and 7 or 6] or nil
 local publish = ARGV[14]
 local kept = ARGV[15] ~= '' and KEYS[#KEYS] or nil
 
@@ -104,8 +106,12 @@ local function append(before, after, mark)
   if publish ~= '' and followed_elsewhere() then
     redis.call(publish, channel, prev .. '|' .. us .. '|' .. (mark or '-') .. '|' .. user .. '|' .. json)
   end
-  if mark == 'j' and publish ~= '' and ARGV[9] ~= '' then
-    redis.call(publish, ARGV[9], prev .. '|' .. us .. '|' .. chat .. '|' .. user)
+  if mark == 'j' and publish ~= '' and joins then
+    -- Logged as well as published: an instance whose pub/sub connection was down reads what
+    -- it missed once subscribed again (keys.rs JOIN_LOG: 256).
+    local notice = prev .. '|' .. us .. '|' .. chat .. '|' .. user
+    redis.call('XADD', joins, 'MAXLEN', '~', 256, '*', 'n', notice)
+    redis.call(publish, ARGV[9], notice)
   end
   out[#out + 1] = prev
   out[#out + 1] = us

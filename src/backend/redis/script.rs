@@ -101,9 +101,17 @@ impl RedisStore {
         let halves = notice.as_ref().map_or(&no_halves, |n| &n.halves);
         let text_halves = text.as_ref().map_or(&no_halves, |t| &t.halves);
         let publish = self.publisher();
+        // The script announces (and logs) a join on the user's bucket channel only on one
+        // Redis (on a cluster that channel is in another slot) and only when it publishes at
+        // all; only a call with the notice can join.
+        let bucket = (joined && notice.is_some() && publish == Publisher::Script("PUBLISH"))
+            .then(|| k.user_channel(user));
         // The call is written straight into one buffer, sized for it up front: the keys are
         // formatted into it (no `String` each), as is everything else (room.lua's ARGV order).
-        let keys = 5 + usize::from(remembered.is_some()) + usize::from(kept.is_some());
+        let keys = 5
+            + usize::from(remembered.is_some())
+            + usize::from(bucket.is_some())
+            + usize::from(kept.is_some());
         let size = 512 + halves.json.len() + text_halves.json.len();
         let mut cmd = redis::Cmd::with_capacity(3 + keys + 15, size);
         cmd.arg("EVALSHA").arg(self.room_script.get_hash()).arg(keys);
@@ -113,6 +121,9 @@ impl RedisStore {
         if let Some((id, _)) = remembered {
             cmd.arg(k.sent_id(chat, user, id));
         }
+        if bucket.is_some() {
+            cmd.arg(k.user_joins(user));
+        }
         if let Some(op) = &kept {
             cmd.arg(k.room_op(chat, op));
         }
@@ -121,17 +132,11 @@ impl RedisStore {
             .arg(user.as_str())
             .arg(self.max_messages)
             .arg(k.room_name(keys::ROOM_CHANNEL, chat, ""));
-        // The script announces a join on the user's bucket channel only on one Redis (on a
-        // cluster that channel is in another slot) and only when it publishes at all.
-        let bucket = match publish {
-            Publisher::Script("PUBLISH") => k.user_channel(user),
-            _ => String::new(),
-        };
         let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         cmd.arg(time::format(&time::now()))
             .arg(halves.head())
             .arg(halves.tail())
-            .arg(bucket)
+            .arg(bucket.as_deref().unwrap_or_default())
             .arg(&self.instance)
             .arg(text_halves.head())
             .arg(text_halves.tail());

@@ -4,12 +4,15 @@
 //! The user's room index (`user:{u}:rooms`) is updated after the room script, so a connect
 //! racing with a leave can read a room the user has just left: the membership is checked
 //! again here, in the same round trip as the room's position (one slot per room, so each
-//! room is its own pipeline; the rooms' pipelines run concurrently). Nothing here writes.
+//! room is its own pipeline; the rooms' pipelines run concurrently). Also the join notices a
+//! bucket's log kept. Nothing here writes.
 
 use bb8_redis::redis;
 use futures_util::future::try_join_all;
 
 use super::RedisStore;
+use super::keys::JOIN_LOG;
+use super::payload::JoinNotice;
 use crate::backend::StoreResult;
 use crate::domain::{ChatId, UserId};
 
@@ -52,6 +55,31 @@ impl RedisStore {
             .call(|mut c| async move { redis::cmd("SMEMBERS").arg(key).query_async(&mut c).await })
             .await?;
         Ok(ids.iter().filter_map(|i| ChatId::parse(i).ok()).collect())
+    }
+
+    /// The join notices logged on `bucket`'s channel since `from_ms` (Redis's clock), oldest
+    /// first, at most `keys::JOIN_LOG` (see `pubsub/refollow.rs`).
+    pub async fn joins_since(&self, bucket: u32, from_ms: u64) -> StoreResult<Vec<JoinNotice>> {
+        let key = self.keys.bucket_joins(bucket);
+        let entries: Vec<(String, Vec<String>)> = self
+            .call(|mut c| async move {
+                redis::cmd("XRANGE")
+                    .arg(key)
+                    .arg(from_ms)
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(JOIN_LOG)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(entries
+            .iter()
+            .filter_map(|(_, fields)| match fields.as_slice() {
+                [n, payload] if n == "n" => JoinNotice::decode(payload),
+                _ => None,
+            })
+            .collect())
     }
 
     /// The sequence of `user`'s last join notice in `room` at or below `upto`, among the

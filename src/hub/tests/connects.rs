@@ -262,3 +262,24 @@ fn a_room_left_before_a_connections_reading_is_not_its() {
     assert_eq!(texts(&new), Vec::<String>::new());
     assert!(!hub.follows(&u, &chat));
 }
+
+/// A join notice read from a bucket's log after a pub/sub loss is one a user's connections may
+/// have missed only if they had read their rooms by then (soak seed 130419588): during a
+/// first reading it cannot be told from a stale one, and one older than the reading is covered.
+#[test]
+fn a_logged_join_is_a_connections_only_once_it_read_its_rooms_by_then() {
+    let hub = Hub::default();
+    let u = UserId::parse("u").unwrap();
+    let out = Arc::new(Outbox::new(8));
+    let caps = Caps {
+        total: 10,
+        per_user: 10,
+    };
+    assert!(!hub.read_by(&u, 20), "not connected here");
+    let id = hub.register(&u, out, caps).unwrap();
+    assert!(!hub.read_by(&u, 20), "still reading its rooms");
+    hub.started(&u, id, [], 10);
+    assert!(hub.read_by(&u, 10));
+    assert!(hub.read_by(&u, 20));
+    assert!(!hub.read_by(&u, 9), "older than its reading");
+}

@@ -1,6 +1,7 @@
 //! The listener of the instance's pub/sub connection: pushes are handled in arrival order
 //! (each room's stored order), stored messages and typing events go to the hub, joins made on
-//! other instances are followed, and a (re)subscribed room replays what it may have missed.
+//! other instances are followed, and a (re)subscribed room replays what it may have missed (a
+//! bucket, the joins it may have missed: `refollow.rs`).
 
 use bb8_redis::redis::{PushInfo, PushKind, Value};
 use tokio::sync::mpsc;
@@ -22,10 +23,13 @@ impl RedisBus {
             match push.kind {
                 PushKind::Message | PushKind::SMessage => self.on_message(push.data).await,
                 PushKind::Subscribe | PushKind::SSubscribe => {
-                    if let Some(chat) = self.room_of(push.data.first())
-                        && !self.replay(&chat).await
-                    {
-                        self.inner.hub.recheck(&chat); // tried again by the keepalive
+                    let name = push.data.first().and_then(text).unwrap_or_default();
+                    if let Some(chat) = self.inner.keys.room_of_channel(name) {
+                        if !self.replay(&chat).await {
+                            self.inner.hub.recheck(&chat); // tried again by the keepalive
+                        }
+                    } else if let Some(bucket) = self.inner.keys.bucket_of_channel(name) {
+                        self.replay_joins(bucket).await;
                     }
                 }
                 // Ours are removed from `subscribed` before they are sent; one still there is
@@ -42,15 +46,12 @@ impl RedisBus {
                     tracing::warn!("pub/sub connection lost; reconnecting");
                     // Messages stored meanwhile reach no one here until the replay.
                     self.inner.hub.forget_recent();
+                    self.lost_now(&[]);
                     self.inner.lost.store(true, std::sync::atomic::Ordering::Release);
                 }
                 _ => {}
             }
         }
-    }
-
-    fn room_of(&self, channel: Option<&Value>) -> Option<ChatId> {
-        self.inner.keys.room_of_channel(text(channel?)?)
     }
 
     async fn on_message(&self, data: Vec<Value>) {

@@ -18,7 +18,7 @@
 //! (`register.rs`): the storing instance delivers its own from the room script's reply.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
@@ -73,6 +73,11 @@ struct Inner {
     /// Set when the pub/sub connection drops: this instance must register again as the
     /// follower of its rooms (see `register.rs`).
     lost: AtomicBool,
+    /// When (ms since the epoch, this host's clock) channels were last lost: a bucket channel
+    /// subscribed again reads the joins logged since (see `refollow.rs`).
+    lost_at: AtomicU64,
+    /// Which bucket channels were lost and are not replayed yet (see `refollow.rs`).
+    unreplayed: Box<[AtomicBool]>,
     tasks: TaskTracker,
 }
 
@@ -107,6 +112,8 @@ impl RedisBus {
             lost_channels: std::sync::Mutex::default(),
             buckets: (0..USER_BUCKETS).map(|_| AtomicBool::new(false)).collect(),
             lost: AtomicBool::new(false),
+            lost_at: AtomicU64::new(0),
+            unreplayed: (0..USER_BUCKETS).map(|_| AtomicBool::new(false)).collect(),
             tasks: tasks.clone(),
         };
         let bus = Self {

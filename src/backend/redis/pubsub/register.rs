@@ -73,9 +73,5 @@ impl RedisBus {
         for room in &rooms {
             self.inner.hub.recheck(room);
         }
-        if let Err(e) = self.refollow().await {
-            tracing::warn!(error = %e, "reading users' rooms again failed; retrying");
-            self.inner.lost.store(true, Ordering::Release);
-        }
     }
 }

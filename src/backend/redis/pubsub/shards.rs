@@ -50,6 +50,14 @@ impl RedisBus {
         }
         // What they carried meanwhile reaches no one here until the replays.
         self.inner.hub.forget_recent();
+        let buckets: Vec<u32> = lost
+            .iter()
+            .filter_map(|c| match c {
+                Channel::Users(b) => Some(*b),
+                Channel::Room(_) => None,
+            })
+            .collect();
+        self.lost_now(&buckets);
         self.lost_channels().extend(lost);
     }
 
