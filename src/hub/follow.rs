@@ -72,6 +72,7 @@ impl RoomEntry {
     pub(super) fn joins_due(
         &mut self,
         users: &mut super::Map<UserId, UserConns>,
+        floors: &mut super::Map<u64, super::floor::Floors>,
         chat: &ChatId,
         seq: u64,
         membership: bool,
@@ -82,6 +83,11 @@ impl RoomEntry {
                 return true;
             }
             if *by_then && let Some(entry) = users.get_mut(user) {
+                // The join is at `at` at the latest: as at a join applied here (`joined`), a
+                // connection that read its rooms after it gets nothing stored before its
+                // reading (one that did not find the room read them after the user left, the
+                // leave still to come here).
+                super::floor::read_after(floors, entry, chat, *at);
                 entry.rooms.insert(chat.clone());
                 members.insert(user.clone());
             }

@@ -248,7 +248,7 @@ impl State {
             }
             room.last = seq;
             if !room.joining.is_empty() {
-                room.joins_due(users, &d.chat_id, seq, d.membership.is_some());
+                room.joins_due(users, floors, &d.chat_id, seq, d.membership.is_some());
             }
             if let Some(recent) = room.recent.as_mut() {
                 recent.push(seq, d.frame.clone());

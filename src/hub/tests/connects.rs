@@ -6,7 +6,7 @@ use super::*;
 
 /// A connection of `user` whose rooms were read at `since` (the store's clock), with the
 /// given floors; its outbox and id.
-fn reading(hub: &Hub, user: &UserId, floors: &[(ChatId, u64)], since: u64) -> (Outbound, u64) {
+pub(super) fn reading(hub: &Hub, user: &UserId, floors: &[(ChatId, u64)], since: u64) -> (Outbound, u64) {
     let out = Arc::new(Outbox::new(8));
     let caps = Caps {
         total: 10,
@@ -18,7 +18,7 @@ fn reading(hub: &Hub, user: &UserId, floors: &[(ChatId, u64)], since: u64) -> (O
     (out, id)
 }
 
-fn stored(chat: &ChatId, text: &str, seq: u64, membership: Option<Membership>) -> Delivery {
+pub(super) fn stored(chat: &ChatId, text: &str, seq: u64, membership: Option<Membership>) -> Delivery {
     Delivery {
         seq: Some(seq),
         ..delivery(chat, text, membership)

@@ -106,5 +106,6 @@ fn full_outbox_marks_slow_and_skip_is_honoured() {
 }
 
 mod connects;
+mod floors;
 mod order;
 mod reading;
