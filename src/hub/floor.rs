@@ -137,10 +137,12 @@ impl Hub {
         }
         let held = f.held.take().unwrap_or_default();
         let out = f.out.clone();
+        // In a room it was not in when its rooms were read, nothing stored before is its. Which
+        // rooms those are is taken now: a frame released past the connection's last floor
+        // removes its floors, and the frames held after it would all pass.
+        let read: super::Set<ChatId> = f.rooms.keys().cloned().collect();
         for (room, before, seq, frame) in held {
-            // In a room it was not in when its rooms were read, nothing stored before is its.
-            let old = seq.is_some_and(|seq| seq < since)
-                && all.get(&conn).is_some_and(|f| !f.rooms.contains_key(&room));
+            let old = seq.is_some_and(|seq| seq < since) && !read.contains(&room);
             if !old {
                 admit(all, resuming, conn, &out, &room, before, seq, &frame);
             }

@@ -36,3 +36,34 @@ fn a_member_by_a_reading_gives_a_later_reading_a_floor() {
     assert_eq!(texts(&c), Vec::<String>::new());
     assert!(!hub.follows(&u, &chat));
 }
+
+/// The hub is live in room `r` and behind in room `c` (catching up after an outage), both
+/// followed for `u`'s older connection. A new connection of `u` registers; while it reads its
+/// rooms (the store's clock 20: `r` at 18, not `c`, which `u` left at 14), the hub delivers
+/// `r`'s 21, then `c`'s 13 and the leave, all held for it. Released, the first passes its only
+/// floor; the ones after it, from a room left before its reading, are still not its.
+#[test]
+fn held_frames_after_the_last_floor_is_passed_are_still_not_its() {
+    let hub = Hub::default();
+    let (u, r, c) = (
+        UserId::parse("u").unwrap(),
+        ChatId::parse("r").unwrap(),
+        ChatId::parse("c").unwrap(),
+    );
+    let (old, _) = reading(&hub, &u, &[(r.clone(), 10), (c.clone(), 10)], 11);
+    hub.deliver_next(10, &stored(&r, "r1", 18, None));
+    let new = Arc::new(Outbox::new(8));
+    let caps = Caps {
+        total: 10,
+        per_user: 10,
+    };
+    let id = hub.register(&u, new.clone(), caps).unwrap();
+    hub.deliver_next(18, &stored(&r, "r2", 21, None));
+    hub.deliver_next(10, &stored(&c, "x", 13, None));
+    hub.deliver_next(13, &stored(&c, "u left", 14, Some(Membership::Left(u.clone()))));
+    hub.follow_read(&u, [(r.clone(), 18)]);
+    hub.started(&u, id, [(r.clone(), 18)], 20);
+    assert_eq!(texts(&old), ["r1", "r2", "x", "u left"]);
+    assert_eq!(texts(&new), ["r2"]);
+    assert!(!hub.follows(&u, &c));
+}
