@@ -9,7 +9,10 @@ pub mod delivery;
 pub mod state;
 
 /// Checks whose violations are known holes awaiting a fix in `src/`, with the hole.
-pub const KNOWN: &[(&str, &str)] = &[];
+pub const KNOWN: &[(&str, &str)] = &[(
+    "gap",
+    "soak seed 606279146 (replay_soak_two_late_joins): two late joins of one user caught up at once, the second's backlog never written",
+)];
 
 /// One failed check.
 #[derive(Debug, Clone)]

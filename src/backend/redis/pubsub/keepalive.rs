@@ -47,7 +47,7 @@ impl RedisBus {
             self.reap(&mut reaped, others_due).await;
             self.inner.store.recount().await; // see presence.rs
             self.register_again().await; // then replayed by the rechecks, right below
-            self.replay_lost_buckets().await;
+            self.replay_failed_buckets().await;
             for j in self.inner.hub.take_unfollowed_joins() {
                 if self.unreplayed(&j.user) {
                     continue; // its bucket's replay brings it, in order (see refollow.rs)

@@ -18,7 +18,7 @@
 //! (`register.rs`): the storing instance delivers its own from the room script's reply.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
@@ -76,8 +76,8 @@ struct Inner {
     /// When (ms since the epoch, this host's clock) channels were last lost: a bucket channel
     /// subscribed again reads the joins logged since (see `refollow.rs`).
     lost_at: AtomicU64,
-    /// Which bucket channels were lost and are not replayed yet (see `refollow.rs`).
-    unreplayed: Box<[AtomicBool]>,
+    /// Per bucket channel, its replay after a loss (see `refollow.rs`).
+    replays: Box<[AtomicU8]>,
     tasks: TaskTracker,
 }
 
@@ -113,7 +113,7 @@ impl RedisBus {
             buckets: (0..USER_BUCKETS).map(|_| AtomicBool::new(false)).collect(),
             lost: AtomicBool::new(false),
             lost_at: AtomicU64::new(0),
-            unreplayed: (0..USER_BUCKETS).map(|_| AtomicBool::new(false)).collect(),
+            replays: (0..USER_BUCKETS).map(|_| AtomicU8::new(refollow::DONE)).collect(),
             tasks: tasks.clone(),
         };
         let bus = Self {
@@ -129,7 +129,8 @@ impl RedisBus {
     /// position in each (see `hub/floor.rs`).
     pub async fn follow(&self, user: &UserId, conn: u64, rooms: Vec<ChatId>) -> StoreResult<()> {
         let (starts, now) = self.inner.store.room_starts(user, rooms).await?;
-        let new = self.inner.hub.follow_read(user, starts.iter().cloned());
+        let from = self.starts_from_joins(user, &starts).await;
+        let new = self.inner.hub.follow_read(user, from);
         self.inner.hub.started(user, conn, starts.iter().cloned(), now);
         let rooms: Vec<ChatId> = starts.into_iter().map(|(room, _)| room).collect();
         let mut channels: Vec<Channel> = rooms.into_iter().map(Channel::Room).collect();

@@ -19,14 +19,14 @@
 //! left to it: applied first, a later join would have the room followed from past an earlier
 //! one. Reads only; each user, room and bucket is its own Redis Cluster slot.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::super::keys::user_bucket;
 use super::super::payload::JoinNotice;
 use super::{Channel, RedisBus};
 use crate::backend::{Access, StoreResult};
-use crate::domain::UserId;
+use crate::domain::{ChatId, UserId};
 use crate::hub::Followed;
 
 impl RedisBus {
@@ -37,27 +37,41 @@ impl RedisBus {
         let inner = &self.inner;
         for (b, subscribed) in inner.buckets.iter().enumerate() {
             if subscribed.load(Ordering::Acquire) {
-                inner.unreplayed[b].store(true, Ordering::Release);
+                inner.replays[b].store(LOST, Ordering::Release);
             }
         }
         for b in lost {
-            inner.unreplayed[*b as usize].store(true, Ordering::Release);
+            inner.replays[*b as usize].store(LOST, Ordering::Release);
         }
     }
 
     /// Whether `user`'s bucket is still to be replayed after a loss.
     pub(super) fn unreplayed(&self, user: &UserId) -> bool {
-        self.inner.unreplayed[user_bucket(user) as usize].load(Ordering::Acquire)
+        self.inner.replays[user_bucket(user) as usize].load(Ordering::Acquire) != DONE
     }
 
     /// A bucket channel was (re)subscribed: replays it if it was lost (see the module). A
     /// notice already handled changes nothing (`Hub::follow_new` takes a join at or below
     /// what it knows as stale), so reading from a little before the loss costs only time.
-    /// Should a read fail, the keepalive tries again (`replay_lost_buckets`).
+    /// Should a read fail, the keepalive tries again (`replay_failed_buckets`).
     pub(super) async fn replay_joins(&self, bucket: u32) {
-        if !self.inner.unreplayed[bucket as usize].load(Ordering::Acquire) {
-            return; // a new subscription: the connect that asked for it read the user's rooms
+        if claim(&self.inner.replays[bucket as usize], &[LOST, FAILED]) {
+            self.replay_claimed(bucket).await;
         }
+        // Else a new subscription (the connect that asked for it read the user's rooms), or
+        // a replay already under way.
+    }
+
+    /// Each keepalive tick: replays the subscribed buckets whose replay failed.
+    pub(super) async fn replay_failed_buckets(&self) {
+        for b in 0..self.inner.buckets.len() {
+            if self.inner.buckets[b].load(Ordering::Acquire) && claim(&self.inner.replays[b], &[FAILED]) {
+                self.replay_claimed(b as u32).await;
+            }
+        }
+    }
+
+    async fn replay_claimed(&self, bucket: u32) {
         let from = self
             .inner
             .lost_at
@@ -70,21 +84,48 @@ impl RedisBus {
             }
             Err(e) => Err(e),
         };
-        match done {
-            Ok(()) => self.inner.unreplayed[bucket as usize].store(false, Ordering::Release),
-            Err(e) => tracing::warn!(error = %e, bucket, "reading the joins missed failed; retrying"),
-        }
+        let next = match done {
+            Ok(()) => DONE,
+            Err(e) => {
+                tracing::warn!(error = %e, bucket, "reading the joins missed failed; retrying");
+                FAILED
+            }
+        };
+        // Lost again meanwhile: left to the coming confirmation's replay.
+        let _ = self.inner.replays[bucket as usize].compare_exchange(
+            RUNNING,
+            next,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
     }
 
-    /// Each keepalive tick: replays the subscribed buckets whose replay failed.
-    pub(super) async fn replay_lost_buckets(&self) {
-        for b in 0..self.inner.buckets.len() {
-            if self.inner.buckets[b].load(Ordering::Acquire)
-                && self.inner.unreplayed[b].load(Ordering::Acquire)
-            {
-                self.replay_joins(b as u32).await;
+    /// A connecting user's rooms (`starts`, as read), each with where this hub is to follow it
+    /// from. A room not followed here at all, that the user joined after its older connections
+    /// here read their rooms, and whose join notice is lost or still to come (soak seed
+    /// 606279156): followed from the reading, those connections would never get the join and
+    /// what came before the reading; it is followed from the join (the new connection's
+    /// floors keep what came before its reading from it, `hub/floor.rs`). Anything else, and
+    /// should the join not be found, from the reading.
+    pub(super) async fn starts_from_joins(
+        &self,
+        user: &UserId,
+        starts: &[(ChatId, u64)],
+    ) -> Vec<(ChatId, u64)> {
+        let hub = &self.inner.hub;
+        let mut from = Vec::with_capacity(starts.len());
+        for (room, last) in starts {
+            let mut start = *last;
+            if hub.read_by(user, *last) && hub.last_seq(room).is_none() && !hub.follows(user, room) {
+                match self.inner.store.join_seq(room, user, *last).await {
+                    Ok(Some(join)) if hub.read_by(user, join) => start = join.saturating_sub(1),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, %room, "finding a user's join failed"),
+                }
             }
+            from.push((room.clone(), start));
         }
+        from
     }
 
     /// Follows logged join notices of users connected here, in order.
@@ -136,6 +177,22 @@ impl RedisBus {
         }
         Ok(())
     }
+}
+
+/// A bucket's replay state (`Inner::replays`): nothing to replay, lost (replayed on the
+/// channel's confirmation), a replay under way, a replay failed (tried again each tick).
+pub(super) const DONE: u8 = 0;
+const LOST: u8 = 1;
+const RUNNING: u8 = 2;
+const FAILED: u8 = 3;
+
+/// Takes a bucket's replay if its state is one of `from`.
+fn claim(state: &AtomicU8, from: &[u8]) -> bool {
+    from.iter().any(|f| {
+        state
+            .compare_exchange(*f, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    })
 }
 
 /// How long before its loss was noticed a channel may have been lost already (a dead peer is
