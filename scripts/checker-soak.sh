@@ -10,4 +10,4 @@ cd "$(dirname "$0")/.."
 export CHECKER_MINUTES=${1:-${CHECKER_MINUTES:-30}}
 export CHECKER_REPORT=${CHECKER_REPORT:-$PWD/docs/checker-soak.md}
 echo "checker soak: $CHECKER_MINUTES min, report in $CHECKER_REPORT"
-cargo test --test checker soak -- --ignored --nocapture
+cargo test --test checker soak::soak -- --ignored --exact --nocapture
