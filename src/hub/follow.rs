@@ -87,9 +87,12 @@ impl RoomEntry {
                 // connection that read its rooms after it gets nothing stored before its
                 // reading (one that did not find the room read them after the user left, the
                 // leave still to come here).
-                super::floor::read_after(floors, entry, chat, *at);
-                entry.rooms.insert(chat.clone());
-                members.insert(user.clone());
+                // Waiting for its bucket's replay, as a join delivered here does (`joined`).
+                if !entry.paused_join(user, chat, *at, true) {
+                    super::floor::read_after(floors, entry, chat, *at);
+                    entry.begin(chat, *at);
+                    members.insert(user.clone());
+                }
             }
             !*by_then && !membership
         });
@@ -119,6 +122,11 @@ impl State {
             {
                 continue;
             }
+            // A join here waits for the bucket's replay: followed now, the room would go to
+            // the user's older connections from past it (see `backfill.rs`).
+            if entry.waits_in(&room) {
+                continue;
+            }
             let r = index.entry(room.clone()).or_insert_with(|| {
                 new.push(room.clone());
                 RoomEntry {
@@ -127,7 +135,7 @@ impl State {
                 }
             });
             r.members.insert(user.clone());
-            entry.rooms.insert(room);
+            entry.begin(&room, r.last);
         }
         new
     }
@@ -151,9 +159,12 @@ impl State {
             })
         {
             if let Some(seq) = d.seq {
+                if entry.paused_join(user, &d.chat_id, seq, false) {
+                    return;
+                }
                 super::floor::read_after(floors, entry, &d.chat_id, seq);
             }
-            entry.rooms.insert(d.chat_id.clone());
+            entry.begin(&d.chat_id, d.seq.unwrap_or(last));
             rooms
                 .entry(d.chat_id.clone())
                 .or_insert_with(|| RoomEntry {
@@ -177,7 +188,9 @@ impl State {
         };
         let mut leave = !joined;
         if let Some(entry) = self.users.get_mut(user) {
-            if let Some(seq) = d.seq {
+            // A join left to the bucket's replay is no mark yet: the replay applies it.
+            let paused = joined && entry.paused.is_some();
+            if let Some(seq) = d.seq.filter(|_| !paused) {
                 entry.marks.insert(d.chat_id.clone(), (seq, joined));
                 if joined {
                     entry.joins.insert(d.chat_id.clone(), seq);
@@ -188,7 +201,7 @@ impl State {
                 leave &= seq >= entry.since;
             }
             if leave {
-                entry.rooms.remove(&d.chat_id);
+                entry.end(&d.chat_id, d.seq.unwrap_or_default());
             }
         }
         if leave {

@@ -48,7 +48,8 @@ impl Hub {
             return Followed::Nothing;
         };
         let marked = entry.marks.get(room).is_some_and(|(at, _)| *at >= seq);
-        if marked || (seq > 0 && seq < entry.since) {
+        // A join delivered here waiting for the bucket's replay: left to it (`backfill.rs`).
+        if marked || entry.waits_in(room) || (seq > 0 && seq < entry.since) {
             return Followed::Nothing;
         }
         let follows = entry.rooms.contains(room);

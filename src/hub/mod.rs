@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::domain::{ChatId, Json, UserId};
 use crate::stats;
+pub use backfill::{Backfill, PausedJoin};
 pub use late::{CatchUp, Followed};
 pub use order::LocalJoin;
 use outbox::Outbox;
@@ -64,6 +65,11 @@ struct UserConns {
     /// Per room, the sequence of the user's last join delivered here: a join at or below it
     /// is a copy (see `follow.rs`, `joined`).
     joins: Map<ChatId, u64>,
+    /// Per room, its latest position here while the user's connections followed it (where
+    /// they began, or the leave): a join before that is applied or passed (`backfill.rs`).
+    followed: Map<ChatId, u64>,
+    /// Joins delivered while the user's bucket waits for its replay (`None`: not waiting).
+    paused: Option<Vec<PausedJoin>>,
     /// The store's clock when the user's first connection here read its rooms (0: not yet):
     /// that read covers every membership change before it.
     since: u64,
@@ -114,11 +120,9 @@ struct State {
     dropped: Option<Vec<ChatId>>,
     /// Joins of users connected here that came for a room not followed here (see `order.rs`).
     unfollowed_joins: Vec<LocalJoin>,
-    /// Connections waiting for their resume (`?resume=true`), their live frames held
-    /// (see `resume.rs`).
+    /// Connections waiting for their resume (`?resume=true`), their frames held (`resume.rs`).
     resuming: Map<u64, Resuming>,
-    /// New connections whose live frames are held, or filtered by their floors (see
-    /// `floor.rs`).
+    /// New connections whose live frames are held, or filtered by their floors (`floor.rs`).
     floors: Map<u64, floor::Floors>,
 }
 
@@ -277,6 +281,7 @@ impl State {
     }
 }
 
+mod backfill;
 mod caps;
 mod floor;
 mod follow;
@@ -286,9 +291,9 @@ pub mod outbox;
 mod reading;
 pub mod recent;
 mod resume;
-pub use resume::Start;
 mod typists;
 pub use caps::{Caps, Refused};
+pub use resume::Start;
 pub use typists::Typists;
 #[cfg(test)]
 mod tests;

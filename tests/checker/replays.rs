@@ -239,6 +239,13 @@ async fn replay_residual_duplicate_after_leave() {
 /// connect`). Fixed: every join notice is also kept in its bucket's log, and a bucket channel
 /// subscribed again after a loss follows the notices logged since, in order, before anything
 /// live (src/backend/redis/pubsub/refollow.rs). Failed 4 of 4 before, passed 10 of 10 after.
+/// It failed again in CI at f941ab4, and in 5 of 6 runs here: two more shapes of the hole.
+/// A logged join in a room this instance followed from past it (another user's reading) was
+/// skipped when u0 had left again by the replay (or its connections read after it); its
+/// stretch is now written from the room's log, the leave included (`hub/backfill.rs`). And a
+/// later join reaching the instance another way (the room's channel, u0's own join, a new
+/// connection's reading) before the replay had u0 follow the room past the earlier one; such
+/// joins now wait for the bucket's replay (`Hub::pause_joins`). Passed 6 of 6 after both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_soak_rejoin_missed() {
     replay_soak(130_419_584, &["gap", "missed-after-connect"]).await;
@@ -310,11 +317,11 @@ async fn replay_soak_missed_join_after_connect() {
 /// a Redis stop, i1 not following either; both joins reach the hub at once, past its
 /// position in each (a reading by another user had followed them since), so each is caught
 /// up late (`hub/late.rs`). The second catch-up found u0's connections held by the first and
-/// left them, so they never got r2's backlog. A fix (a count of catch-ups per held
-/// connection, the last releasing) closed it in 2 of 3 runs but broke
-/// `replay_soak_rejoin_missed` (3 of 3): not landed.
+/// left them, so they never got r2's backlog. Fixed with `replay_soak_rejoin_missed`'s second
+/// fix: joins that reach the hub while the user's bucket waits for its replay are left to it,
+/// which writes each stretch from the room's log under the hub's lock, holding nothing
+/// (`hub/backfill.rs`). Failed 4 of 4 before, passed 4 of 4 after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known hole: soak seed 606279146, not yet fixed"]
 async fn replay_soak_two_late_joins() {
     replay_soak(606_279_146, &["gap"]).await;
 }

@@ -105,6 +105,7 @@ fn full_outbox_marks_slow_and_skip_is_honoured() {
     assert_eq!(texts(&rv), ["1"]);
 }
 
+mod backfill;
 mod connects;
 mod floors;
 mod order;

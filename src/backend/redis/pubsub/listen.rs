@@ -125,6 +125,7 @@ impl RedisBus {
             return;
         }
         let followed = self.inner.hub.follow_new(&user, &chat, prev, seq);
+        tracing::debug!(%user, %chat, seq, ?followed, "a join notice");
         if let Err(e) = self.reconcile(vec![Channel::Room(chat.clone())]).await {
             tracing::warn!(error = %e, %chat, "subscribe after a remote join failed");
         }

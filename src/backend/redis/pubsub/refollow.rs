@@ -7,17 +7,20 @@
 //! bucket's log (room.lua, or `announce.rs` on a cluster), written before it is published,
 //! and a bucket channel subscribed again after a loss is replayed, as a room's channel is:
 //! - first the notices logged since a little before the loss, in their order, as if they came
-//!   now: a join made and undone meanwhile is followed, and undone by the room's replay
-//!   (soak seed 130419584);
+//!   now; one for a room this hub is past already (followed here from past the join, for
+//!   another user) has its stretch written from the room's log instead (`hub/backfill.rs`),
+//!   the user's own leave included (soak seed 130419584);
 //! - then each of the bucket's users connected here has its room index read again, and a
 //!   room its connections still do not follow is followed from the user's join there (or
 //!   from the room's end if the join is no longer in its log): for a notice the log lost.
 //!
 //! Both run in the listener, right after the channel's confirmation and before anything it
 //! carries after it, so notices are applied in their order. Until its replay is done, a
-//! bucket's users' own joins in rooms not followed here (`Hub::take_unfollowed_joins`) are
-//! left to it: applied first, a later join would have the room followed from past an earlier
-//! one. Reads only; each user, room and bucket is its own Redis Cluster slot.
+//! bucket's users' joins that reach this hub another way (the room's channel, or the store's
+//! reply to their own join) are left to it (`Hub::pause_joins`), and so are their own joins in
+//! rooms not followed here (`Hub::take_unfollowed_joins`): applied first, a later join would
+//! have the room followed from past an earlier one. Reads only; each user, room and bucket is
+//! its own Redis Cluster slot.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -25,9 +28,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::super::keys::user_bucket;
 use super::super::payload::JoinNotice;
 use super::{Channel, RedisBus};
-use crate::backend::{Access, StoreResult};
-use crate::domain::{ChatId, UserId};
-use crate::hub::Followed;
+use crate::backend::StoreResult;
+use crate::domain::{ChatId, Json, UserId};
+use crate::hub::{Backfill, Followed, PausedJoin};
 
 impl RedisBus {
     /// Channels were lost now: every bucket channel subscribed, and those in `lost`, are to
@@ -43,6 +46,7 @@ impl RedisBus {
         for b in lost {
             inner.replays[*b as usize].store(LOST, Ordering::Release);
         }
+        inner.hub.pause_joins(|user| self.unreplayed(user));
     }
 
     /// Whether `user`'s bucket is still to be replayed after a loss.
@@ -92,12 +96,14 @@ impl RedisBus {
             }
         };
         // Lost again meanwhile: left to the coming confirmation's replay.
-        let _ = self.inner.replays[bucket as usize].compare_exchange(
-            RUNNING,
-            next,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        );
+        let done = self.inner.replays[bucket as usize]
+            .compare_exchange(RUNNING, next, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok_and(|_| next == DONE);
+        if done {
+            let joins = self.inner.hub.resume_joins(|user| user_bucket(user) == bucket);
+            tracing::debug!(bucket, ?joins, "a bucket replayed; the joins it waited for");
+            self.follow_paused(joins).await;
+        }
     }
 
     /// A connecting user's rooms (`starts`, as read), each with where this hub is to follow it
@@ -130,23 +136,77 @@ impl RedisBus {
 
     /// Follows logged join notices of users connected here, in order.
     async fn follow_logged(&self, notices: Vec<JoinNotice>) {
-        let (hub, store) = (&self.inner.hub, &self.inner.store);
-        for n in notices.into_iter().filter(|n| hub.read_by(&n.user, n.seq)) {
-            // A hub past the join adds the user at once (`Hub::follow_new`): right only if the
-            // user is still a member. One that left meanwhile misses that stretch here.
-            if hub.last_seq(&n.chat).is_some_and(|last| last >= n.seq) {
-                match store.access(&n.chat, &n.user).await {
-                    Ok(Access::Member) => {}
-                    Ok(_) => continue,
-                    Err(e) => {
-                        tracing::warn!(error = %e, chat = %n.chat, "reading a membership failed");
-                        continue;
-                    }
-                }
+        let hub = &self.inner.hub;
+        for n in notices {
+            // A hub past the join never applied it (its room was followed here from past it):
+            // the stretch is written from the room's log (`hub/backfill.rs`).
+            let join = PausedJoin {
+                user: n.user.clone(),
+                room: n.chat.clone(),
+                seq: n.seq,
+                found: false,
+            };
+            if hub.last_seq(&n.chat).is_some_and(|last| last >= n.seq) && self.backfill(&join).await {
+                continue;
             }
-            tracing::debug!(user = %n.user, chat = %n.chat, seq = n.seq, "following a join logged while its channel was lost");
-            self.follow_join(n).await;
+            if hub.read_by(&n.user, n.seq) {
+                tracing::debug!(user = %n.user, chat = %n.chat, seq = n.seq, "following a join logged while its channel was lost");
+                self.follow_join(n).await;
+            }
         }
+    }
+
+    /// The joins delivered here while their bucket waited for its replay, in order: as
+    /// logged notices, but for a membership found by a reading (which the hub follows from
+    /// there, as it would have then).
+    async fn follow_paused(&self, joins: Vec<PausedJoin>) {
+        for j in joins {
+            if self.backfill(&j).await {
+                continue;
+            }
+            if j.found {
+                self.inner.hub.follow_read(&j.user, [(j.room.clone(), j.seq)]);
+                if let Err(e) = self.reconcile(vec![Channel::Room(j.room.clone())]).await {
+                    tracing::warn!(error = %e, chat = %j.room, "subscribing a room found by a reading failed");
+                }
+                self.inner.hub.recheck(&j.room);
+                continue;
+            }
+            let (prev, seq, chat, user) = (j.seq.saturating_sub(1), j.seq, j.room, j.user);
+            self.follow_join(JoinNotice {
+                prev,
+                seq,
+                chat,
+                user,
+            })
+            .await;
+        }
+    }
+
+    /// [`Hub::backfill`] for a join; false if the hub is not past it (any more).
+    async fn backfill(&self, j: &PausedJoin) -> bool {
+        // The room moving on between the read and the write asks for another read; a room
+        // that busy is left to its next loss's replay after a few.
+        for _ in 0..BACKFILL_READS {
+            let log = match self.inner.store.log_after(&j.room, j.seq.saturating_sub(1)).await {
+                Ok(log) => log,
+                Err(e) => {
+                    tracing::warn!(error = %e, chat = %j.room, "reading a room's log for a join failed");
+                    return true;
+                }
+            };
+            let log: Vec<_> = log
+                .into_iter()
+                .map(|e| (e.seq, e.membership, Json::from(e.json)))
+                .collect();
+            match self.inner.hub.backfill((&j.user, &j.room, j.seq, j.found), &log) {
+                Backfill::Done => return true,
+                Backfill::NotPast => return false,
+                Backfill::Behind => {}
+            }
+        }
+        tracing::warn!(chat = %j.room, user = %j.user, "a join's stretch kept moving; left");
+        true
     }
 
     /// Follows the rooms that `bucket`'s users connected here are members of and do not follow.
@@ -199,6 +259,9 @@ fn claim(state: &AtomicU8, from: &[u8]) -> bool {
 /// noticed by the next ping or timeout), plus the clocks' skew between hosts and Redis (the
 /// log's entry ids are Redis's clock, in ms).
 const BEFORE_LOSS_MS: u64 = 30_000;
+
+/// Log reads a logged join's stretch may take (see `RedisBus::backfill`).
+const BACKFILL_READS: usize = 3;
 
 fn now_ms() -> u64 {
     SystemTime::now()

@@ -1,0 +1,188 @@
+//! Joins this hub passed without applying them, after a bucket channel was lost.
+//!
+//! - A join learnt of only from its bucket's log (see `redis/pubsub/refollow.rs`), in a room
+//!   followed here from past it (another user's reading): its join message never went through
+//!   this hub, and the user may have left again since (soak seed 130419584). The user's
+//!   connections that had read their rooms still need that stretch: it is read from the
+//!   room's log and written to them under the hub's lock, at the room's position here, so what
+//!   comes live follows it in order; the user follows the room on only if still a member.
+//! - A join that reaches this hub another way while the user's bucket waits for its replay
+//!   (the room's channel, the store's reply to the user's own join, or a new connection's
+//!   reading): applied at once, it would have the room followed past an earlier join the
+//!   replay has still to bring. It waits for the replay (`pause_joins`), which then writes it
+//!   the same way, in order after the notices it found. Nothing is held meanwhile: the
+//!   user's connections get nothing from the room until its stretch is written.
+
+use super::{Hub, Membership, UserConns};
+use crate::domain::{ChatId, Json, UserId};
+
+/// A join delivered here while its user waited for its bucket's replay (see
+/// [`Hub::pause_joins`]): at `seq`, or, `found`, where a connection's reading found the user a
+/// member while this hub was behind it (`RoomEntry::joins_due`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PausedJoin {
+    pub user: UserId,
+    pub room: ChatId,
+    pub seq: u64,
+    pub found: bool,
+}
+
+/// What [`Hub::backfill`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Backfill {
+    /// The stretch was written (or nothing was to be: the user follows the room, its join
+    /// went through here, or it has no connection here).
+    Done,
+    /// The room is not followed here, or not past the join: the notice is followed as one
+    /// that came live ([`Hub::follow_new`]).
+    NotPast,
+    /// The room moved on past the log read: read it again.
+    Behind,
+}
+
+impl Hub {
+    /// `user` joined `room` at `seq` (or was found a member there, `found`) and this hub may
+    /// have passed it without applying it. `log` is the room's log from there on (sequence,
+    /// membership change, frame), read after this hub's position there. Each of the user's
+    /// connections that read its rooms gets, from what was stored since its reading, the
+    /// messages while the user was a member (its own leave included) up to the room's
+    /// position here, and the user follows the room on if still a member.
+    pub fn backfill(
+        &self,
+        (user, room, seq, found): (&UserId, &ChatId, u64, bool),
+        log: &[(u64, Option<Membership>, Json)],
+    ) -> Backfill {
+        let mut s = self.lock();
+        let super::State {
+            users, rooms, floors, ..
+        } = &mut *s;
+        let Some(r) = rooms.get_mut(room).filter(|r| r.last >= seq) else {
+            return Backfill::NotPast;
+        };
+        let Some(entry) = users.get_mut(user) else {
+            return Backfill::Done;
+        };
+        // Followed here at the join or past it: from then on it went to the connections (or
+        // their reading covered it), and a stretch written now would come after it.
+        let followed = entry
+            .followed
+            .get(room)
+            .is_some_and(|at| *at >= seq.saturating_sub(1));
+        if entry.rooms.contains(room) || followed {
+            return Backfill::Done;
+        }
+        if log.last().is_none_or(|(at, ..)| *at < r.last) {
+            return Backfill::Behind;
+        }
+        // A member from `seq` on: its join, or where a reading found it one (`joins_due`).
+        let (mut member, mut last_join, mut mark) = (true, seq, None);
+        let mut frames = Vec::new();
+        for (at, change, frame) in log.iter().filter(|(at, ..)| *at >= seq && *at <= r.last) {
+            match change {
+                Some(Membership::Joined(u)) if u == user => {
+                    member = true;
+                    last_join = *at;
+                    mark = Some((*at, true));
+                }
+                Some(Membership::Left(u)) if u == user && member => {
+                    frames.push((*at, frame));
+                    member = false;
+                    mark = Some((*at, false));
+                }
+                _ => {}
+            }
+            if member {
+                frames.push((*at, frame));
+            }
+        }
+        tracing::debug!(%user, %room, seq, last = r.last, followed = ?entry.followed.get(room), marks = ?entry.marks.get(room), since = entry.since, frames = frames.len(), "a logged join's stretch written");
+        for (id, out) in &entry.conns {
+            // One still reading its rooms gets what its reading finds.
+            let Some(read) = entry.read.get(id) else { continue };
+            for (_, frame) in frames.iter().filter(|(at, _)| at >= read) {
+                out.queue(frame);
+            }
+        }
+        let join = last_join;
+        // The stretch is the connections' now: the same notice read again changes nothing.
+        entry.followed.insert(room.clone(), r.last);
+        entry.joins.insert(room.clone(), join);
+        if let Some((at, joined)) = mark
+            && entry.marks.get(room).is_none_or(|(m, _)| *m < at)
+        {
+            entry.marks.insert(room.clone(), (at, joined));
+        }
+        // Short of the user's first reading of its rooms here, a leave before that reading
+        // would not be applied when it comes (`membership_changed`): only a reading that found
+        // the user a member (or one to come) has it follow the room.
+        if member && (found || r.last >= entry.since) {
+            super::floor::read_after(floors, entry, room, join);
+            entry.rooms.insert(room.clone());
+            r.members.insert(user.clone());
+        }
+        Backfill::Done
+    }
+}
+
+impl Hub {
+    /// The users `which` picks have their bucket channel lost: the joins delivered here for
+    /// them until [`Hub::resume_joins`] wait for its replay, which applies them in order with
+    /// the notices it finds (one applied first would have the room followed past them).
+    pub fn pause_joins(&self, which: impl Fn(&UserId) -> bool) {
+        for (user, entry) in &mut self.lock().users {
+            if which(user) && entry.paused.is_none() {
+                entry.paused = Some(Vec::new());
+            }
+        }
+    }
+
+    /// The replay of the users `which` picks is done: their joins apply again, and those
+    /// delivered meanwhile are returned, in order, to be backfilled.
+    pub fn resume_joins(&self, which: impl Fn(&UserId) -> bool) -> Vec<PausedJoin> {
+        let mut joins = Vec::new();
+        for (user, entry) in &mut self.lock().users {
+            if which(user) {
+                joins.extend(entry.paused.take().unwrap_or_default());
+            }
+        }
+        joins
+    }
+}
+
+impl UserConns {
+    /// The user's connections follow `room` from `at` on (if they did not already).
+    pub(super) fn begin(&mut self, room: &ChatId, at: u64) {
+        if self.rooms.insert(room.clone()) {
+            self.followed.insert(room.clone(), at);
+        }
+    }
+
+    /// The user's connections stop following `room` at `at`.
+    pub(super) fn end(&mut self, room: &ChatId, at: u64) {
+        if self.rooms.remove(room) {
+            self.followed.insert(room.clone(), at);
+        }
+    }
+
+    /// Whether a join of the user in `room` waits for its bucket's replay.
+    pub(super) fn waits_in(&self, room: &ChatId) -> bool {
+        self.paused
+            .as_ref()
+            .is_some_and(|p| p.iter().any(|j| j.room == *room))
+    }
+
+    /// A join delivered at `seq` (or a membership `found` there) while the user waits for
+    /// its bucket's replay: kept for it.
+    pub(super) fn paused_join(&mut self, user: &UserId, room: &ChatId, seq: u64, found: bool) -> bool {
+        let Some(paused) = &mut self.paused else {
+            return false;
+        };
+        paused.push(PausedJoin {
+            user: user.clone(),
+            room: room.clone(),
+            seq,
+            found,
+        });
+        true
+    }
+}
