@@ -6,6 +6,10 @@
 //!   connections that had read their rooms still need that stretch: it is read from the
 //!   room's log and written to them under the hub's lock, at the room's position here, so what
 //!   comes live follows it in order; the user follows the room on only if still a member.
+//!   In a room not followed here at all, nothing of it came here since the join: the log to
+//!   its end is the stretch, and a user still a member follows the room from there (soak seed
+//!   712212226: a connection that read its rooms between the join and the user's next leave
+//!   got neither).
 //! - A join that reaches this hub another way while the user's bucket waits for its replay
 //!   (the room's channel, the store's reply to the user's own join, or a new connection's
 //!   reading): applied at once, it would have the room followed past an earlier join the
@@ -33,11 +37,15 @@ pub enum Backfill {
     /// The stretch was written (or nothing was to be: the user follows the room, its join
     /// went through here, or it has no connection here).
     Done,
-    /// The room is not followed here, or not past the join: the notice is followed as one
-    /// that came live ([`Hub::follow_new`]).
+    /// The room is followed here but not past the join, or not followed and its log does
+    /// not reach the join: the notice is followed as one that came live
+    /// ([`Hub::follow_new`]).
     NotPast,
     /// The room moved on past the log read: read it again.
     Behind,
+    /// As `Done`, and the room, not followed here before, is followed from the log's end:
+    /// its channel is to be subscribed and replayed from there.
+    New,
 }
 
 impl Hub {
@@ -56,8 +64,17 @@ impl Hub {
         let super::State {
             users, rooms, floors, ..
         } = &mut *s;
-        let Some(r) = rooms.get_mut(room).filter(|r| r.last >= seq) else {
-            return Backfill::NotPast;
+        let end = match rooms.get(room) {
+            Some(r) if r.last >= seq => r.last,
+            Some(_) => return Backfill::NotPast,
+            // Not followed here: nothing of it came here since the join, and the log up to its
+            // end is the stretch (soak seed 712212226: the user left again meanwhile, the
+            // leave's mark here making the notice stale). A log not holding the join yet is
+            // left to the notice.
+            None => match log.last() {
+                Some((at, ..)) if *at >= seq => *at,
+                _ => return Backfill::NotPast,
+            },
         };
         let Some(entry) = users.get_mut(user) else {
             return Backfill::Done;
@@ -71,13 +88,13 @@ impl Hub {
         if entry.rooms.contains(room) || followed {
             return Backfill::Done;
         }
-        if log.last().is_none_or(|(at, ..)| *at < r.last) {
+        if log.last().is_none_or(|(at, ..)| *at < end) {
             return Backfill::Behind;
         }
         // A member from `seq` on: its join, or where a reading found it one (`joins_due`).
         let (mut member, mut last_join, mut mark) = (true, seq, None);
         let mut frames = Vec::new();
-        for (at, change, frame) in log.iter().filter(|(at, ..)| *at >= seq && *at <= r.last) {
+        for (at, change, frame) in log.iter().filter(|(at, ..)| *at >= seq && *at <= end) {
             match change {
                 Some(Membership::Joined(u)) if u == user => {
                     member = true;
@@ -95,7 +112,7 @@ impl Hub {
                 frames.push((*at, frame));
             }
         }
-        tracing::debug!(%user, %room, seq, last = r.last, followed = ?entry.followed.get(room), marks = ?entry.marks.get(room), since = entry.since, frames = frames.len(), "a logged join's stretch written");
+        tracing::debug!(%user, %room, seq, end, followed = ?entry.followed.get(room), marks = ?entry.marks.get(room), since = entry.since, frames = frames.len(), "a logged join's stretch written");
         for (id, out) in &entry.conns {
             // One still reading its rooms gets what its reading finds.
             let Some(read) = entry.read.get(id) else { continue };
@@ -105,7 +122,7 @@ impl Hub {
         }
         let join = last_join;
         // The stretch is the connections' now: the same notice read again changes nothing.
-        entry.followed.insert(room.clone(), r.last);
+        entry.followed.insert(room.clone(), end);
         entry.joins.insert(room.clone(), join);
         if let Some((at, joined)) = mark
             && entry.marks.get(room).is_none_or(|(m, _)| *m < at)
@@ -115,12 +132,18 @@ impl Hub {
         // Short of the user's first reading of its rooms here, a leave before that reading
         // would not be applied when it comes (`membership_changed`): only a reading that found
         // the user a member (or one to come) has it follow the room.
-        if member && (found || r.last >= entry.since) {
-            super::floor::read_after(floors, entry, room, join);
-            entry.rooms.insert(room.clone());
-            r.members.insert(user.clone());
+        if !(member && (found || end >= entry.since)) {
+            return Backfill::Done;
         }
-        Backfill::Done
+        super::floor::read_after(floors, entry, room, join);
+        entry.rooms.insert(room.clone());
+        let new = !rooms.contains_key(room);
+        let r = rooms.entry(room.clone()).or_insert_with(|| super::RoomEntry {
+            last: end,
+            ..super::RoomEntry::default()
+        });
+        r.members.insert(user.clone());
+        if new { Backfill::New } else { Backfill::Done }
     }
 }
 

@@ -128,11 +128,23 @@ impl Hub {
         // left it before the reading, and the hub, behind the store there (catching up after
         // an outage), has the leave still to deliver. Nothing stored there before the reading
         // is this connection's; the older connections get it up to the leave.
+        // The reading is the user's mark there (see `UserConns::marks`): the leave, older than
+        // the user's first reading if that is this one, is applied all the same when it comes
+        // (`membership_changed`; soak seed 712212218: a join backfilled while the first reading
+        // was under way).
         if since > 0
-            && let Some(entry) = users.get(user)
+            && let Some(entry) = users.get_mut(user)
         {
             for room in &entry.rooms {
-                f.rooms.entry(room.clone()).or_insert(since - 1);
+                if f.rooms.contains_key(room) {
+                    continue;
+                }
+                f.rooms.insert(room.clone(), since - 1);
+                if rooms.get(room).is_some_and(|r| r.last < since)
+                    && entry.marks.get(room).is_none_or(|(at, _)| *at < since)
+                {
+                    entry.marks.insert(room.clone(), (since, false));
+                }
             }
         }
         let held = f.held.take().unwrap_or_default();

@@ -190,6 +190,9 @@ impl State {
         if let Some(entry) = self.users.get_mut(user) {
             // A join left to the bucket's replay is no mark yet: the replay applies it.
             let paused = joined && entry.paused.is_some();
+            // A reading that did not find the room, while this hub was behind it there.
+            let left = entry.marks.get(&d.chat_id);
+            let left = left.is_some_and(|(at, joined)| !joined && d.seq.is_some_and(|seq| *at > seq));
             if let Some(seq) = d.seq.filter(|_| !paused) {
                 entry.marks.insert(d.chat_id.clone(), (seq, joined));
                 if joined {
@@ -198,7 +201,8 @@ impl State {
                 // A leave older than the user's connections' reading of its rooms is covered
                 // by that read, as a join is (`joined`): the user followed the room only if it
                 // joined again since (a hub catching up on the room would undo that join).
-                leave &= seq >= entry.since;
+                // A reading that did not find the room is that leave's (`Hub::started`).
+                leave &= seq >= entry.since || left;
             }
             if leave {
                 entry.end(&d.chat_id, d.seq.unwrap_or_default());

@@ -28,6 +28,7 @@ mod resp;
 mod run;
 mod schedule;
 mod soak;
+mod soak_replays;
 
 use run::{Outcome, run};
 use schedule::Profile;

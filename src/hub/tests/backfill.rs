@@ -129,22 +129,66 @@ fn a_reading_past_the_rooms_position_keeps_the_user_out() {
     assert!(!hub.follows(&u, &chat));
 }
 
-/// A room not followed here, or not yet at the join: the notice is followed as a live one.
+/// A room followed here but not yet at the join, or not followed and with a log short of it:
+/// the notice is followed as a live one.
 #[test]
 fn a_join_the_hub_did_not_pass_is_not_backfilled() {
     let hub = Hub::default();
     let (u, v, chat) = users_and_room();
     reading(&hub, &u, &[], 5);
     let stretch = [stored(&chat, "u joined", 12, Some(Membership::Joined(u.clone())))];
-    assert_eq!(
-        hub.backfill((&u, &chat, 12, false), &log(&stretch)),
-        Backfill::NotPast
-    );
+    assert_eq!(hub.backfill((&u, &chat, 12, false), &[]), Backfill::NotPast);
     reading(&hub, &v, &[(chat.clone(), 11)], 11);
     assert_eq!(
         hub.backfill((&u, &chat, 12, false), &log(&stretch)),
         Backfill::NotPast
     );
+}
+
+/// Soak seed 712212226: `u` joined at 12 in a room not followed here, a connection read its
+/// rooms at 14 and found it, and `u` left at 15, none of it applied here (the join waited for
+/// the bucket's replay, the leave left its mark). The log is the stretch: the older
+/// connection gets all of it, the newer one what was stored from its reading on (the leave).
+#[test]
+fn a_join_in_a_room_not_followed_here_gets_the_log() {
+    let hub = Hub::default();
+    let (u, _, chat) = users_and_room();
+    let (a, _) = reading(&hub, &u, &[], 5);
+    let (b, _) = reading(&hub, &u, &[], 14);
+    let stretch = [
+        stored(&chat, "u joined", 12, Some(Membership::Joined(u.clone()))),
+        stored(&chat, "x", 13, None),
+        stored(&chat, "u left", 15, Some(Membership::Left(u.clone()))),
+    ];
+    assert_eq!(
+        hub.backfill((&u, &chat, 12, false), &log(&stretch)),
+        Backfill::Done
+    );
+    assert_eq!(texts(&a), ["u joined", "x", "u left"]);
+    assert_eq!(texts(&b), ["u left"]);
+    assert!(!hub.follows(&u, &chat));
+    assert_eq!(hub.last_seq(&chat), None);
+}
+
+/// The same, still a member at the log's end: the room is followed here from there on (the
+/// bus subscribes its channel and replays it from there).
+#[test]
+fn a_member_still_follows_a_room_new_here_from_the_logs_end() {
+    let hub = Hub::default();
+    let (u, _, chat) = users_and_room();
+    let (a, _) = reading(&hub, &u, &[], 5);
+    let stretch = [
+        stored(&chat, "u joined", 12, Some(Membership::Joined(u.clone()))),
+        stored(&chat, "x", 13, None),
+    ];
+    assert_eq!(
+        hub.backfill((&u, &chat, 12, false), &log(&stretch)),
+        Backfill::New
+    );
+    assert_eq!(hub.last_seq(&chat), Some(13));
+    hub.deliver_next(13, &stored(&chat, "y", 14, None));
+    assert_eq!(texts(&a), ["u joined", "x", "y"]);
+    assert!(hub.follows(&u, &chat));
 }
 
 /// While `u`'s bucket waits for its replay, a join delivered here (its own, or through the

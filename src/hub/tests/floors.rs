@@ -67,3 +67,42 @@ fn held_frames_after_the_last_floor_is_passed_are_still_not_its() {
     assert_eq!(texts(&new), ["r2"]);
     assert!(!hub.follows(&u, &c));
 }
+
+/// Soak seed 712212218: `u` follows the room here from a join applied (11) while its first
+/// connection's reading was under way; that reading (the store's clock 14) did not find the
+/// room: `u` left at 13, the leave still to come here. Older than the reading, the leave is
+/// applied all the same when it comes, and nothing after it reaches `u`.
+#[test]
+fn a_first_reading_without_the_room_lets_the_leave_apply() {
+    let hub = Hub::default();
+    let (u, v, chat) = (
+        UserId::parse("u").unwrap(),
+        UserId::parse("v").unwrap(),
+        ChatId::parse("c").unwrap(),
+    );
+    reading(&hub, &v, &[(chat.clone(), 10)], 10);
+    let a = Arc::new(Outbox::new(8));
+    let caps = Caps {
+        total: 10,
+        per_user: 10,
+    };
+    let id = hub.register(&u, a.clone(), caps).unwrap();
+    hub.deliver_next(
+        10,
+        &stored(&chat, "u joined", 11, Some(Membership::Joined(u.clone()))),
+    );
+    assert!(hub.follows(&u, &chat));
+    hub.started(&u, id, [], 14);
+    let backlog = [
+        stored(&chat, "x", 12, None),
+        stored(&chat, "u left", 13, Some(Membership::Left(u.clone()))),
+        stored(&chat, "y", 15, None),
+    ];
+    let mut prev = 11;
+    for d in &backlog {
+        hub.deliver_next(prev, d);
+        prev = d.seq.unwrap_or_default();
+    }
+    assert_eq!(texts(&a), Vec::<String>::new());
+    assert!(!hub.follows(&u, &chat));
+}

@@ -9,7 +9,8 @@
 //! - first the notices logged since a little before the loss, in their order, as if they came
 //!   now; one for a room this hub is past already (followed here from past the join, for
 //!   another user) has its stretch written from the room's log instead (`hub/backfill.rs`),
-//!   the user's own leave included (soak seed 130419584);
+//!   the user's own leave included (soak seed 130419584); so does one that waited for the
+//!   replay, in a room not followed here (soak seed 712212226);
 //! - then each of the bucket's users connected here has its room index read again, and a
 //!   room its connections still do not follow is followed from the user's join there (or
 //!   from the room's end if the join is no longer in its log): for a notice the log lost.
@@ -201,6 +202,13 @@ impl RedisBus {
                 .collect();
             match self.inner.hub.backfill((&j.user, &j.room, j.seq, j.found), &log) {
                 Backfill::Done => return true,
+                Backfill::New => {
+                    if let Err(e) = self.reconcile(vec![Channel::Room(j.room.clone())]).await {
+                        tracing::warn!(error = %e, chat = %j.room, "subscribing a room backfilled failed");
+                    }
+                    self.inner.hub.recheck(&j.room);
+                    return true;
+                }
                 Backfill::NotPast => return false,
                 Backfill::Behind => {}
             }
