@@ -159,6 +159,14 @@ impl Hub {
         }
     }
 
+    /// [`Hub::pause_joins`] for one user connected here (a connect while its bucket waits
+    /// for its replay): the caller resumes it should the replay be done by then.
+    pub fn pause_user(&self, user: &UserId) {
+        if let Some(entry) = self.lock().users.get_mut(user) {
+            entry.paused.get_or_insert_with(Vec::new);
+        }
+    }
+
     /// The replay of the users `which` picks is done: their joins apply again, and those
     /// delivered meanwhile are returned, in order, to be backfilled.
     pub fn resume_joins(&self, which: impl Fn(&UserId) -> bool) -> Vec<PausedJoin> {

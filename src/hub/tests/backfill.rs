@@ -224,3 +224,29 @@ fn a_join_delivered_while_paused_waits_for_the_replay() {
     assert_eq!(texts(&a), ["u joined", "x", "y"]);
     assert_eq!(hub.resume_joins(|_| true), []);
 }
+
+/// A user that connects while its bucket waits for its replay is paused on its own (the
+/// users connected at the loss were paused then): its join delivered meanwhile is kept for
+/// the replay, another user's is applied.
+#[test]
+fn a_user_paused_on_its_own_keeps_its_joins() {
+    let hub = Hub::default();
+    let (u, v, chat) = users_and_room();
+    reading(&hub, &v, &[(chat.clone(), 10)], 10);
+    let (a, _) = reading(&hub, &u, &[], 10);
+    hub.pause_user(&u);
+    hub.deliver_next(
+        10,
+        &stored(&chat, "u joined", 11, Some(Membership::Joined(u.clone()))),
+    );
+    assert!(!hub.follows(&u, &chat));
+    assert_eq!(texts(&a), Vec::<String>::new());
+    let join = PausedJoin {
+        user: u.clone(),
+        room: chat.clone(),
+        seq: 11,
+        found: false,
+    };
+    assert_eq!(hub.resume_joins(|user| *user == u), [join]);
+    assert_eq!(hub.resume_joins(|user| *user == u), []);
+}

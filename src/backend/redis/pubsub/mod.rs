@@ -128,6 +128,7 @@ impl RedisBus {
     /// confirmed before the upgrade completes; connection `conn` starts at the store's
     /// position in each (see `hub/floor.rs`).
     pub async fn follow(&self, user: &UserId, conn: u64, rooms: Vec<ChatId>) -> StoreResult<()> {
+        self.pause_if_unreplayed(user).await;
         let (starts, now) = self.inner.store.room_starts(user, rooms).await?;
         let from = self.starts_from_joins(user, &starts).await;
         let new = self.inner.hub.follow_read(user, from);

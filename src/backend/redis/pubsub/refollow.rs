@@ -18,9 +18,10 @@
 //! Both run in the listener, right after the channel's confirmation and before anything it
 //! carries after it, so notices are applied in their order. Until its replay is done, a
 //! bucket's users' joins that reach this hub another way (the room's channel, or the store's
-//! reply to their own join) are left to it (`Hub::pause_joins`), and so are their own joins in
-//! rooms not followed here (`Hub::take_unfollowed_joins`): applied first, a later join would
-//! have the room followed from past an earlier one. Reads only; each user, room and bucket is
+//! reply to their own join) are left to it (`Hub::pause_joins`; a user connecting meanwhile
+//! too, `pause_if_unreplayed`), and so are their own joins in rooms not followed here
+//! (`Hub::take_unfollowed_joins`): applied first, a later join would have the room followed
+//! from past an earlier one. Reads only; each user, room and bucket is
 //! its own Redis Cluster slot.
 
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -48,6 +49,21 @@ impl RedisBus {
             inner.replays[*b as usize].store(LOST, Ordering::Release);
         }
         inner.hub.pause_joins(|user| self.unreplayed(user));
+    }
+
+    /// A user connecting while its bucket waits for its replay: its joins wait for it too, as
+    /// those of the users connected at the loss do (`lost_now`). Paused after that replay's
+    /// resume (the state is `DONE` before it resumes), it is resumed here at once.
+    pub(super) async fn pause_if_unreplayed(&self, user: &UserId) {
+        if !self.unreplayed(user) {
+            return;
+        }
+        let hub = &self.inner.hub;
+        hub.pause_user(user);
+        if !self.unreplayed(user) {
+            let joins = hub.resume_joins(|u| u == user);
+            self.follow_paused(joins).await;
+        }
     }
 
     /// Whether `user`'s bucket is still to be replayed after a loss.
