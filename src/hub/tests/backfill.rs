@@ -2,7 +2,7 @@
 //! written from the room's log, and joins delivered while the user's bucket waits for its
 //! replay.
 
-use super::connects::{reading, stored};
+use super::connects::{reading, stored, users_and_room};
 use super::*;
 
 /// The room's log, as the bus reads it.
@@ -11,14 +11,6 @@ fn log(entries: &[Delivery]) -> Vec<(u64, Option<Membership>, Json)> {
         .iter()
         .map(|d| (d.seq.unwrap_or_default(), d.membership.clone(), d.frame.clone()))
         .collect()
-}
-
-fn users_and_room() -> (UserId, UserId, ChatId) {
-    (
-        UserId::parse("u").unwrap(),
-        UserId::parse("v").unwrap(),
-        ChatId::parse("c").unwrap(),
-    )
 }
 
 /// Soak seed 130419584: `u` joins at 12 and leaves at 14; the hub follows the room from 14 on

@@ -7,15 +7,30 @@ use super::*;
 /// A connection of `user` whose rooms were read at `since` (the store's clock), with the
 /// given floors; its outbox and id.
 pub(super) fn reading(hub: &Hub, user: &UserId, floors: &[(ChatId, u64)], since: u64) -> (Outbound, u64) {
+    let (out, id) = registered(hub, user);
+    hub.follow_read(user, floors.iter().cloned());
+    hub.started(user, id, floors.iter().cloned(), since);
+    (out, id)
+}
+
+/// A connection of `user` registered, its rooms not read yet; its outbox and id.
+pub(super) fn registered(hub: &Hub, user: &UserId) -> (Outbound, u64) {
     let out = Arc::new(Outbox::new(8));
     let caps = Caps {
         total: 10,
         per_user: 10,
     };
     let id = hub.register(user, out.clone(), caps).unwrap();
-    hub.follow_read(user, floors.iter().cloned());
-    hub.started(user, id, floors.iter().cloned(), since);
     (out, id)
+}
+
+/// Users `u` and `v`, room `c`.
+pub(super) fn users_and_room() -> (UserId, UserId, ChatId) {
+    (
+        UserId::parse("u").unwrap(),
+        UserId::parse("v").unwrap(),
+        ChatId::parse("c").unwrap(),
+    )
 }
 
 pub(super) fn stored(chat: &ChatId, text: &str, seq: u64, membership: Option<Membership>) -> Delivery {

@@ -1,7 +1,7 @@
 //! New connections' floors (see `floor.rs`) where the user's membership here changes around
 //! their reading: a member by an older connection's reading, and frames held meanwhile.
 
-use super::connects::{reading, stored};
+use super::connects::{reading, registered, stored, users_and_room};
 use super::*;
 
 /// `u`'s join (by 12) never reaches this hub, which follows the room at 10 (for `v`):
@@ -75,18 +75,9 @@ fn held_frames_after_the_last_floor_is_passed_are_still_not_its() {
 #[test]
 fn a_first_reading_without_the_room_lets_the_leave_apply() {
     let hub = Hub::default();
-    let (u, v, chat) = (
-        UserId::parse("u").unwrap(),
-        UserId::parse("v").unwrap(),
-        ChatId::parse("c").unwrap(),
-    );
+    let (u, v, chat) = users_and_room();
     reading(&hub, &v, &[(chat.clone(), 10)], 10);
-    let a = Arc::new(Outbox::new(8));
-    let caps = Caps {
-        total: 10,
-        per_user: 10,
-    };
-    let id = hub.register(&u, a.clone(), caps).unwrap();
+    let (a, id) = registered(&hub, &u);
     hub.deliver_next(
         10,
         &stored(&chat, "u joined", 11, Some(Membership::Joined(u.clone()))),

@@ -183,10 +183,7 @@ impl RedisBus {
             }
             if j.found {
                 self.inner.hub.follow_read(&j.user, [(j.room.clone(), j.seq)]);
-                if let Err(e) = self.reconcile(vec![Channel::Room(j.room.clone())]).await {
-                    tracing::warn!(error = %e, chat = %j.room, "subscribing a room found by a reading failed");
-                }
-                self.inner.hub.recheck(&j.room);
+                self.subscribe_followed(&j.room).await;
                 continue;
             }
             let (prev, seq, chat, user) = (j.seq.saturating_sub(1), j.seq, j.room, j.user);
@@ -198,6 +195,15 @@ impl RedisBus {
             })
             .await;
         }
+    }
+
+    /// A room a paused join has the hub follow now: its channel subscribed, and what was
+    /// stored since read (it may have been subscribed already: no subscription replay then).
+    async fn subscribe_followed(&self, room: &ChatId) {
+        if let Err(e) = self.reconcile(vec![Channel::Room(room.clone())]).await {
+            tracing::warn!(error = %e, chat = %room, "subscribing a room a paused join follows failed");
+        }
+        self.inner.hub.recheck(room);
     }
 
     /// [`Hub::backfill`] for a join; false if the hub is not past it (any more).
@@ -219,10 +225,7 @@ impl RedisBus {
             match self.inner.hub.backfill((&j.user, &j.room, j.seq, j.found), &log) {
                 Backfill::Done => return true,
                 Backfill::New => {
-                    if let Err(e) = self.reconcile(vec![Channel::Room(j.room.clone())]).await {
-                        tracing::warn!(error = %e, chat = %j.room, "subscribing a room backfilled failed");
-                    }
-                    self.inner.hub.recheck(&j.room);
+                    self.subscribe_followed(&j.room).await;
                     return true;
                 }
                 Backfill::NotPast => return false,
