@@ -35,6 +35,9 @@ pub enum Backend {
 }
 
 /// Calls the same store method on whichever backend is configured (memory's are synchronous).
+/// Takes the outcome of each of several sends, in order (`send_many`).
+pub type Each<'a> = dyn FnMut(StoreResult<Sent>) + Send + 'a;
+
 macro_rules! store {
     ($self:ident.$method:ident($($arg:expr),*)) => {
         match $self {
@@ -111,6 +114,15 @@ impl Backend {
     /// trim, and hand what was stored to `hub`.
     pub async fn send(&self, draft: Draft, hub: &Hub) -> StoreResult<Sent> {
         store!(self.send(draft, hub))
+    }
+    /// Texts one connection sent at once, in order, each as `send` would store it (on Redis in
+    /// one round trip); each text's outcome goes to `each`, in order, once its messages went to
+    /// `hub`.
+    pub async fn send_many(&self, drafts: Vec<Draft>, hub: &Hub, each: &mut Each<'_>) {
+        match self {
+            Backend::Memory(b) => drafts.into_iter().for_each(|d| each(b.store.send(d, hub))),
+            Backend::Redis(b) => b.store.send_many(drafts, hub, each).await,
+        }
     }
     /// The rooms a user takes part in, sorted by id, with its unread counts and each room's
     /// newest message; `None` for no user.

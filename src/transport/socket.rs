@@ -54,20 +54,53 @@ impl Future for Sending<'_> {
 
 type Stream = WebSocketStream<ReadAhead<TokioIo<Upgraded>>>;
 
+/// What the stream said when [`Socket::ready`] found no message to hand over (its end, an
+/// error or a close): `next` says it. Boxed, so that it costs an idle connection one word.
+type Held = Option<Box<Option<Result<Message, Error>>>>;
+
 /// An upgraded connection, read through the thread's buffer (`readahead.rs`).
 pub struct Socket {
     inner: Stream,
+    held: Held,
 }
 
 impl Socket {
     pub(super) fn new(inner: Stream) -> Self {
-        Self { inner }
+        Self { inner, held: None }
     }
 
     /// The next message from the client (tungstenite answers pings and a close by itself);
     /// `None` once the connection is gone.
     pub async fn next(&mut self) -> Option<Result<Message, Error>> {
+        if let Some(held) = self.held.take() {
+            return *held;
+        }
         self.inner.next().await
+    }
+
+    /// The next message if the client already sent it (it is read, or in the socket), without
+    /// waiting: a burst of frames can then be handled together. Its end, an error or a close
+    /// is kept for `next`.
+    pub fn ready(&mut self) -> Option<Message> {
+        if self.held.is_some() {
+            return None;
+        }
+        // The session polls `next` with its own waker before it sleeps again, so the no-op
+        // waker registered here is replaced before anything could need it.
+        let mut now = Context::from_waker(futures_util::task::noop_waker_ref());
+        match self.inner.poll_next_unpin(&mut now) {
+            Poll::Pending => None,
+            Poll::Ready(Some(Ok(msg))) if !msg.is_close() => Some(msg),
+            Poll::Ready(other) => {
+                self.held = Some(Box::new(other));
+                None
+            }
+        }
+    }
+
+    /// Gives back a message `ready` handed over: `next` hands it over again.
+    pub fn hold(&mut self, msg: Message) {
+        self.held = Some(Box::new(Some(Ok(msg))));
     }
 
     /// Writes a batch of deliveries, in order, in one vectored write. Nearly always the socket

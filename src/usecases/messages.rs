@@ -1,8 +1,10 @@
 //! Sending a text (from a WebSocket frame or `POST /chat/{id}/messages`) and reading history.
 
+use std::collections::VecDeque;
+
 use super::{check_rate, check_reader, private_room};
 use crate::auth::Caller;
-use crate::backend::Sent;
+use crate::backend::{Sent, StoreError};
 use crate::domain::{ChatId, Draft, Message, MessageKind, Metadata, Page, UserId, Window};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -60,23 +62,84 @@ fn check_ids(input: &TextInput) -> Result<(), ApiError> {
 /// retry (same sender, room and `client_msg_id` within `IDEMPOTENCY_WINDOW_SECONDS`) stores
 /// nothing and returns the original.
 pub async fn send_text(state: &AppState, user: &UserId, input: TextInput) -> Result<Posted, ApiError> {
+    let draft = checked(state, user, input).await?;
+    let chat = draft.chat_id.clone();
+    // Stored and handed to this instance's hub in one step (so delivery order is stored
+    // order); the hub delivers it to the room's local connections, the sender's echo among
+    // them, and the backend carries it to the other instances.
+    posted(state.backend.send(draft, &state.hub).await, &chat)
+}
+
+/// Texts one connection sent at once (each read, or refused already), in the order sent:
+/// each is answered as `send_text` would answer it alone, through `answer`, in that order, and
+/// those that pass their checks are stored together (in one round trip to Redis), still in
+/// that order. A stored text's answer comes once its messages went to the hub, so an answer
+/// queued behind the sender's echo keeps its place among them.
+pub async fn send_texts(
+    state: &AppState,
+    user: &UserId,
+    inputs: Vec<Result<TextInput, ApiError>>,
+    answer: &mut (dyn FnMut(Result<Posted, ApiError>) + Send),
+) {
+    // Per text: refused before the store (its answer), or gone to the store (its room).
+    let mut queue = VecDeque::with_capacity(inputs.len());
+    let mut drafts = Vec::new();
+    for input in inputs {
+        let draft = match input {
+            Ok(input) => checked(state, user, input).await,
+            Err(e) => Err(e),
+        };
+        queue.push_back(match draft {
+            Ok(draft) => {
+                let chat = draft.chat_id.clone();
+                drafts.push(draft);
+                Ok(chat)
+            }
+            Err(e) => Err(e),
+        });
+    }
+    refused(&mut queue, answer);
+    let mut each = |sent| {
+        if let Some(Ok(chat)) = queue.pop_front() {
+            answer(posted(sent, &chat));
+        }
+        refused(&mut queue, answer);
+    };
+    state.backend.send_many(drafts, &state.hub, &mut each).await;
+}
+
+/// Answers the refusals up to the next text that went to the store, in turn.
+fn refused(
+    queue: &mut VecDeque<Result<ChatId, ApiError>>,
+    answer: &mut (dyn FnMut(Result<Posted, ApiError>) + Send),
+) {
+    while queue.front().is_some_and(Result::is_err) {
+        if let Some(Err(e)) = queue.pop_front() {
+            answer(Err(e));
+        }
+    }
+}
+
+/// A text's checks (content, ids, the sender's rate), then its draft.
+async fn checked(state: &AppState, user: &UserId, input: TextInput) -> Result<Draft, ApiError> {
     check_content(state, &input.content)?;
     check_ids(&input)?;
     check_rate(state, user).await?;
-    let draft = Draft {
-        chat_id: input.chat_id.clone(),
+    Ok(Draft {
+        chat_id: input.chat_id,
         user_id: user.clone(),
         content: input.content,
         kind: MessageKind::Text,
         metadata: input.metadata,
         reply_to: input.reply_to,
         client_msg_id: input.client_msg_id,
-    };
-    // Stored and handed to this instance's hub in one step (so delivery order is stored
-    // order); the hub delivers it to the room's local connections, the sender's echo among
-    // them, and the backend carries it to the other instances.
-    match state.backend.send(draft, &state.hub).await? {
-        Sent::Private => Err(private_room(&input.chat_id)),
+    })
+}
+
+/// What a send's outcome means for its sender.
+fn posted(sent: Result<Sent, StoreError>, chat: &ChatId) -> Result<Posted, ApiError> {
+    match sent? {
+        Sent::Private => Err(private_room(chat)),
         Sent::Stored(message) => {
             stats::hot().stored_text.increment(1);
             Ok(Posted {

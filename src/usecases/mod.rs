@@ -15,7 +15,7 @@ mod rooms;
 mod sync;
 mod typing;
 
-pub use messages::{Posted, TextInput, history, send_text};
+pub use messages::{Posted, TextInput, history, send_text, send_texts};
 pub use rooms::{
     add_participant, create_room, get_room, get_user, join, leave, read_room, remove_participant, user_rooms,
 };

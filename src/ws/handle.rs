@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use super::frames::{self, ClientFrame, ResumeFrame};
+use super::frames::{self, ClientFrame, ResumeFrame, TextFrame};
 use crate::domain::{ChatId, Json, UserId};
 use crate::error::ApiError;
+use crate::hub::outbox::Outbox;
 use crate::state::AppState;
 use crate::stats;
 use crate::transport::Socket;
@@ -15,6 +16,9 @@ use crate::usecases::{self, Position, TextInput};
 /// At most this many rooms in one `resume` frame.
 pub const MAX_RESUME_ROOMS: usize = 1000;
 
+/// At most this many texts handled together (see `texts`).
+const MOST_TEXTS_AT_ONCE: usize = 32;
+
 /// The connection a frame came on.
 #[derive(Clone, Copy)]
 pub struct Conn<'a> {
@@ -23,12 +27,24 @@ pub struct Conn<'a> {
     pub id: u64,
     /// Its live messages are held for a resume (this is its first frame).
     pub resuming: bool,
+    /// Its outbox: the answers to texts handled together queue there, behind their echoes.
+    pub outbox: &'a Outbox,
 }
 
 /// Handles one client frame and writes back what it calls for. The first frame of a
 /// resuming connection ends the wait: its live messages follow whatever this wrote.
 pub async fn reply_to(socket: &mut Socket, conn: Conn<'_>, msg: Message) -> Result<(), Error> {
-    let (replies, positions) = answer(conn, &msg).await;
+    let frame = match decode(&msg) {
+        Ok(ClientFrame::Text(first)) if !conn.resuming => match text_behind(socket) {
+            Some(second) => {
+                texts(socket, conn, first, second).await;
+                return Ok(());
+            }
+            None => Ok(ClientFrame::Text(first)),
+        },
+        frame => frame,
+    };
+    let (replies, positions) = answer(conn, frame).await;
     for reply in replies {
         socket.send_text(reply.to_str().to_string()).await?;
     }
@@ -38,25 +54,85 @@ pub async fn reply_to(socket: &mut Socket, conn: Conn<'_>, msg: Message) -> Resu
     Ok(())
 }
 
-/// The frames for this connection alone, and (for a resume) the positions it named.
-async fn answer(conn: Conn<'_>, msg: &Message) -> (Vec<Json>, HashMap<ChatId, u64>) {
+/// The next frame if the client already sent it and it is a text; another frame is held for
+/// the session's next turn (after the outbox is written, as every frame's).
+fn text_behind(socket: &mut Socket) -> Option<TextFrame> {
+    let msg = socket.ready()?;
+    if let Message::Text(text) = &msg
+        && let Ok(ClientFrame::Text(frame)) = frames::decode(text)
+    {
+        return Some(frame);
+    }
+    socket.hold(msg);
+    None
+}
+
+/// Texts the client sent one right behind another, handled together (on Redis, stored in one
+/// round trip): each is answered as it would be alone, in order, and its answer (an error, a
+/// retry's original) queues in the outbox behind the echoes of the texts before it.
+async fn texts(socket: &mut Socket, conn: Conn<'_>, first: TextFrame, second: TextFrame) {
+    let mut batch = vec![first, second];
+    while batch.len() < MOST_TEXTS_AT_ONCE
+        && let Some(frame) = text_behind(socket)
+    {
+        batch.push(frame);
+    }
+    // The first was counted as it was decoded.
+    stats::hot().frames_in("text").increment(batch.len() as u64 - 1);
+    let inputs = batch.into_iter().map(|f| text_input(conn.user, f)).collect();
+    let outbox = conn.outbox;
+    let mut answer = |posted: Result<usecases::Posted, ApiError>| {
+        match posted {
+            Ok(posted) if posted.again => outbox.queue(&Json::of(&posted.message)),
+            Ok(_) => true,
+            Err(e) => outbox.queue(&Json::from(frames::error_frame(e.to_string()))),
+        };
+    };
+    usecases::send_texts(conn.state, conn.user, inputs, &mut answer).await;
+}
+
+/// A text frame's input: its sender must be the connection's user, its room a valid id.
+fn text_input(user: &UserId, f: TextFrame) -> Result<TextInput, ApiError> {
+    check_user(user, f.user_id.as_deref())?;
+    Ok(TextInput {
+        chat_id: ChatId::parse(&f.chat_id)?,
+        content: f.content,
+        metadata: f.metadata.unwrap_or_default(),
+        reply_to: f.reply_to,
+        client_msg_id: f.client_msg_id,
+    })
+}
+
+/// A client frame, counted in the metrics; or, for one that is not a frame of ours, its answer
+/// (an error frame, or nothing for a ping or a pong).
+fn decode(msg: &Message) -> Result<ClientFrame, Vec<Json>> {
     if msg.is_binary() {
         stats::hot().frames_in("binary").increment(1);
         let detail = "Binary frames are not supported: send JSON text frames";
-        return (vec![Json::from(frames::error_frame(detail))], HashMap::new());
+        return Err(vec![Json::from(frames::error_frame(detail))]);
     }
     // Ping and pong: tungstenite answers pings itself.
     let Message::Text(text) = msg else {
-        return Default::default();
+        return Err(Vec::new());
     };
-    let frame = match frames::decode(text) {
-        Ok(frame) => frame,
+    match frames::decode(text) {
+        Ok(frame) => {
+            stats::hot().frames_in(frame.kind()).increment(1);
+            Ok(frame)
+        }
         Err(detail) => {
             stats::hot().frames_in("invalid").increment(1);
-            return (vec![Json::from(frames::error_frame(detail))], HashMap::new());
+            Err(vec![Json::from(frames::error_frame(detail))])
         }
+    }
+}
+
+/// The frames for this connection alone, and (for a resume) the positions it named.
+async fn answer(conn: Conn<'_>, frame: Result<ClientFrame, Vec<Json>>) -> (Vec<Json>, HashMap<ChatId, u64>) {
+    let frame = match frame {
+        Ok(frame) => frame,
+        Err(replies) => return (replies, HashMap::new()),
     };
-    stats::hot().frames_in(frame.kind()).increment(1);
     if let ClientFrame::Resume(f) = frame {
         return resume(conn, f).await;
     }
@@ -81,15 +157,7 @@ async fn handle(conn: Conn<'_>, frame: ClientFrame) -> Result<Vec<Json>, ApiErro
     let (state, user) = (conn.state, conn.user);
     match frame {
         ClientFrame::Text(f) => {
-            check_user(user, f.user_id.as_deref())?;
-            let input = TextInput {
-                chat_id: ChatId::parse(&f.chat_id)?,
-                content: f.content,
-                metadata: f.metadata.unwrap_or_default(),
-                reply_to: f.reply_to,
-                client_msg_id: f.client_msg_id,
-            };
-            let posted = usecases::send_text(state, user, input).await?;
+            let posted = usecases::send_text(state, user, text_input(user, f)?).await?;
             // A retry delivered nothing: the original is the answer, to this connection.
             Ok(if posted.again {
                 vec![Json::of(&posted.message)]

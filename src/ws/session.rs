@@ -149,7 +149,7 @@ pub fn run(mut socket: Socket, reg: Registration, outbox: Arc<Outbox>) -> impl F
                     Some(Ok(msg)) => {
                         // Boxed: handling a frame awaits the store, whose futures are large;
                         // inline, they would size every idle connection's task.
-                        let conn = Conn { state, user, id: reg.conn_id, resuming };
+                        let conn = Conn { state, user, id: reg.conn_id, resuming, outbox: &outbox };
                         if Box::pin(handle::reply_to(&mut socket, conn, msg)).await.is_err() {
                             break None;
                         }

@@ -68,6 +68,11 @@ impl Keys {
     pub fn room_op(&self, c: &ChatId, op: &uuid::Uuid) -> String {
         format!("{}:room:{{{c}}}:op:{}", self.prefix, op.simple())
     }
+    /// String: set in a room by the first of a batch of texts (see batch.rs) that needs its
+    /// sender to join first; the batch's later texts to the room then need it too.
+    pub fn room_batch(&self, c: &ChatId, batch: &str) -> String {
+        format!("{}:room:{{{c}}}:batch:{batch}", self.prefix)
+    }
     /// Hash: id, username, email, metadata, last_seen.
     pub fn user(&self, u: &UserId) -> String {
         format!("{}:user:{{{u}}}", self.prefix)

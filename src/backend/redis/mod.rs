@@ -5,7 +5,8 @@
 //!   `store.rs`: `call`, the one path (bounded by `REDIS_TIMEOUT_SECONDS`) every command takes;
 //!   `keys.rs`: every key and channel name, each in its slot.
 //! - `room.lua` + `script.rs`: the room script, one atomic step per join, leave or send, whose
-//!   reply hands what it stored to this instance's hub; `rooms.rs`, `users.rs` (presence and
+//!   reply hands what it stored to this instance's hub (`batch.rs`: a connection's texts sent
+//!   at once, in one pipeline); `rooms.rs`, `users.rs` (presence and
 //!   the shared rate limit), `history.rs`, `reads.rs` (read positions): the other reads and
 //!   writes.
 //! - `pubsub/`: fan-out between instances (one pub/sub connection, follower sets, replay
@@ -13,6 +14,7 @@
 //!   payloads in `payload.rs`.
 
 mod announce;
+mod batch;
 mod conn;
 mod history;
 pub mod keys;

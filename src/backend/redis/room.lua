@@ -6,7 +6,8 @@
 -- KEYS[1] room hash, KEYS[2] members set, KEYS[3] log stream, KEYS[4] followers set (the
 -- instances subscribed to the room's channel), KEYS[5] read positions hash, KEYS[6] (a send
 -- with a client_msg_id only) the key remembering that id, then (with ARGV[9] only) the
--- user's bucket's join log, and last (with ARGV[15] only) the key keeping this run's reply
+-- user's bucket's join log, then (with ARGV[16] only) the batch's mark in the room, and last
+-- (with ARGV[15] only) the key keeping this run's reply
 -- ARGV[1] op: "send" | "join" | "add" | "leave"
 -- ARGV[2] chat id, ARGV[3] user id, ARGV[4] max messages, ARGV[5] room channel
 -- ARGV[6] created_at for an implicitly created room
@@ -22,6 +23,10 @@
 -- ARGV[14] "PUBLISH", "SPUBLISH" (a cluster), or empty: the caller publishes once replicas
 -- have the message (REDIS_WAIT_REPLICAS)
 -- ARGV[15] how long this run's reply is kept, in ms; empty: not kept
+-- ARGV[16] (a text sent in one pipeline with others from its connection, see batch.rs) how
+-- long the batch's mark in the room is kept, in ms: the first text that needs its sender to
+-- join sets it, and the batch's later texts to the room then need the join too, so that they
+-- are stored after it even if the sender became a member in between; empty: no batch
 -- Returns one string, its lines the status ("ok", "noroom", "private", "already", "notmember"
 -- or "needjoin"), for "ok" the room's epoch, then for each entry the room's previous "<µs>",
 -- its own "<µs>", and its JSON; or "dup" and the JSON of the text first sent with that
@@ -36,6 +41,7 @@ local sent = ARGV[13] ~= '' and KEYS[6] or nil
 local joins = ARGV[9] ~= '' and KEYS[sent and 7 or 6] or nil
 local publish = ARGV[14]
 local kept = ARGV[15] ~= '' and KEYS[#KEYS] or nil
+local batch = ARGV[16] ~= '' and KEYS[#KEYS - (kept and 1 or 0)] or nil
 
 -- This run retried after its reply was lost: the same reply, nothing stored again.
 if kept then
@@ -139,8 +145,11 @@ end
 
 -- A send comes without the join notice (most senders are members already): asked for it
 -- before anything changes, the caller runs the script again with it.
-if op == 'send' and ARGV[7] == '' and redis.call('SISMEMBER', members, user) == 0 then
-  return 'needjoin'
+if op == 'send' and ARGV[7] == '' then
+  if (batch and redis.call('EXISTS', batch) == 1) or redis.call('SISMEMBER', members, user) == 0 then
+    if batch then redis.call('SET', batch, '1', 'PX', ARGV[16]) end
+    return 'needjoin'
+  end
 end
 
 local exists = redis.call('EXISTS', room) == 1

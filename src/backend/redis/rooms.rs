@@ -100,12 +100,24 @@ impl RedisStore {
 
     pub async fn send(&self, draft: Draft, hub: &Hub) -> StoreResult<Sent> {
         let (chat, user) = (draft.chat_id.clone(), draft.user_id.clone());
-        let mut outcome = self
+        let outcome = self
             .room_op("send", &chat, &user, Some(Unstamped::new(draft)), false, hub)
             .await?;
+        self.sent(outcome, &chat, &user, hub).await
+    }
+
+    /// What a send's first run of the room script comes to: when the sender must join first,
+    /// the second run, with the join notice.
+    pub(super) async fn sent(
+        &self,
+        mut outcome: Outcome,
+        chat: &ChatId,
+        user: &UserId,
+        hub: &Hub,
+    ) -> StoreResult<Sent> {
         if let Outcome::NeedJoin(text) = outcome {
-            self.index_room(&user, &chat, true).await?;
-            outcome = self.room_op("send", &chat, &user, text, true, hub).await?;
+            self.index_room(user, chat, true).await?;
+            outcome = self.room_op("send", chat, user, text, true, hub).await?;
         }
         if let Outcome::Again(original) = outcome {
             return Ok(Sent::Again(original));
@@ -115,7 +127,7 @@ impl RedisStore {
             return Ok(Sent::Private);
         }
         if messages.len() == 2 {
-            self.joined(&user, &chat).await?; // the sender joined first
+            self.joined(user, chat).await?; // the sender joined first
         }
         Ok(Sent::Stored(
             messages.pop().ok_or_else(|| corrupt("reply", "no message"))?,

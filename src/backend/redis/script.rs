@@ -55,11 +55,22 @@ fn script_reply(reply: &str) -> StoreResult<(&str, &str, Vec<ScriptEntry<'_>>)> 
     Ok((status, epoch, entries))
 }
 
-/// Marks a room for a replay when dropped armed (see `room_op`).
-struct Recheck<'a> {
+/// Marks a room for a replay when dropped armed: a call that failed or was abandoned (a
+/// dropped HTTP request) may have run the script.
+pub(super) struct Recheck<'a> {
     hub: &'a Hub,
     chat: &'a ChatId,
-    armed: bool,
+    pub(super) armed: bool,
+}
+
+impl<'a> Recheck<'a> {
+    pub(super) fn new(hub: &'a Hub, chat: &'a ChatId) -> Self {
+        Self {
+            hub,
+            chat,
+            armed: true,
+        }
+    }
 }
 
 impl Drop for Recheck<'_> {
@@ -68,6 +79,16 @@ impl Drop for Recheck<'_> {
             self.hub.recheck(self.chat);
         }
     }
+}
+
+/// A room-script call's side of its reply: what the reply is read against.
+pub(super) struct Pending<'a> {
+    chat: &'a ChatId,
+    user: &'a UserId,
+    text: Option<Unstamped>,
+    notice: Option<Unstamped>,
+    joined: bool,
+    publish: Publisher,
 }
 
 impl RedisStore {
@@ -85,6 +106,44 @@ impl RedisStore {
         with_notice: bool,
         hub: &Hub,
     ) -> StoreResult<Outcome> {
+        let (cmd, pending) = self.room_call(op, chat, user, text, with_notice, None);
+        let mut guard = Recheck::new(hub, chat);
+        let (wait, timeout) = (self.wait_replicas, self.timeout);
+        let room = if wait > 0 {
+            self.keys.room(chat)
+        } else {
+            String::new()
+        };
+        let script = &self.room_script;
+        let (reply, acked): (String, i64) = self
+            .call(|mut c| async move {
+                let reply: String = evalsha(script, &cmd, &mut c).await?;
+                if wait == 0 || !reply.starts_with("ok") {
+                    return Ok((reply, 0));
+                }
+                Ok((reply, c.wait_replicas(&room, wait, timeout / 2).await?))
+            })
+            .await?;
+        if wait > 0 && reply.starts_with("ok") && acked < i64::from(wait) {
+            return Err(StoreError::Unavailable(format!(
+                "{acked} of REDIS_WAIT_REPLICAS={wait} replicas acknowledged the write"
+            )));
+        }
+        guard.armed = false;
+        self.settle_reply(pending, &reply, hub).await
+    }
+
+    /// Builds the room script's call for `op` (room.lua's KEYS and ARGV) and what its reply is
+    /// read against. `batch`: the id of the batch of texts the call is one of (see batch.rs).
+    pub(super) fn room_call<'a>(
+        &self,
+        op: &str,
+        chat: &'a ChatId,
+        user: &'a UserId,
+        text: Option<Unstamped>,
+        with_notice: bool,
+        batch: Option<&str>,
+    ) -> (redis::Cmd, Pending<'a>) {
         let k = &self.keys;
         let sent_id = text.as_ref().and_then(|t| t.message.client_msg_id.as_deref());
         let window = (!self.window.is_zero()).then_some(self.window);
@@ -111,9 +170,10 @@ impl RedisStore {
         let keys = 5
             + usize::from(remembered.is_some())
             + usize::from(bucket.is_some())
+            + usize::from(batch.is_some())
             + usize::from(kept.is_some());
         let size = 512 + halves.json.len() + text_halves.json.len();
-        let mut cmd = redis::Cmd::with_capacity(3 + keys + 15, size);
+        let mut cmd = redis::Cmd::with_capacity(3 + keys + 16, size);
         cmd.arg("EVALSHA").arg(self.room_script.get_hash()).arg(keys);
         for suffix in ["", keys::MEMBERS, keys::LOG, keys::FOLLOWERS, keys::READS] {
             cmd.arg(k.room_name(keys::ROOM, chat, suffix));
@@ -123,6 +183,9 @@ impl RedisStore {
         }
         if bucket.is_some() {
             cmd.arg(k.user_joins(user));
+        }
+        if let Some(id) = batch {
+            cmd.arg(k.room_batch(chat, id));
         }
         if let Some(op) = &kept {
             cmd.arg(k.room_op(chat, op));
@@ -148,56 +211,51 @@ impl RedisStore {
             Publisher::Script(cmd) => cmd,
             Publisher::Caller => "",
         });
+        // Both marks outlive any retry of their call.
+        let marks = ms(self.timeout * 2);
         match kept {
-            Some(_) => cmd.arg(ms(self.timeout * 2)),
+            Some(_) => cmd.arg(marks),
             None => cmd.arg(""),
         };
-        // Should the call fail or be abandoned (a dropped HTTP request), the script may have
-        // run: the room is then replayed here (hub/order.rs).
-        let mut guard = Recheck {
-            hub,
-            chat,
-            armed: true,
+        match batch {
+            Some(_) => cmd.arg(marks),
+            None => cmd.arg(""),
         };
-        let (wait, timeout) = (self.wait_replicas, self.timeout);
-        let room = if wait > 0 { k.room(chat) } else { String::new() };
-        let script = &self.room_script;
-        let (reply, acked): (String, i64) = self
-            .call(|mut c| async move {
-                let reply: String = evalsha(script, &cmd, &mut c).await?;
-                if wait == 0 || !reply.starts_with("ok") {
-                    return Ok((reply, 0));
-                }
-                Ok((reply, c.wait_replicas(&room, wait, timeout / 2).await?))
-            })
-            .await?;
-        if wait > 0 && reply.starts_with("ok") && acked < i64::from(wait) {
-            return Err(StoreError::Unavailable(format!(
-                "{acked} of REDIS_WAIT_REPLICAS={wait} replicas acknowledged the write"
-            )));
-        }
-        guard.armed = false;
+        let pending = Pending {
+            chat,
+            user,
+            text,
+            notice,
+            joined,
+            publish,
+        };
+        (cmd, pending)
+    }
+
+    /// Reads a room-script reply: a retry's original, a send that needs the join, or what
+    /// was stored, each message handed to `hub` (and published, where the script did not).
+    pub(super) async fn settle_reply(&self, p: Pending<'_>, reply: &str, hub: &Hub) -> StoreResult<Outcome> {
         if let Some(original) = reply.strip_prefix("dup\n") {
             let message = serde_json::from_str(original).map_err(|e| corrupt("sent message", e))?;
             return Ok(Outcome::Again(message));
         }
-        let (status, epoch, entries) = script_reply(&reply)?;
+        let (status, epoch, entries) = script_reply(reply)?;
         if status == "needjoin" {
-            return Ok(Outcome::NeedJoin(text));
+            return Ok(Outcome::NeedJoin(p.text));
         }
-        if let (1.., Some((_, seq, _))) = (wait, entries.last()) {
-            self.confirm(chat, *seq).await;
+        if let (1.., Some((_, seq, _))) = (self.wait_replicas, entries.last()) {
+            self.confirm(p.chat, *seq).await;
         }
         // The notice was stored if there is an entry beyond the text (a join or leave, or a
         // send that joined the room first), and comes first.
-        let notice_stored = entries.len() > usize::from(text.is_some());
-        let mark = if joined {
-            Membership::Joined(user.clone())
+        let notice_stored = entries.len() > usize::from(p.text.is_some());
+        let mark = if p.joined {
+            Membership::Joined(p.user.clone())
         } else {
-            Membership::Left(user.clone())
+            Membership::Left(p.user.clone())
         };
-        let notice = notice.filter(|_| notice_stored).map(|n| (n, Some(mark)));
-        let pending = notice.into_iter().chain(text.map(|t| (t, None)));
+        let notice = p.notice.filter(|_| notice_stored).map(|n| (n, Some(mark)));
+        let pending = notice.into_iter().chain(p.text.map(|t| (t, None)));
         let mut stored = Vec::with_capacity(entries.len());
         for ((prev, seq, json), (mut u, membership)) in entries.into_iter().zip(pending) {
             u.message.timestamp = i64::try_from(seq)
@@ -207,15 +265,15 @@ impl RedisStore {
             u.message.seq = Some(seq);
             u.message.epoch = Some(epoch.to_string());
             let delivery = Delivery {
-                chat_id: chat.clone(),
+                chat_id: p.chat.clone(),
                 frame: Json::from(json.to_string()),
                 skip: None,
                 membership,
                 seq: Some(seq),
             };
             hub.deliver_next(prev, &delivery);
-            if publish != Publisher::Script("PUBLISH") {
-                self.announce(publish, prev, &delivery, user).await;
+            if p.publish != Publisher::Script("PUBLISH") {
+                self.announce(p.publish, prev, &delivery, p.user).await;
             }
             stored.push(u.message);
         }
