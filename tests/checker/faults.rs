@@ -23,11 +23,13 @@ pub async fn inject(cluster: Arc<Mutex<Cluster>>, fault: Fault, journal: Shared)
         Fault::RedisRestart => {
             c.stop_redis().await;
             c.boot_redis().await;
+            journal.lock().redis_back = Some(now_us());
         }
         Fault::RedisStop { ms } => {
             c.stop_redis().await;
             tokio::time::sleep(Duration::from_millis(ms)).await;
             c.boot_redis().await;
+            journal.lock().redis_back = Some(now_us());
         }
         Fault::KillInstance { instance, down_ms } => {
             c.kill_instance(instance);

@@ -77,6 +77,8 @@ pub struct Journal {
     pub ops: usize,
     /// When each fault started.
     pub faults: Vec<i64>,
+    /// When Redis last came back from a stop or a restart.
+    pub redis_back: Option<i64>,
 }
 
 /// The journal, shared by the run's tasks.

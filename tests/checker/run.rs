@@ -150,7 +150,14 @@ pub async fn run(seed: u64, p: &Profile) -> Outcome {
         }
     }
     let last_fault = journal.lock().faults.last().copied().unwrap_or(0);
-    let settle = (last_fault + (PRESENCE_TTL.as_micros() as i64) + 1_000_000 - now_us()).max(1_500_000);
+    let ttl = PRESENCE_TTL.as_micros() as i64;
+    // After Redis comes back, every instance's heartbeat had failed: the keepalive (a tick a
+    // second) waits a TTL from its last failure before it reaps a dead instance's follower
+    // entries (pubsub/reap.rs), so those wait up to the TTL and two ticks (soak seed
+    // 343213408: an instance killed, then Redis stopped until 2 s before the end, and the
+    // killed one's entries found stale a second before the reaper was due).
+    let reaped = journal.lock().redis_back.map_or(0, |back| back + ttl + 3_000_000);
+    let settle = ((last_fault + ttl + 1_000_000).max(reaped) - now_us()).max(1_500_000);
     // And every client settled: a slow consumer still paused may not have read yet that the
     // server closed its connection, and the checks take the journal's open connections for
     // the server's (soak seed 130419609: `presence` wanted a user active whose last
