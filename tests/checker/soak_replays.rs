@@ -252,3 +252,15 @@ async fn replay_soak_delivered_to_non_member() {
 async fn replay_soak_stale_follower_after_late_outage() {
     replay_soak(343_213_408, &["stale-follower"]).await;
 }
+
+/// The soak at `4d7fb49` (seed 307935418, `missed-after-connect`): Redis stopped from 9.1 s to
+/// 10.4 s; a text of u1 to r2, sent during the stop, needed u1 to join first, and its join
+/// was stored right after Redis came back (10.48 s); u1's connection on i0, opened before that
+/// join, never got it, nor anything of r2 before u1's leave at 10.74 s. Reproduced in 1 of 1
+/// replays at `4d7fb49` and in 1 of 1 at `9996772` (before the burst pipeline): not caused by
+/// it. Open: ignored until its fix lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "open hole: a join made by a send during a Redis stop is missed by the user's connection (docs/testing.md)"]
+async fn replay_soak_join_by_send_after_redis_stop() {
+    replay_soak(307_935_418, &["missed-after-connect"]).await;
+}
