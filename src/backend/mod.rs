@@ -34,10 +34,10 @@ pub enum Backend {
     Redis(RedisBackend),
 }
 
-/// Calls the same store method on whichever backend is configured (memory's are synchronous).
 /// Takes the outcome of each of several sends, in order (`send_many`).
 pub type Each<'a> = dyn FnMut(StoreResult<Sent>) + Send + 'a;
 
+/// Calls the same store method on whichever backend is configured (memory's are synchronous).
 macro_rules! store {
     ($self:ident.$method:ident($($arg:expr),*)) => {
         match $self {

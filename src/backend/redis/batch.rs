@@ -10,6 +10,7 @@ use bb8_redis::redis::{self, RedisError, RedisResult};
 use super::RedisStore;
 use super::script::Recheck;
 use super::stamp::Unstamped;
+use super::store::no_script;
 use crate::backend::StoreError;
 use crate::domain::{ChatId, Draft, UserId};
 use crate::hub::Hub;
@@ -82,11 +83,9 @@ async fn run(
     c: &mut super::conn::Conn,
 ) -> Result<Vec<RedisResult<String>>, RedisError> {
     let mut replies: Vec<RedisResult<String>> = pipe.query_async(c).await?;
-    let no_script = |r: &RedisResult<String>| {
-        r.as_ref()
-            .is_err_and(|e| e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript))
-    };
-    let again: Vec<usize> = (0..replies.len()).filter(|i| no_script(&replies[*i])).collect();
+    let again: Vec<usize> = (0..replies.len())
+        .filter(|i| replies[*i].as_ref().is_err_and(no_script))
+        .collect();
     if again.is_empty() {
         return Ok(replies);
     }

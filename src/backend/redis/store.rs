@@ -206,10 +206,15 @@ pub(super) async fn evalsha<T: redis::FromRedisValue>(
     c: &mut Conn,
 ) -> Result<T, RedisError> {
     match cmd.query_async(c).await {
-        Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+        Err(e) if no_script(&e) => {
             script.load_async(c).await?;
             cmd.query_async(c).await
         }
         result => result,
     }
+}
+
+/// Whether Redis refused a script's call for want of the script (then loaded, and run again).
+pub(super) fn no_script(e: &RedisError) -> bool {
+    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
