@@ -167,6 +167,29 @@ impl Hub {
         }
     }
 
+    /// A join at `seq` that a connecting reading found its user's older connections here
+    /// missed (see `redis/pubsub/connect.rs`), while the user waits for its bucket's replay:
+    /// left to that replay, in order before the user's later joins in the room it holds. False
+    /// if the user waits no more (the caller writes its stretch itself).
+    pub fn pause_join(&self, user: &UserId, room: &ChatId, seq: u64) -> bool {
+        let mut s = self.lock();
+        let Some(paused) = s.users.get_mut(user).and_then(|e| e.paused.as_mut()) else {
+            return false;
+        };
+        let at = paused
+            .iter()
+            .position(|j| j.room == *room && j.seq > seq)
+            .unwrap_or(paused.len());
+        let join = PausedJoin {
+            user: user.clone(),
+            room: room.clone(),
+            seq,
+            found: false,
+        };
+        paused.insert(at, join);
+        true
+    }
+
     /// The replay of the users `which` picks is done: their joins apply again, and those
     /// delivered meanwhile are returned, in order, to be backfilled.
     pub fn resume_joins(&self, which: impl Fn(&UserId) -> bool) -> Vec<PausedJoin> {

@@ -174,7 +174,7 @@ async fn replay_soak_presence() {
 /// it, a new connection of u0 read its rooms there: r2, not followed on i2 at all, was
 /// followed from that reading, so the replayed notice found u0 following it already. Fixed: a
 /// room new to the hub that the user joined after its older connections read theirs is
-/// followed from that join (src/backend/redis/pubsub/refollow.rs, `starts_from_joins`);
+/// followed from that join (src/backend/redis/pubsub/connect.rs, `starts_from_joins`);
 /// the new connection's floors keep the earlier part from it. Failed 3 of 3 before, passed
 /// 4 of 4 after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,13 +254,16 @@ async fn replay_soak_stale_follower_after_late_outage() {
 }
 
 /// The soak at `4d7fb49` (seed 307935418, `missed-after-connect`): Redis stopped from 9.1 s to
-/// 10.4 s; a text of u1 to r2, sent during the stop, needed u1 to join first, and its join
-/// was stored right after Redis came back (10.48 s); u1's connection on i0, opened before that
-/// join, never got it, nor anything of r2 before u1's leave at 10.74 s. Reproduced in 1 of 1
-/// replays at `4d7fb49` and in 1 of 1 at `9996772` (before the burst pipeline): not caused by
-/// it. Open: ignored until its fix lands.
+/// 10.4 s; u1's text to r2, sent during the stop, had u1 join first, stored right after Redis
+/// came back (10.48 s), while i0's pub/sub connection was still down. Another user's new
+/// connection on i0 then read r2 and had i0 follow it from that join on; u1's own new
+/// connection there read r2 next, and its user followed the room from where i0 stood: u1's
+/// older connection (conn 42), which read its rooms before the join, never got it. Fixed in
+/// `redis/pubsub/connect.rs`: a reading that finds such a join in a room followed here past
+/// it has the join's stretch written to the older connections (by the bucket's replay, while
+/// that is due). Reproduced in 1 of 1 replays before the fix (and at `9996772`, before the
+/// burst pipeline).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open hole: a join made by a send during a Redis stop is missed by the user's connection (docs/testing.md)"]
 async fn replay_soak_join_by_send_after_redis_stop() {
     replay_soak(307_935_418, &["missed-after-connect"]).await;
 }

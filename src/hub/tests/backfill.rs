@@ -242,3 +242,45 @@ fn a_user_paused_on_its_own_keeps_its_joins() {
     assert_eq!(hub.resume_joins(|user| *user == u), [join]);
     assert_eq!(hub.resume_joins(|user| *user == u), []);
 }
+
+/// Soak seed 307935418, in the hub: `u` joined at 11 while its bucket waits for its replay,
+/// and the room is followed here from 11 on for `v`'s reading, so the join never went through
+/// the hub. `u`'s new connection finds it (`pause_join`): kept for the replay, before `u`'s
+/// later join (13) delivered meanwhile, and the room waits for the replay rather than being
+/// followed from past the join. Once resumed, the older connection gets the whole stretch.
+#[test]
+fn a_join_found_by_a_reading_while_paused_waits_in_order() {
+    let hub = Hub::default();
+    let (u, v, chat) = users_and_room();
+    let (a, _) = reading(&hub, &u, &[], 5);
+    hub.pause_user(&u);
+    reading(&hub, &v, &[(chat.clone(), 11)], 11);
+    let stretch = [
+        stored(&chat, "u joined", 11, Some(Membership::Joined(u.clone()))),
+        stored(&chat, "u left", 12, Some(Membership::Left(u.clone()))),
+        stored(&chat, "u joined again", 13, Some(Membership::Joined(u.clone()))),
+    ];
+    hub.deliver_next(11, &stretch[1]);
+    hub.deliver_next(12, &stretch[2]);
+    assert!(hub.pause_join(&u, &chat, 11));
+    hub.follow_read(&u, [(chat.clone(), 11)]);
+    assert!(!hub.follows(&u, &chat));
+    assert_eq!(texts(&a), Vec::<String>::new());
+    let paused = |seq| PausedJoin {
+        user: u.clone(),
+        room: chat.clone(),
+        seq,
+        found: false,
+    };
+    assert_eq!(hub.resume_joins(|user| *user == u), [paused(11), paused(13)]);
+    assert_eq!(
+        hub.backfill((&u, &chat, 11, false), &log(&stretch)),
+        Backfill::Done
+    );
+    assert_eq!(texts(&a), ["u joined", "u left", "u joined again"]);
+    assert!(hub.follows(&u, &chat));
+    assert!(
+        !hub.pause_join(&u, &chat, 11),
+        "resumed: the caller writes the stretch"
+    );
+}

@@ -26,6 +26,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+mod connect;
 mod keepalive;
 mod link;
 mod listen;
@@ -35,12 +36,12 @@ mod refollow;
 mod register;
 mod shards;
 
-use super::keys::{Keys, USER_BUCKETS, user_bucket};
+use super::keys::{Keys, USER_BUCKETS};
 use super::payload::RoomPayload;
 use super::store::RedisStore;
 use crate::backend::{StoreError, StoreResult};
 use crate::config::RedisSettings;
-use crate::domain::{ChatId, UserId};
+use crate::domain::ChatId;
 use crate::hub::{Delivery, Hub};
 
 /// A channel this instance may need.
@@ -122,33 +123,6 @@ impl RedisBus {
         tasks.spawn(bus.clone().listen(rx, shutdown.clone()));
         tasks.spawn(bus.clone().keepalive(shutdown));
         Ok(bus)
-    }
-
-    /// Follows a connecting user's rooms (those it is still a member of), subscribed and
-    /// confirmed before the upgrade completes; connection `conn` starts at the store's
-    /// position in each (see `hub/floor.rs`).
-    pub async fn follow(&self, user: &UserId, conn: u64, rooms: Vec<ChatId>) -> StoreResult<()> {
-        self.pause_if_unreplayed(user).await;
-        let (starts, now) = self.inner.store.room_starts(user, rooms).await?;
-        let from = self.starts_from_joins(user, &starts).await;
-        let new = self.inner.hub.follow_read(user, from);
-        self.inner.hub.started(user, conn, starts.iter().cloned(), now);
-        let rooms: Vec<ChatId> = starts.into_iter().map(|(room, _)| room).collect();
-        let mut channels: Vec<Channel> = rooms.into_iter().map(Channel::Room).collect();
-        let bucket = user_bucket(user);
-        if !self.inner.buckets[bucket as usize].load(Ordering::Acquire) {
-            channels.push(Channel::Users(bucket));
-        }
-        if channels.is_empty() {
-            return Ok(()); // the usual connect: no rooms yet, its bucket already subscribed
-        }
-        self.reconcile(channels).await?;
-        // A room new here whose channel was still subscribed (it left this hub a moment ago)
-        // gets no subscription replay: a recheck reads what was stored since `lasts`.
-        for room in &new {
-            self.inner.hub.recheck(room);
-        }
-        Ok(())
     }
 
     /// After a user's last local connection closed: drop the room channels nobody here needs

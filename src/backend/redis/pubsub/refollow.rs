@@ -123,34 +123,6 @@ impl RedisBus {
         }
     }
 
-    /// A connecting user's rooms (`starts`, as read), each with where this hub is to follow it
-    /// from. A room not followed here at all, that the user joined after its older connections
-    /// here read their rooms, and whose join notice is lost or still to come (soak seed
-    /// 606279156): followed from the reading, those connections would never get the join and
-    /// what came before the reading; it is followed from the join (the new connection's
-    /// floors keep what came before its reading from it, `hub/floor.rs`). Anything else, and
-    /// should the join not be found, from the reading.
-    pub(super) async fn starts_from_joins(
-        &self,
-        user: &UserId,
-        starts: &[(ChatId, u64)],
-    ) -> Vec<(ChatId, u64)> {
-        let hub = &self.inner.hub;
-        let mut from = Vec::with_capacity(starts.len());
-        for (room, last) in starts {
-            let mut start = *last;
-            if hub.read_by(user, *last) && hub.last_seq(room).is_none() && !hub.follows(user, room) {
-                match self.inner.store.join_seq(room, user, *last).await {
-                    Ok(Some(join)) if hub.read_by(user, join) => start = join.saturating_sub(1),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, %room, "finding a user's join failed"),
-                }
-            }
-            from.push((room.clone(), start));
-        }
-        from
-    }
-
     /// Follows logged join notices of users connected here, in order.
     async fn follow_logged(&self, notices: Vec<JoinNotice>) {
         let hub = &self.inner.hub;
@@ -207,7 +179,7 @@ impl RedisBus {
     }
 
     /// [`Hub::backfill`] for a join; false if the hub is not past it (any more).
-    async fn backfill(&self, j: &PausedJoin) -> bool {
+    pub(super) async fn backfill(&self, j: &PausedJoin) -> bool {
         // The room moving on between the read and the write asks for another read; a room
         // that busy is left to its next loss's replay after a few.
         for _ in 0..BACKFILL_READS {
