@@ -17,6 +17,13 @@ impl Json {
         Self::from(serde_json::to_string(frame).unwrap_or_default())
     }
 
+    /// A part of `whole` (`part` must be a slice of `whole`'s bytes, starting and ending on a
+    /// character boundary): sharing them, not copied (a message's JSON in the room script's
+    /// reply, see `backend/redis/script.rs`).
+    pub fn part_of(whole: &Bytes, part: &str) -> Self {
+        Self(whole.slice_ref(part.as_bytes()))
+    }
+
     /// The message this JSON holds (for callers that need its fields).
     pub fn parse(&self) -> serde_json::Result<Message> {
         serde_json::from_slice(&self.0)

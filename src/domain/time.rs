@@ -1,6 +1,6 @@
 //! Timestamps: the one wire format (RFC 3339, UTC, `Z`, microseconds) and the lenient input parser.
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, SecondsFormat, TimeDelta, Timelike, Utc};
 
 /// A point in time as the contract stores and sends it (microsecond precision).
 pub type Timestamp = DateTime<Utc>;
@@ -21,9 +21,35 @@ pub fn next_after(last: Option<Timestamp>) -> Timestamp {
     }
 }
 
-/// Formats as `2024-01-01T00:00:00.123456Z`.
+/// Formats as `2024-01-01T00:00:00.123456Z`: digit by digit for years 0 to 9999 (chrono's
+/// formatting goes through `fmt`, and each stored message formats its timestamp twice: see
+/// docs/performance.md), by chrono otherwise.
 pub fn format(t: &Timestamp) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+    let micros = t.timestamp_subsec_micros();
+    let Ok(year) = u32::try_from(t.year()) else {
+        return t.to_rfc3339_opts(SecondsFormat::Micros, true);
+    };
+    if year > 9999 || micros > 999_999 {
+        return t.to_rfc3339_opts(SecondsFormat::Micros, true); // a leap second, too
+    }
+    let mut out = String::with_capacity(27);
+    let fields = [
+        (year, 4, '-'),
+        (t.month(), 2, '-'),
+        (t.day(), 2, 'T'),
+        (t.hour(), 2, ':'),
+        (t.minute(), 2, ':'),
+        (t.second(), 2, '.'),
+        (micros, 6, 'Z'),
+    ];
+    for (value, width, then) in fields {
+        for place in (0..width).rev() {
+            let digit = value / 10u32.pow(place) % 10;
+            out.push(char::from_digit(digit, 10).unwrap_or('0'));
+        }
+        out.push(then);
+    }
+    out
 }
 
 /// Parses RFC 3339 (`Z` or an offset) or the seed's naive form (read as UTC), any fraction.
@@ -77,6 +103,21 @@ pub mod serde_ts_opt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The digit-by-digit format is chrono's, over dates from year 0 to 9999 and beyond.
+    #[test]
+    fn formats_as_chrono_does() {
+        let mut us: i64 = -62_167_219_200_000_000; // 0000-01-01T00:00:00Z
+        let step = 7_919_191_919_191; // about 92 days, and never a whole second
+        while us < 260_000_000_000_000_000 {
+            let t = DateTime::from_timestamp_micros(us).unwrap();
+            assert_eq!(format(&t), t.to_rfc3339_opts(SecondsFormat::Micros, true), "{us}");
+            us += step;
+        }
+        let t = DateTime::from_timestamp_micros(-62_167_219_200_000_001).unwrap();
+        assert_eq!(format(&t), t.to_rfc3339_opts(SecondsFormat::Micros, true));
+        assert_eq!(format(&Timestamp::UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
+    }
 
     #[test]
     fn formats_with_microseconds_and_z() {

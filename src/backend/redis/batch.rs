@@ -8,8 +8,8 @@
 use bb8_redis::redis::{self, RedisError, RedisResult};
 
 use super::RedisStore;
-use super::script::Recheck;
 use super::stamp::Unstamped;
+use super::store::Recheck;
 use super::store::no_script;
 use crate::backend::StoreError;
 use crate::domain::{ChatId, Draft, UserId};
@@ -66,7 +66,7 @@ impl RedisStore {
                 }
             };
             guard.armed = false;
-            let sent = match self.settle_reply(p, &reply, hub).await {
+            let sent = match self.settle_reply(p, reply, hub).await {
                 Ok(outcome) => self.sent(outcome, chat, user, hub).await,
                 Err(e) => Err(e),
             };

@@ -36,31 +36,39 @@ impl Keys {
     /// n (how many messages it ever stored), acked (with `REDIS_WAIT_REPLICAS`: the newest
     /// message the replicas have, see `announce.rs`).
     pub fn room(&self, c: &ChatId) -> String {
-        self.room_name(ROOM, c, "").to_string()
+        self.room_name(ROOM, c, "").string()
     }
     /// Set of participant user ids.
     pub fn members(&self, c: &ChatId) -> String {
-        self.room_name(ROOM, c, MEMBERS).to_string()
+        self.room_name(ROOM, c, MEMBERS).string()
     }
     /// Stream of stored messages; entry id `<timestamp µs>-0`, fields `m` (JSON) and
     /// optionally `j` / `l` (user who joined / left with this message).
     pub fn log(&self, c: &ChatId) -> String {
-        self.room_name(ROOM, c, LOG).to_string()
+        self.room_name(ROOM, c, LOG).string()
     }
     /// Set of the ids of instances subscribed to the room's channel: the room script publishes
     /// only when one besides the storing instance is there.
     pub fn followers(&self, c: &ChatId) -> String {
-        self.room_name(ROOM, c, FOLLOWERS).to_string()
+        self.room_name(ROOM, c, FOLLOWERS).string()
     }
     /// Hash: user id → `<seq>:<ordinal>`, how far the user has read (ordinal: the room's
     /// message count at that message, so unread = the room's `n` minus it).
     pub fn reads(&self, c: &ChatId) -> String {
-        self.room_name(ROOM, c, READS).to_string()
+        self.room_name(ROOM, c, READS).string()
     }
     /// String: the JSON of a text sent with a `client_msg_id`, for retries within the
     /// idempotency window. `|` never occurs in ids, so user and id cannot run together.
     pub fn sent_id(&self, c: &ChatId, u: &UserId, id: &str) -> String {
-        format!("{}:room:{{{c}}}:sent:{u}|{id}", self.prefix)
+        concat(&[
+            &self.prefix,
+            ":room:{",
+            c.as_str(),
+            "}:sent:",
+            u.as_str(),
+            "|",
+            id,
+        ])
     }
     /// String: the reply of one run of the room script, so that a run retried after a lost
     /// reply (the cluster client retries after a reconnect) answers the same and stores
@@ -71,23 +79,23 @@ impl Keys {
     /// String: set in a room by the first of a batch of texts (see batch.rs) that needs its
     /// sender to join first; the batch's later texts to the room then need it too.
     pub fn room_batch(&self, c: &ChatId, batch: &str) -> String {
-        format!("{}:room:{{{c}}}:batch:{batch}", self.prefix)
+        concat(&[&self.prefix, ":room:{", c.as_str(), "}:batch:", batch])
     }
     /// Hash: id, username, email, metadata, last_seen.
     pub fn user(&self, u: &UserId) -> String {
-        format!("{}:user:{{{u}}}", self.prefix)
+        concat(&[&self.prefix, ":user:{", u.as_str(), "}"])
     }
     /// Set of the user's room ids.
     pub fn user_rooms(&self, u: &UserId) -> String {
-        format!("{}:user:{{{u}}}:rooms", self.prefix)
+        concat(&[&self.prefix, ":user:{", u.as_str(), "}:rooms"])
     }
     /// Hash: instance id → number of the user's live connections on that instance.
     pub fn user_conns(&self, u: &UserId) -> String {
-        format!("{}:user:{{{u}}}:conns", self.prefix)
+        concat(&[&self.prefix, ":user:{", u.as_str(), "}:conns"])
     }
     /// String: the user's rate-limit state (GCRA theoretical arrival time, µs).
     pub fn user_rate(&self, u: &UserId) -> String {
-        format!("{}:user:{{{u}}}:rate", self.prefix)
+        concat(&[&self.prefix, ":user:{", u.as_str(), "}:rate"])
     }
     /// Sorted set: instance id → time (ms) of its last heartbeat.
     pub fn instances(&self) -> String {
@@ -100,7 +108,7 @@ impl Keys {
     }
     /// Channel of a room: stored messages and typing events (payloads: `payload.rs`).
     pub fn room_channel(&self, c: &ChatId) -> String {
-        self.room_name(ROOM_CHANNEL, c, "").to_string()
+        self.room_name(ROOM_CHANNEL, c, "").string()
     }
     /// Channel of a bucket of users (see [`user_bucket`]): rooms its users joined on some
     /// instance (payloads: `payload.rs`).
@@ -151,16 +159,47 @@ pub struct RoomName<'a> {
     suffix: &'static str,
 }
 
+impl RoomName<'_> {
+    /// The name's pieces, in order: `<prefix>:<kind>{<chat>}<suffix>`.
+    fn pieces(&self) -> [&str; 7] {
+        let chat = self.chat.as_str();
+        [self.prefix, ":", self.kind, "{", chat, "}", self.suffix]
+    }
+
+    /// The name as a `String` of its own.
+    pub fn string(&self) -> String {
+        concat(&self.pieces())
+    }
+}
+
 impl std::fmt::Display for RoomName<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}{{{}}}{}", self.prefix, self.kind, self.chat, self.suffix)
+        self.pieces().iter().try_for_each(|p| f.write_str(p))
     }
 }
 
 impl redis::ToRedisArgs for RoomName<'_> {
+    /// Copied piece by piece: through `fmt` (`write_arg_fmt`), the room script's six names
+    /// cost more than the rest of its call (docs/performance.md).
     fn write_redis_args<W: ?Sized + redis::RedisWrite>(&self, out: &mut W) {
-        out.write_arg_fmt(self);
+        use std::io::Write;
+        let mut w = out.writer_for_next_arg();
+        for p in self.pieces() {
+            // Writing into the command's own buffer cannot fail.
+            let _ = w.write_all(p.as_bytes());
+        }
     }
+}
+
+/// The pieces of a name, one after another: the names on a message's path are built this way
+/// rather than by `format!` (its machinery was a measurable part of each room-script call:
+/// docs/performance.md).
+fn concat(pieces: &[&str]) -> String {
+    let mut out = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+    for p in pieces {
+        out.push_str(p);
+    }
+    out
 }
 
 /// How many join notices a bucket's log keeps, at least (`MAXLEN ~`; room.lua says the same).
@@ -198,6 +237,22 @@ mod tests {
         let u = UserId::parse("u@x").unwrap();
         assert_eq!(k.user_rooms(&u), "p:user:{u@x}:rooms");
         assert_eq!(k.instance_rooms("i-1"), "p:instance:{i-1}:rooms");
+    }
+
+    #[test]
+    fn a_room_name_as_a_command_argument_is_its_string() {
+        let k = Keys::new("p");
+        let c = ChatId::parse("chat:1").unwrap();
+        let mut cmd = redis::cmd("X");
+        cmd.arg(k.room_name(ROOM, &c, LOG)).arg("next");
+        let args: Vec<_> = cmd.args_iter().collect();
+        assert_eq!(
+            args[1..],
+            [
+                redis::Arg::Simple(&b"p:room:{chat:1}:log"[..]),
+                redis::Arg::Simple(&b"next"[..])
+            ]
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::announce::Publisher;
 use super::rooms::corrupt;
 use super::stamp::{Halves, Unstamped};
-use super::store::evalsha;
+use super::store::{Recheck, evalsha};
 use super::{RedisStore, keys};
 use crate::backend::{StoreError, StoreResult};
 use crate::domain::{ChatId, Draft, Json, Message, Timestamp, UserId, time};
@@ -53,32 +53,6 @@ fn script_reply(reply: &str) -> StoreResult<(&str, &str, Vec<ScriptEntry<'_>>)> 
         entries.push((prev, seq, json));
     }
     Ok((status, epoch, entries))
-}
-
-/// Marks a room for a replay when dropped armed: a call that failed or was abandoned (a
-/// dropped HTTP request) may have run the script.
-pub(super) struct Recheck<'a> {
-    hub: &'a Hub,
-    chat: &'a ChatId,
-    pub(super) armed: bool,
-}
-
-impl<'a> Recheck<'a> {
-    pub(super) fn new(hub: &'a Hub, chat: &'a ChatId) -> Self {
-        Self {
-            hub,
-            chat,
-            armed: true,
-        }
-    }
-}
-
-impl Drop for Recheck<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.hub.recheck(self.chat);
-        }
-    }
 }
 
 /// A room-script call's side of its reply: what the reply is read against.
@@ -130,7 +104,7 @@ impl RedisStore {
             )));
         }
         guard.armed = false;
-        self.settle_reply(pending, &reply, hub).await
+        self.settle_reply(pending, reply, hub).await
     }
 
     /// Builds the room script's call for `op` (room.lua's KEYS and ARGV) and what its reply is
@@ -234,11 +208,19 @@ impl RedisStore {
 
     /// Reads a room-script reply: a retry's original, a send that needs the join, or what
     /// was stored, each message handed to `hub` (and published, where the script did not).
-    pub(super) async fn settle_reply(&self, p: Pending<'_>, reply: &str, hub: &Hub) -> StoreResult<Outcome> {
+    pub(super) async fn settle_reply(
+        &self,
+        p: Pending<'_>,
+        reply: String,
+        hub: &Hub,
+    ) -> StoreResult<Outcome> {
         if let Some(original) = reply.strip_prefix("dup\n") {
             let message = serde_json::from_str(original).map_err(|e| corrupt("sent message", e))?;
             return Ok(Outcome::Again(message));
         }
+        // Each message's frame is its part of the reply, shared (not copied).
+        let whole = bytes::Bytes::from(reply);
+        let reply = std::str::from_utf8(&whole).map_err(|e| corrupt("reply", e))?;
         let (status, epoch, entries) = script_reply(reply)?;
         if status == "needjoin" {
             return Ok(Outcome::NeedJoin(p.text));
@@ -266,7 +248,7 @@ impl RedisStore {
             u.message.epoch = Some(epoch.to_string());
             let delivery = Delivery {
                 chat_id: p.chat.clone(),
-                frame: Json::from(json.to_string()),
+                frame: Json::part_of(&whole, json),
                 skip: None,
                 membership,
                 seq: Some(seq),

@@ -8,14 +8,22 @@ use crate::domain::{Draft, Message, Timestamp};
 pub(super) fn json_halves(message: &Message) -> Halves {
     const MARK: &str = "\"timestamp\":\"";
     const FILLED: &str = "1970-01-01T00:00:00.000000Z\",\"seq\":0,\"epoch\":\"";
-    let json = serde_json::to_string(message).unwrap_or_default();
+    // Sized for the message's usual fields up front, rather than grown through them.
+    let mut json = Vec::with_capacity(JSON_FIELDS + message.content.len());
+    let json = match serde_json::to_writer(&mut json, message) {
+        Ok(()) => String::from_utf8(json).unwrap_or_default(),
+        Err(_) => String::new(),
+    };
     // Keys and string values before it are JSON strings, whose quotes are escaped, so the
     // first unescaped `"timestamp":"` is the field itself; seq and epoch follow it (the
     // field order of `Message`, checked by the test below).
-    let at = json.find(MARK).map_or(0, |i| i + MARK.len());
+    let at = memchr::memmem::find(json.as_bytes(), MARK.as_bytes()).map_or(0, |i| i + MARK.len());
     let after = (at + FILLED.len()).min(json.len());
     Halves { json, at, after }
 }
+
+/// A message's JSON but its content: ids, names, timestamp, seq, epoch, a little metadata.
+const JSON_FIELDS: usize = 320;
 
 /// A message's JSON around the values the room script fills in (see `json_halves`).
 #[derive(Default)]

@@ -17,6 +17,8 @@ use super::keys::Keys;
 use super::{reads, rooms, users};
 use crate::backend::{StoreError, StoreResult};
 use crate::config::RedisSettings;
+use crate::domain::ChatId;
+use crate::hub::Hub;
 use crate::stats;
 
 /// Most Redis calls in flight at once from this instance.
@@ -217,4 +219,30 @@ pub(super) async fn evalsha<T: redis::FromRedisValue>(
 /// Whether Redis refused a script's call for want of the script (then loaded, and run again).
 pub(super) fn no_script(e: &RedisError) -> bool {
     e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+}
+
+/// Marks a room for a replay when dropped armed: a call that failed or was abandoned (a
+/// dropped HTTP request) may have run the script.
+pub(super) struct Recheck<'a> {
+    hub: &'a Hub,
+    chat: &'a ChatId,
+    pub(super) armed: bool,
+}
+
+impl<'a> Recheck<'a> {
+    pub(super) fn new(hub: &'a Hub, chat: &'a ChatId) -> Self {
+        Self {
+            hub,
+            chat,
+            armed: true,
+        }
+    }
+}
+
+impl Drop for Recheck<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.hub.recheck(self.chat);
+        }
+    }
 }
