@@ -198,12 +198,17 @@ impl Backend {
         }
     }
 
-    /// CONTRACT (RATE_LIMIT_*): takes one cell of `user`'s allowance: `Ok(None)` if allowed,
-    /// `Ok(Some(wait))` if not.
-    pub async fn check_rate(&self, user: &UserId) -> StoreResult<Option<std::time::Duration>> {
+    /// CONTRACT (RATE_LIMIT_*): takes `n` cells of `user`'s allowance, one after another (the
+    /// texts of one burst, on Redis in one call): per cell, `None` if allowed, `Some(wait)` if
+    /// not.
+    pub async fn check_rates(
+        &self,
+        user: &UserId,
+        n: usize,
+    ) -> StoreResult<Vec<Option<std::time::Duration>>> {
         match self {
-            Backend::Memory(b) => Ok(b.check_rate(user)),
-            Backend::Redis(b) => b.check_rate(user).await,
+            Backend::Memory(b) => Ok(b.check_rates(user, n)),
+            Backend::Redis(b) => b.check_rates(user, n).await,
         }
     }
 

@@ -3,8 +3,9 @@
 //! Each stored message a user causes (text, join, leave; typing is free: never stored, and sent
 //! as keys are pressed) costs one cell. The memory backend keeps a keyed GCRA in this process
 //! (governor, here); the Redis backend runs the same algorithm in a Lua script on Redis's clock
-//! (`redis/users.rs`), so the allowance is shared by every instance. `RATE_LIMIT_PER_SECOND=0`
-//! turns it off.
+//! (`redis/users.rs`), so the allowance is shared by every instance; the texts of one burst
+//! (`ws/handle.rs`) take their cells in one call, in order. `RATE_LIMIT_PER_SECOND=0` turns
+//! it off.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use super::{check_rate, check_reader, private_room};
+use super::{check_rate, check_reader, private_room, rate_answer};
 use crate::auth::Caller;
 use crate::backend::{Sent, StoreError};
 use crate::domain::{ChatId, Draft, Message, MessageKind, Metadata, Page, UserId, Window};
@@ -81,14 +81,25 @@ pub async fn send_texts(
     inputs: Vec<Result<TextInput, ApiError>>,
     answer: &mut (dyn FnMut(Result<Posted, ApiError>) + Send),
 ) {
+    // Content and ids first; then the texts that passed take their cells in one call.
+    let inputs: Vec<_> = inputs
+        .into_iter()
+        .map(|i| i.and_then(|i| valid(state, i)))
+        .collect();
+    let valid_count = inputs.iter().filter(|i| i.is_ok()).count();
+    let rates: Vec<Result<(), ApiError>> = match state.backend.check_rates(user, valid_count).await {
+        Ok(waits) => waits.into_iter().map(rate_answer).collect(),
+        Err(e) => (0..valid_count).map(|_| Err(ApiError::from(e.clone()))).collect(),
+    };
+    let mut rates = rates.into_iter();
     // Per text: refused before the store (its answer), or gone to the store (its room).
     let mut queue = VecDeque::with_capacity(inputs.len());
     let mut drafts = Vec::new();
     for input in inputs {
-        let draft = match input {
-            Ok(input) => checked(state, user, input).await,
-            Err(e) => Err(e),
-        };
+        let draft = input.and_then(|input| {
+            rates.next().unwrap_or(Ok(()))?;
+            Ok(draft_of(user, input))
+        });
         queue.push_back(match draft {
             Ok(draft) => {
                 let chat = draft.chat_id.clone();
@@ -122,10 +133,20 @@ fn refused(
 
 /// A text's checks (content, ids, the sender's rate), then its draft.
 async fn checked(state: &AppState, user: &UserId, input: TextInput) -> Result<Draft, ApiError> {
+    let input = valid(state, input)?;
+    check_rate(state, user).await?;
+    Ok(draft_of(user, input))
+}
+
+/// A text's own checks: its content and ids.
+fn valid(state: &AppState, input: TextInput) -> Result<TextInput, ApiError> {
     check_content(state, &input.content)?;
     check_ids(&input)?;
-    check_rate(state, user).await?;
-    Ok(Draft {
+    Ok(input)
+}
+
+fn draft_of(user: &UserId, input: TextInput) -> Draft {
+    Draft {
         chat_id: input.chat_id,
         user_id: user.clone(),
         content: input.content,
@@ -133,7 +154,7 @@ async fn checked(state: &AppState, user: &UserId, input: TextInput) -> Result<Dr
         metadata: input.metadata,
         reply_to: input.reply_to,
         client_msg_id: input.client_msg_id,
-    })
+    }
 }
 
 /// What a send's outcome means for its sender.

@@ -30,7 +30,13 @@ use crate::state::AppState;
 
 /// CONTRACT (RATE_LIMIT_*): each stored message a user causes costs one cell.
 async fn check_rate(state: &AppState, user: &UserId) -> Result<(), ApiError> {
-    match state.backend.check_rate(user).await? {
+    let rates = state.backend.check_rates(user, 1).await?;
+    rate_answer(rates.into_iter().next().flatten())
+}
+
+/// A cell's answer: taken, or refused with how long to wait.
+fn rate_answer(wait: Option<std::time::Duration>) -> Result<(), ApiError> {
+    match wait {
         None => Ok(()),
         Some(wait) => Err(ApiError::TooManyRequests(wait)),
     }

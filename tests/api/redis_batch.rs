@@ -11,6 +11,7 @@ use crate::helpers::{Deployment, RedisServer, TestApp, fresh_prefix, room};
 use crate::resp::{Resp, redis_command};
 
 const ROOM_LUA: &str = include_str!("../../src/backend/redis/room.lua");
+const RATE_LUA: &str = include_str!("../../src/backend/redis/rate.lua");
 
 /// Runs a `send` of `user`'s text to room `r` without the join notice; `batch`: the batch's
 /// mark key, if any. Returns the reply's text.
@@ -101,4 +102,35 @@ async fn a_batch_of_a_member_stores_and_leaves_no_mark() {
     assert_eq!(exists(redis.port, &mark).await, [Resp::Int(0)]);
     let log = format!("{prefix}:room:{{r}}:log");
     assert_eq!(redis_command(redis.port, &["XLEN", &log]).await, [Resp::Int(2)]);
+}
+
+/// The texts of a burst take their rate cells in one call (rate.lua), in order: with a burst of
+/// 3, the first three are taken and the rest refused, each with the same wait (a refused cell
+/// leaves the allowance as it was); nothing is left until a cell comes free.
+#[tokio::test]
+async fn a_burst_takes_its_rate_cells_in_one_call() {
+    let (redis, prefix, _app) = room_r(&["owner"]).await;
+    let key = format!("{prefix}:user:{{u1}}:rate");
+    let port = redis.port;
+    let cells = |n: &'static str| {
+        let key = key.clone();
+        async move {
+            let args = ["EVAL", RATE_LUA, "1", &key, "1000000", "3", n];
+            redis_command(port, &args).await
+        }
+    };
+    let waits = cells("5").await;
+    assert_eq!(waits[..3], [Resp::Int(0), Resp::Int(0), Resp::Int(0)]);
+    let [Resp::Int(w4), Resp::Int(w5)] = waits[3..] else {
+        panic!("unexpected reply {waits:?}");
+    };
+    assert!(w4 > 0 && w4 <= 1_000_000, "{w4}");
+    assert!(w5 > 0 && w5 <= w4, "{w5} after {w4}");
+    let again = cells("2").await;
+    assert_eq!(again.len(), 2);
+    assert!(
+        again.iter().all(|w| matches!(w, Resp::Int(w) if *w > 0)),
+        "{again:?}"
+    );
+    assert_eq!(cells("0").await, []);
 }

@@ -182,6 +182,34 @@ async fn a_burst_past_the_rate_limit_is_refused_from_where_it_runs_out() {
     );
 }
 
+/// The texts of a burst take their cells together, in order (on Redis in one call): a text
+/// refused for its content takes none, and keeps its place among the answers.
+#[tokio::test]
+async fn a_refused_text_in_a_burst_takes_no_cell() {
+    let app = TestApp::spawn_with(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "3")]).await;
+    let mut a = app.ws("user1").await;
+    a.send_json(json!({"type": "join", "chat_id": "rl"})).await;
+    assert_eq!(a.recv_json().await["content"], "user1 joined the chat");
+    let frames = [
+        text("rl", "m1"),
+        text("rl", ""),
+        text("rl", "m2"),
+        text("rl", "m3"),
+    ];
+    burst(&mut a, &frames).await;
+    assert_eq!(a.recv_json().await["content"], "m1");
+    a.expect_error("content must not be empty").await;
+    assert_eq!(a.recv_json().await["content"], "m2");
+    let err = a.recv_json().await;
+    let detail = err["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("Rate limit exceeded: retry in "), "{err}");
+    a.assert_nothing_pending().await;
+    assert_eq!(
+        contents(&app.history("rl").await),
+        ["user1 joined the chat", "m1", "m2"]
+    );
+}
+
 /// A burst with other frames among the texts: typing and read frames keep their place (the
 /// typing event reaches the other member between the texts around it).
 #[tokio::test]

@@ -25,9 +25,11 @@ impl MemoryBackend {
         }
     }
 
-    /// Takes one cell of `user`'s allowance: `None` if allowed, `Some(wait)` if not.
-    pub fn check_rate(&self, user: &UserId) -> Option<std::time::Duration> {
-        self.limit.as_ref().and_then(|l| l.check(user))
+    /// Takes `n` cells of `user`'s allowance, one after another: per cell, `None` if allowed,
+    /// `Some(wait)` if not.
+    pub fn check_rates(&self, user: &UserId, n: usize) -> Vec<Option<std::time::Duration>> {
+        let limit = self.limit.as_ref();
+        (0..n).map(|_| limit.and_then(|l| l.check(user))).collect()
     }
 
     /// Forgets users whose allowance is full again.

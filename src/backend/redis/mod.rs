@@ -85,11 +85,11 @@ impl RedisBackend {
         })
     }
 
-    /// Takes one cell of `user`'s allowance, shared by every instance.
-    pub async fn check_rate(&self, user: &UserId) -> StoreResult<Option<Duration>> {
+    /// Takes `n` cells of `user`'s allowance, shared by every instance, in one call.
+    pub async fn check_rates(&self, user: &UserId, n: usize) -> StoreResult<Vec<Option<Duration>>> {
         match self.quota {
-            None => Ok(None),
-            Some(q) => self.store.take_cell(user, q.interval, q.burst).await,
+            Some(q) if n > 0 => self.store.take_cells(user, q.interval, q.burst, n).await,
+            _ => Ok(vec![None; n]),
         }
     }
 }

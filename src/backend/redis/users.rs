@@ -26,19 +26,8 @@ end
 return n
 "#;
 
-/// GCRA on Redis's clock, so every instance shares one allowance per user.
-/// KEYS: the user's rate key. ARGV: µs per cell, burst. Returns 0, or the µs to wait.
-pub(super) const RATE_LUA: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
-local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
-local tolerance = interval * (burst - 1)
-if tat - now > tolerance then return math.ceil(tat - now - tolerance) end
-local next_tat = tat + interval
-redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1)
-return 0
-"#;
+/// GCRA on Redis's clock, so every instance shares one allowance per user (see rate.lua).
+pub(super) const RATE_LUA: &str = include_str!("rate.lua");
 
 /// Creates a user if its id is free. KEYS: user hash. ARGV: field/value pairs.
 pub(super) const CREATE_USER_LUA: &str = r#"
@@ -188,22 +177,36 @@ impl RedisStore {
             .inspect_err(|_| self.ledger.failed(id)) // written by the next recount
     }
 
-    /// Takes one cell of `id`'s allowance (`interval` per cell, bursts of `burst`), or says
-    /// how long until one is free.
-    pub async fn take_cell(
+    /// Takes `n` cells of `id`'s allowance (`interval` per cell, bursts of `burst`), one
+    /// after another: per cell, `None` if taken, or how long until one is free.
+    pub async fn take_cells(
         &self,
         id: &UserId,
         interval: Duration,
         burst: u32,
-    ) -> StoreResult<Option<Duration>> {
+        n: usize,
+    ) -> StoreResult<Vec<Option<Duration>>> {
         let mut inv = self.rate_script.prepare_invoke();
         inv.key(self.keys.user_rate(id))
             .arg(interval.as_micros() as u64)
-            .arg(burst);
-        let wait: i64 = self
+            .arg(burst)
+            .arg(n);
+        let waits: Vec<i64> = self
             .call(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        Ok((wait > 0).then(|| Duration::from_micros(wait as u64)))
+        if waits.len() != n {
+            return Err(StoreError::Unavailable(format!(
+                "the rate script answered {} cells of {n}",
+                waits.len()
+            )));
+        }
+        let wait = |w: i64| {
+            u64::try_from(w)
+                .ok()
+                .filter(|w| *w > 0)
+                .map(Duration::from_micros)
+        };
+        Ok(waits.into_iter().map(wait).collect())
     }
 
     /// Records that this instance is alive; forgets instances silent for a day.
