@@ -173,21 +173,9 @@ impl Hub {
     /// if the user waits no more (the caller writes its stretch itself).
     pub fn pause_join(&self, user: &UserId, room: &ChatId, seq: u64) -> bool {
         let mut s = self.lock();
-        let Some(paused) = s.users.get_mut(user).and_then(|e| e.paused.as_mut()) else {
-            return false;
-        };
-        let at = paused
-            .iter()
-            .position(|j| j.room == *room && j.seq > seq)
-            .unwrap_or(paused.len());
-        let join = PausedJoin {
-            user: user.clone(),
-            room: room.clone(),
-            seq,
-            found: false,
-        };
-        paused.insert(at, join);
-        true
+        s.users
+            .get_mut(user)
+            .is_some_and(|e| e.paused_join(user, room, seq, false))
     }
 
     /// The replay of the users `which` picks is done: their joins apply again, and those
@@ -226,17 +214,23 @@ impl UserConns {
     }
 
     /// A join delivered at `seq` (or a membership `found` there) while the user waits for
-    /// its bucket's replay: kept for it.
+    /// its bucket's replay: kept for it, before the user's later joins in the room it holds
+    /// (one found by a reading can come after them, see `Hub::pause_join`).
     pub(super) fn paused_join(&mut self, user: &UserId, room: &ChatId, seq: u64, found: bool) -> bool {
         let Some(paused) = &mut self.paused else {
             return false;
         };
-        paused.push(PausedJoin {
+        let at = paused
+            .iter()
+            .position(|j| j.room == *room && j.seq > seq)
+            .unwrap_or(paused.len());
+        let join = PausedJoin {
             user: user.clone(),
             room: room.clone(),
             seq,
             found,
-        });
+        };
+        paused.insert(at, join);
         true
     }
 }

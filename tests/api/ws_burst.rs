@@ -158,22 +158,34 @@ async fn a_burst_into_a_private_room_is_refused_text_by_text() {
     assert_eq!(contents(&app.history("secret").await), Vec::<&str>::new());
 }
 
+/// A server allowing 1 text a second in bursts of 3, and user1 joined to `rl` (its join took
+/// one of the three cells).
+async fn joined_at_three_cells() -> (TestApp, WsClient) {
+    let app = TestApp::spawn_with(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "3")]).await;
+    let mut a = app.ws("user1").await;
+    a.send_json(json!({"type": "join", "chat_id": "rl"})).await;
+    assert_eq!(a.recv_json().await["content"], "user1 joined the chat");
+    (app, a)
+}
+
+/// The next frame is a rate-limit refusal.
+async fn expect_rate_error(a: &mut WsClient) {
+    let err = a.recv_json().await;
+    let detail = err["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("Rate limit exceeded: retry in "), "{err}");
+}
+
 /// Past the rate limit within a burst, each text over it gets its error frame, in its place.
 #[tokio::test]
 async fn a_burst_past_the_rate_limit_is_refused_from_where_it_runs_out() {
-    let app = TestApp::spawn_with(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "3")]).await;
-    let mut a = app.ws("user1").await;
-    // The join takes one cell: two texts pass, the other three are refused.
-    a.send_json(json!({"type": "join", "chat_id": "rl"})).await;
-    assert_eq!(a.recv_json().await["content"], "user1 joined the chat");
+    let (app, mut a) = joined_at_three_cells().await;
+    // The join took one cell: two texts pass, the other three are refused.
     let frames: Vec<Value> = (1..=5).map(|n| text("rl", &format!("m{n}"))).collect();
     burst(&mut a, &frames).await;
     assert_eq!(a.recv_json().await["content"], "m1");
     assert_eq!(a.recv_json().await["content"], "m2");
     for _ in 3..=5 {
-        let err = a.recv_json().await;
-        let detail = err["detail"].as_str().unwrap_or_default();
-        assert!(detail.starts_with("Rate limit exceeded: retry in "), "{err}");
+        expect_rate_error(&mut a).await;
     }
     a.assert_nothing_pending().await;
     assert_eq!(
@@ -186,10 +198,7 @@ async fn a_burst_past_the_rate_limit_is_refused_from_where_it_runs_out() {
 /// refused for its content takes none, and keeps its place among the answers.
 #[tokio::test]
 async fn a_refused_text_in_a_burst_takes_no_cell() {
-    let app = TestApp::spawn_with(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "3")]).await;
-    let mut a = app.ws("user1").await;
-    a.send_json(json!({"type": "join", "chat_id": "rl"})).await;
-    assert_eq!(a.recv_json().await["content"], "user1 joined the chat");
+    let (app, mut a) = joined_at_three_cells().await;
     let frames = [
         text("rl", "m1"),
         text("rl", ""),
@@ -200,9 +209,7 @@ async fn a_refused_text_in_a_burst_takes_no_cell() {
     assert_eq!(a.recv_json().await["content"], "m1");
     a.expect_error("content must not be empty").await;
     assert_eq!(a.recv_json().await["content"], "m2");
-    let err = a.recv_json().await;
-    let detail = err["detail"].as_str().unwrap_or_default();
-    assert!(detail.starts_with("Rate limit exceeded: retry in "), "{err}");
+    expect_rate_error(&mut a).await;
     a.assert_nothing_pending().await;
     assert_eq!(
         contents(&app.history("rl").await),

@@ -172,12 +172,6 @@ impl RoomName<'_> {
     }
 }
 
-impl std::fmt::Display for RoomName<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.pieces().iter().try_for_each(|p| f.write_str(p))
-    }
-}
-
 impl redis::ToRedisArgs for RoomName<'_> {
     /// Copied piece by piece: through `fmt` (`write_arg_fmt`), the room script's six names
     /// cost more than the rest of its call (docs/performance.md).

@@ -92,7 +92,7 @@ impl RedisStore {
             read_script: redis::Script::new(reads::READ_LUA),
             create_user_script: redis::Script::new(users::CREATE_USER_LUA),
             disconnect_script: redis::Script::new(users::DISCONNECT_LUA),
-            rate_script: redis::Script::new(users::RATE_LUA),
+            rate_script: redis::Script::new(include_str!("rate.lua")),
             confirm_script: Self::confirm_script(),
             ledger: Arc::default(),
             recount_script: super::presence::recount_script(),

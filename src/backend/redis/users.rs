@@ -26,9 +26,6 @@ end
 return n
 "#;
 
-/// GCRA on Redis's clock, so every instance shares one allowance per user (see rate.lua).
-pub(super) const RATE_LUA: &str = include_str!("rate.lua");
-
 /// Creates a user if its id is free. KEYS: user hash. ARGV: field/value pairs.
 pub(super) const CREATE_USER_LUA: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
