@@ -213,6 +213,22 @@ impl UserConns {
             .is_some_and(|p| p.iter().any(|j| j.room == *room))
     }
 
+    /// A reading found the user a member of `room` at `last` while a join there waits for
+    /// the bucket's replay: the replay follows the room on whatever the user's position there
+    /// (the reading may be past the room's position here), so the joins it found are marked
+    /// `found`, or, none being that old, one is kept at `last`.
+    pub(super) fn found_in(&mut self, user: &UserId, room: &ChatId, last: u64) {
+        let Some(paused) = &mut self.paused else { return };
+        let mut any = false;
+        for j in paused.iter_mut().filter(|j| j.room == *room && j.seq <= last) {
+            j.found = true;
+            any = true;
+        }
+        if !any {
+            self.paused_join(user, room, last, true);
+        }
+    }
+
     /// A join delivered at `seq` (or a membership `found` there) while the user waits for
     /// its bucket's replay: kept for it, before the user's later joins in the room it holds
     /// (one found by a reading can come after them, see `Hub::pause_join`).

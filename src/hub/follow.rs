@@ -123,8 +123,10 @@ impl State {
                 continue;
             }
             // A join here waits for the bucket's replay: followed now, the room would go to
-            // the user's older connections from past it (see `backfill.rs`).
+            // the user's older connections from past it (see `backfill.rs`). The replay
+            // follows it, as this reading found the user a member (soak seed 701531709).
             if entry.waits_in(&room) {
+                entry.found_in(user, &room, last);
                 continue;
             }
             let r = index.entry(room.clone()).or_insert_with(|| {

@@ -109,4 +109,5 @@ mod backfill;
 mod connects;
 mod floors;
 mod order;
+mod paused;
 mod reading;
