@@ -145,3 +145,33 @@ fn a_join_a_reading_left_to_the_replay_is_followed() {
         "nothing from before the reading, then what comes live"
     );
 }
+
+/// What a reading leaves to the replay (`UserConns::found_in`): the joins it found (at or
+/// before its `last`) are marked found; none that old (the user a member from before the
+/// pause, rejoining after a leave the hub has not seen), the reading's membership is kept
+/// as a found join at `last`, in order before the later one; a user not waiting keeps nothing.
+#[test]
+fn a_reading_marks_the_joins_it_found_or_keeps_its_own() {
+    let (u, _, chat) = users_and_room();
+    let join = |seq, found| PausedJoin {
+        user: u.clone(),
+        room: chat.clone(),
+        seq,
+        found,
+    };
+    let mut entry = UserConns {
+        paused: Some(vec![join(11, false), join(14, false)]),
+        ..UserConns::default()
+    };
+    entry.found_in(&u, &chat, 12);
+    assert_eq!(entry.paused, Some(vec![join(11, true), join(14, false)]));
+    let mut entry = UserConns {
+        paused: Some(vec![join(14, false)]),
+        ..UserConns::default()
+    };
+    entry.found_in(&u, &chat, 12);
+    assert_eq!(entry.paused, Some(vec![join(12, true), join(14, false)]));
+    let mut entry = UserConns::default();
+    entry.found_in(&u, &chat, 12);
+    assert_eq!(entry.paused, None);
+}
