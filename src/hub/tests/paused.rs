@@ -5,6 +5,16 @@ use super::backfill::log;
 use super::connects::{reading, registered, stored, users_and_room};
 use super::*;
 
+/// `u`'s join of `chat` at `seq` as the hub keeps it for the replay.
+fn paused(u: &UserId, chat: &ChatId, seq: u64, found: bool) -> PausedJoin {
+    PausedJoin {
+        user: u.clone(),
+        room: chat.clone(),
+        seq,
+        found,
+    }
+}
+
 /// While `u`'s bucket waits for its replay, a join delivered here (its own, or through the
 /// room's channel) is not applied but kept: applied first, it would have `u` follow the room
 /// past an earlier join still to be replayed. Once resumed, it is backfilled like a notice.
@@ -23,13 +33,7 @@ fn a_join_delivered_while_paused_waits_for_the_replay() {
     hub.deliver_next(11, &stretch[1]);
     assert_eq!(texts(&a), Vec::<String>::new());
     let joins = hub.resume_joins(|user| *user == u);
-    let join = PausedJoin {
-        user: u.clone(),
-        room: chat.clone(),
-        seq: 11,
-        found: false,
-    };
-    assert_eq!(joins, [join]);
+    assert_eq!(joins, [paused(&u, &chat, 11, false)]);
     assert_eq!(
         hub.backfill((&u, &chat, 11, false), &log(&stretch)),
         Backfill::Done
@@ -55,13 +59,10 @@ fn a_user_paused_on_its_own_keeps_its_joins() {
     );
     assert!(!hub.follows(&u, &chat));
     assert_eq!(texts(&a), Vec::<String>::new());
-    let join = PausedJoin {
-        user: u.clone(),
-        room: chat.clone(),
-        seq: 11,
-        found: false,
-    };
-    assert_eq!(hub.resume_joins(|user| *user == u), [join]);
+    assert_eq!(
+        hub.resume_joins(|user| *user == u),
+        [paused(&u, &chat, 11, false)]
+    );
     assert_eq!(hub.resume_joins(|user| *user == u), []);
 }
 
@@ -88,13 +89,10 @@ fn a_join_found_by_a_reading_while_paused_waits_in_order() {
     hub.follow_read(&u, [(chat.clone(), 11)]);
     assert!(!hub.follows(&u, &chat));
     assert_eq!(texts(&a), Vec::<String>::new());
-    let paused = |seq| PausedJoin {
-        user: u.clone(),
-        room: chat.clone(),
-        seq,
-        found: false,
-    };
-    assert_eq!(hub.resume_joins(|user| *user == u), [paused(11), paused(13)]);
+    assert_eq!(
+        hub.resume_joins(|user| *user == u),
+        [paused(&u, &chat, 11, false), paused(&u, &chat, 13, false)]
+    );
     assert_eq!(
         hub.backfill((&u, &chat, 11, false), &log(&stretch)),
         Backfill::Done
@@ -153,12 +151,7 @@ fn a_join_a_reading_left_to_the_replay_is_followed() {
 #[test]
 fn a_reading_marks_the_joins_it_found_or_keeps_its_own() {
     let (u, _, chat) = users_and_room();
-    let join = |seq, found| PausedJoin {
-        user: u.clone(),
-        room: chat.clone(),
-        seq,
-        found,
-    };
+    let join = |seq, found| paused(&u, &chat, seq, found);
     let mut entry = UserConns {
         paused: Some(vec![join(11, false), join(14, false)]),
         ..UserConns::default()
