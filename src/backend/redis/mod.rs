@@ -4,7 +4,8 @@
 //! - `conn.rs`: one Redis (a pool) or a Redis Cluster, chosen once, behind one connection type;
 //!   `store.rs`: `call`, the one path (bounded by `REDIS_TIMEOUT_SECONDS`) every command takes;
 //!   `keys.rs`: every key and channel name, each in its slot.
-//! - `room.lua` + `script.rs`: the room script, one atomic step per join, leave or send, whose
+//! - `room.lua` + `script.rs` (+ `call.rs`, its calls): the room script, one atomic step per
+//!   join, leave or send, whose
 //!   reply hands what it stored to this instance's hub (`batch.rs`: a connection's texts sent
 //!   at once, in one pipeline); `rooms.rs`, `users.rs` (presence and
 //!   the shared rate limit), `history.rs`, `reads.rs` (read positions): the other reads and
@@ -15,6 +16,7 @@
 
 mod announce;
 mod batch;
+mod call;
 mod conn;
 mod history;
 pub mod keys;

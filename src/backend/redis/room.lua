@@ -6,9 +6,8 @@
 -- KEYS[1] room hash, KEYS[2] members set, KEYS[3] log stream, KEYS[4] followers set (the
 -- instances subscribed to the room's channel), KEYS[5] read positions hash, KEYS[6] (a send
 -- with a client_msg_id only) the key remembering that id, then (with ARGV[9] only) the
--- user's bucket's join log, then (with ARGV[16] only) the batch's mark in the room, and last
--- (with ARGV[15] only) the key keeping this run's reply
--- ARGV[1] op: "send" | "join" | "add" | "leave"
+-- user's bucket's join log, and last (with ARGV[15] only) the key keeping this run's reply
+-- ARGV[1] op: "send" | "join" | "add" | "leave" | "texts" (see below)
 -- ARGV[2] chat id, ARGV[3] user id, ARGV[4] max messages, ARGV[5] room channel
 -- ARGV[6] created_at for an implicitly created room
 -- ARGV[7], ARGV[8] JSON of the system notice, before and after its timestamp (empty for a
@@ -23,10 +22,10 @@
 -- ARGV[14] "PUBLISH", "SPUBLISH" (a cluster), or empty: the caller publishes once replicas
 -- have the message (REDIS_WAIT_REPLICAS)
 -- ARGV[15] how long this run's reply is kept, in ms; empty: not kept
--- ARGV[16] (a text sent in one pipeline with others from its connection, see batch.rs) how
--- long the batch's mark in the room is kept, in ms: the first text that needs its sender to
+-- ARGV[16] ("texts" only) how long the batch's mark in the room is kept, in ms: the first
+-- text of a batch (texts one connection sent at once, see batch.rs) that needs its sender to
 -- join sets it, and the batch's later texts to the room then need the join too, so that they
--- are stored after it even if the sender became a member in between; empty: no batch
+-- are stored after it even if the sender became a member in between; else empty
 -- Returns one string, its lines the status ("ok", "noroom", "private", "already", "notmember"
 -- or "needjoin"), for "ok" the room's epoch, then for each entry the room's previous "<µs>",
 -- its own "<µs>", and its JSON; or "dup" and the JSON of the text first sent with that
@@ -34,14 +33,21 @@
 -- (the previous one lets an instance deliver the entry straight from this reply when it holds
 -- everything before). Compact JSON never holds a raw newline; one bulk string is one parse
 -- for the client, where an array was one per line.
+--
+-- "texts": a run of texts one connection sent at once to the room (batch.rs), each stored as
+-- a lone send without its notice would be, in order. KEYS[6] on: the client_msg_id key of
+-- each text that has one, in order, then the batch's mark; ARGV[17] on, three per text: its
+-- JSON's halves (as ARGV[11], ARGV[12]) and "1" if it has such a key (else empty); ARGV[7],
+-- ARGV[8], ARGV[9], ARGV[11], ARGV[12] and ARGV[15] are empty. Returns each text's reply as
+-- a lone send's, joined by a record separator (byte 30, which compact JSON never holds raw).
 
 local room, members, log, followers, reads = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local op, chat, user, max, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local sent = ARGV[13] ~= '' and KEYS[6] or nil
+local sent = op == 'send' and ARGV[13] ~= '' and KEYS[6] or nil
 local joins = ARGV[9] ~= '' and KEYS[sent and 7 or 6] or nil
 local publish = ARGV[14]
 local kept = ARGV[15] ~= '' and KEYS[#KEYS] or nil
-local batch = ARGV[16] ~= '' and KEYS[#KEYS - (kept and 1 or 0)] or nil
+local batch = op == 'texts' and KEYS[#KEYS] or nil
 
 -- This run retried after its reply was lost: the same reply, nothing stored again.
 if kept then
@@ -146,16 +152,47 @@ end
 -- A send comes without the join notice (most senders are members already): asked for it
 -- before anything changes, the caller runs the script again with it.
 if op == 'send' and ARGV[7] == '' then
-  if (batch and redis.call('EXISTS', batch) == 1) or redis.call('SISMEMBER', members, user) == 0 then
-    if batch then redis.call('SET', batch, '1', 'PX', ARGV[16]) end
-    return 'needjoin'
+  if redis.call('SISMEMBER', members, user) == 0 then return 'needjoin' end
+end
+
+local function create()
+  redis.call('HSET', room, 'id', chat, 'name', chat, 'created_at', ARGV[6], 'is_private', '0', 'metadata', '{}')
+end
+
+-- The first text that needs its sender to join leaves the batch's mark (ARGV[16]), and every
+-- later text of the batch to the room then needs the join too; a retry is answered with its
+-- original wherever it comes. The caller runs each "needjoin" again as a lone send with the
+-- notice, in order.
+if op == 'texts' then
+  local replies, k, last, marked = {}, 6, nil, false
+  local member = redis.call('EXISTS', batch) == 0 and redis.call('SISMEMBER', members, user) == 1
+  if member and redis.call('EXISTS', room) == 0 then create() end
+  for i = 17, #ARGV, 3 do
+    local key = nil
+    if ARGV[i + 2] ~= '' then key, k = KEYS[k], k + 1 end
+    local original = key and redis.call('GET', key)
+    if original then
+      replies[#replies + 1] = 'dup\n' .. original
+    elseif not member then
+      if not marked then redis.call('SET', batch, '1', 'PX', ARGV[16]) end
+      marked = true
+      replies[#replies + 1] = 'needjoin'
+    else
+      out = {'ok', ''}
+      local us, n, json = append(ARGV[i], ARGV[i + 1], nil)
+      if key then redis.call('SET', key, json, 'PX', ARGV[13]) end
+      last = {us, n}
+      replies[#replies + 1] = table.concat(out, '\n')
+    end
   end
+  if last then read_up_to(last[1], last[2]) end
+  return table.concat(replies, '\30')
 end
 
 local exists = redis.call('EXISTS', room) == 1
 if not exists then
   if op == 'add' or op == 'leave' then return 'noroom' end
-  redis.call('HSET', room, 'id', chat, 'name', chat, 'created_at', ARGV[6], 'is_private', '0', 'metadata', '{}')
+  create()
 end
 local member = redis.call('SISMEMBER', members, user) == 1
 

@@ -1,13 +1,13 @@
-//! The room script (room.lua): its arguments, its reply, and the hand-off of what it stored to
-//! local delivery (the hub).
+//! The room script (room.lua): its runs, its reply, and the hand-off of what it stored to local
+//! delivery (the hub). Its calls' arguments are built in call.rs.
 
+use super::RedisStore;
 use super::announce::Publisher;
 use super::rooms::corrupt;
-use super::stamp::{Halves, Unstamped};
+use super::stamp::Unstamped;
 use super::store::{Recheck, evalsha};
-use super::{RedisStore, keys};
 use crate::backend::{StoreError, StoreResult};
-use crate::domain::{ChatId, Draft, Json, Message, Timestamp, UserId, time};
+use crate::domain::{ChatId, Json, Message, Timestamp, UserId};
 use crate::hub::{Delivery, Hub, Membership};
 
 /// What a run of the room script did.
@@ -57,12 +57,12 @@ fn script_reply(reply: &str) -> StoreResult<(&str, &str, Vec<ScriptEntry<'_>>)> 
 
 /// A room-script call's side of its reply: what the reply is read against.
 pub(super) struct Pending<'a> {
-    chat: &'a ChatId,
-    user: &'a UserId,
-    text: Option<Unstamped>,
-    notice: Option<Unstamped>,
-    joined: bool,
-    publish: Publisher,
+    pub(super) chat: &'a ChatId,
+    pub(super) user: &'a UserId,
+    pub(super) text: Option<Unstamped>,
+    pub(super) notice: Option<Unstamped>,
+    pub(super) joined: bool,
+    pub(super) publish: Publisher,
 }
 
 impl RedisStore {
@@ -80,7 +80,7 @@ impl RedisStore {
         with_notice: bool,
         hub: &Hub,
     ) -> StoreResult<Outcome> {
-        let (cmd, pending) = self.room_call(op, chat, user, text, with_notice, None);
+        let (cmd, pending) = self.room_call(op, chat, user, text, with_notice);
         let mut guard = Recheck::new(hub, chat);
         let (wait, timeout) = (self.wait_replicas, self.timeout);
         let room = if wait > 0 {
@@ -107,105 +107,6 @@ impl RedisStore {
         self.settle_reply(pending, reply, hub).await
     }
 
-    /// Builds the room script's call for `op` (room.lua's KEYS and ARGV) and what its reply is
-    /// read against. `batch`: the id of the batch of texts the call is one of (see batch.rs).
-    pub(super) fn room_call<'a>(
-        &self,
-        op: &str,
-        chat: &'a ChatId,
-        user: &'a UserId,
-        text: Option<Unstamped>,
-        with_notice: bool,
-        batch: Option<&str>,
-    ) -> (redis::Cmd, Pending<'a>) {
-        let k = &self.keys;
-        let sent_id = text.as_ref().and_then(|t| t.message.client_msg_id.as_deref());
-        let window = (!self.window.is_zero()).then_some(self.window);
-        let remembered = sent_id.zip(window);
-        // On a cluster, the client retries a call after a reconnect: the run keeps its reply,
-        // so that a second run answers the same instead of storing again.
-        let kept = self.is_cluster().then(uuid::Uuid::now_v7);
-        let joined = matches!(op, "send" | "join" | "add");
-        // A send's notice is only needed when the sender is new to the room (the script
-        // then answers "needjoin" and `send` asks again with it).
-        let notice =
-            (op != "send" || with_notice).then(|| Unstamped::new(Draft::membership(chat, user, joined)));
-        let no_halves = Halves::default();
-        let halves = notice.as_ref().map_or(&no_halves, |n| &n.halves);
-        let text_halves = text.as_ref().map_or(&no_halves, |t| &t.halves);
-        let publish = self.publisher();
-        // The script announces (and logs) a join on the user's bucket channel only on one
-        // Redis (on a cluster that channel is in another slot) and only when it publishes at
-        // all; only a call with the notice can join.
-        let bucket = (joined && notice.is_some() && publish == Publisher::Script("PUBLISH"))
-            .then(|| k.user_channel(user));
-        // The call is written straight into one buffer, sized for it up front: the keys are
-        // formatted into it (no `String` each), as is everything else (room.lua's ARGV order).
-        let keys = 5
-            + usize::from(remembered.is_some())
-            + usize::from(bucket.is_some())
-            + usize::from(batch.is_some())
-            + usize::from(kept.is_some());
-        let size = 512 + halves.json.len() + text_halves.json.len();
-        let mut cmd = redis::Cmd::with_capacity(3 + keys + 16, size);
-        cmd.arg("EVALSHA").arg(self.room_script.get_hash()).arg(keys);
-        for suffix in ["", keys::MEMBERS, keys::LOG, keys::FOLLOWERS, keys::READS] {
-            cmd.arg(k.room_name(keys::ROOM, chat, suffix));
-        }
-        if let Some((id, _)) = remembered {
-            cmd.arg(k.sent_id(chat, user, id));
-        }
-        if bucket.is_some() {
-            cmd.arg(k.user_joins(user));
-        }
-        if let Some(id) = batch {
-            cmd.arg(k.room_batch(chat, id));
-        }
-        if let Some(op) = &kept {
-            cmd.arg(k.room_op(chat, op));
-        }
-        cmd.arg(op)
-            .arg(chat.as_str())
-            .arg(user.as_str())
-            .arg(self.max_messages)
-            .arg(k.room_name(keys::ROOM_CHANNEL, chat, ""));
-        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        cmd.arg(time::format(&time::now()))
-            .arg(halves.head())
-            .arg(halves.tail())
-            .arg(bucket.as_deref().unwrap_or_default())
-            .arg(&self.instance)
-            .arg(text_halves.head())
-            .arg(text_halves.tail());
-        match remembered {
-            Some((_, w)) => cmd.arg(ms(w)),
-            None => cmd.arg(""),
-        };
-        cmd.arg(match publish {
-            Publisher::Script(cmd) => cmd,
-            Publisher::Caller => "",
-        });
-        // Both marks outlive any retry of their call.
-        let marks = ms(self.timeout * 2);
-        match kept {
-            Some(_) => cmd.arg(marks),
-            None => cmd.arg(""),
-        };
-        match batch {
-            Some(_) => cmd.arg(marks),
-            None => cmd.arg(""),
-        };
-        let pending = Pending {
-            chat,
-            user,
-            text,
-            notice,
-            joined,
-            publish,
-        };
-        (cmd, pending)
-    }
-
     /// Reads a room-script reply: a retry's original, a send that needs the join, or what
     /// was stored, each message handed to `hub` (and published, where the script did not).
     pub(super) async fn settle_reply(
@@ -214,13 +115,24 @@ impl RedisStore {
         reply: String,
         hub: &Hub,
     ) -> StoreResult<Outcome> {
+        // Each message's frame is its part of the reply, shared (not copied).
+        let whole = bytes::Bytes::from(reply);
+        let reply = std::str::from_utf8(&whole).map_err(|e| corrupt("reply", e))?;
+        self.settle_part(p, &whole, reply, hub).await
+    }
+
+    /// `settle_reply` for `reply`, a slice of `whole` (one text's part of a "texts" run's).
+    pub(super) async fn settle_part(
+        &self,
+        p: Pending<'_>,
+        whole: &bytes::Bytes,
+        reply: &str,
+        hub: &Hub,
+    ) -> StoreResult<Outcome> {
         if let Some(original) = reply.strip_prefix("dup\n") {
             let message = serde_json::from_str(original).map_err(|e| corrupt("sent message", e))?;
             return Ok(Outcome::Again(message));
         }
-        // Each message's frame is its part of the reply, shared (not copied).
-        let whole = bytes::Bytes::from(reply);
-        let reply = std::str::from_utf8(&whole).map_err(|e| corrupt("reply", e))?;
         let (status, epoch, entries) = script_reply(reply)?;
         if status == "needjoin" {
             return Ok(Outcome::NeedJoin(p.text));
@@ -248,7 +160,7 @@ impl RedisStore {
             u.message.epoch = Some(epoch.to_string());
             let delivery = Delivery {
                 chat_id: p.chat.clone(),
-                frame: Json::part_of(&whole, json),
+                frame: Json::part_of(whole, json),
                 skip: None,
                 membership,
                 seq: Some(seq),
