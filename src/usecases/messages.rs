@@ -94,7 +94,7 @@ pub async fn send_texts(
     let mut rates = rates.into_iter();
     // Per text: refused before the store (its answer), or gone to the store (its room).
     let mut queue = VecDeque::with_capacity(inputs.len());
-    let mut drafts = Vec::new();
+    let mut drafts = Vec::with_capacity(inputs.len());
     for input in inputs {
         let draft = input.and_then(|input| {
             rates.next().unwrap_or(Ok(()))?;

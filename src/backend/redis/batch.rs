@@ -12,7 +12,7 @@ use bb8_redis::redis::{self, RedisError, RedisResult};
 use super::RedisStore;
 use super::rooms::corrupt;
 use super::stamp::Unstamped;
-use super::store::{Recheck, no_script};
+use super::store::{Recheck, evalsha, no_script};
 use crate::backend::StoreError;
 use crate::domain::{ChatId, Draft, UserId};
 use crate::hub::Hub;
@@ -36,33 +36,48 @@ impl RedisStore {
         // and its texts.
         let mut runs: Vec<(ChatId, UserId)> = Vec::new();
         let mut texts: Vec<Vec<Unstamped>> = Vec::new();
+        let mut left = drafts.len();
         for draft in drafts {
             let same = runs
                 .last()
                 .is_some_and(|(c, u)| *c == draft.chat_id && *u == draft.user_id);
             if !same {
                 runs.push((draft.chat_id.clone(), draft.user_id.clone()));
-                texts.push(Vec::new());
+                texts.push(Vec::with_capacity(left)); // texts are large: no regrowing
             }
+            left -= 1;
             if let Some(run) = texts.last_mut() {
                 run.push(Unstamped::new(draft));
             }
         }
         let batch = uuid::Uuid::now_v7().simple().to_string();
-        let mut pipe = redis::pipe();
-        pipe.ignore_errors();
+        let mut cmds = Vec::with_capacity(runs.len());
         let mut pending = Vec::with_capacity(runs.len());
         for ((chat, user), texts) in runs.iter().zip(texts) {
             let (cmd, p) = self.texts_call(chat, user, texts, &batch);
-            pipe.add_command(cmd);
+            cmds.push(cmd);
             pending.push(p);
         }
         let all = pending.iter().map(Vec::len).sum();
         let mut guards: Vec<Recheck> = runs.iter().map(|(chat, _)| Recheck::new(hub, chat)).collect();
         let script = &self.room_script;
-        let replies = self
-            .call(|mut c| async move { run(script, &pipe, &mut c).await })
-            .await;
+        // A burst to one room (the usual one) is one call, without a pipeline's encoding and
+        // list of replies.
+        let replies = match <[redis::Cmd; 1]>::try_from(cmds) {
+            Ok([cmd]) => {
+                self.call(|mut c| async move { evalsha(script, &cmd, &mut c).await.map(|r| vec![Ok(r)]) })
+                    .await
+            }
+            Err(cmds) => {
+                let mut pipe = redis::pipe();
+                pipe.ignore_errors();
+                cmds.into_iter().for_each(|cmd| {
+                    pipe.add_command(cmd);
+                });
+                self.call(|mut c| async move { run(script, &pipe, &mut c).await })
+                    .await
+            }
+        };
         let replies = match replies {
             Ok(replies) if replies.len() == runs.len() => replies,
             Ok(_) => {

@@ -6,7 +6,6 @@ use crate::domain::{Draft, Message, Timestamp};
 /// A message's JSON and where its timestamp, seq and epoch values go: the room script fills
 /// in `<timestamp>","seq":<µs>,"epoch":"<epoch>` between `json[..at]` and `json[after..]`.
 pub(super) fn json_halves(message: &Message) -> Halves {
-    const MARK: &str = "\"timestamp\":\"";
     const FILLED: &str = "1970-01-01T00:00:00.000000Z\",\"seq\":0,\"epoch\":\"";
     // Sized for the message's usual fields up front, rather than grown through them.
     let mut json = Vec::with_capacity(JSON_FIELDS + message.content.len());
@@ -17,10 +16,16 @@ pub(super) fn json_halves(message: &Message) -> Halves {
     // Keys and string values before it are JSON strings, whose quotes are escaped, so the
     // first unescaped `"timestamp":"` is the field itself; seq and epoch follow it (the
     // field order of `Message`, checked by the test below).
-    let at = memchr::memmem::find(json.as_bytes(), MARK.as_bytes()).map_or(0, |i| i + MARK.len());
+    let at = FIND_MARK.find(json.as_bytes()).map_or(0, |i| i + MARK.len());
     let after = (at + FILLED.len()).min(json.len());
     Halves { json, at, after }
 }
+
+/// Where the timestamp's value starts, and the search for it, built once (building it is most
+/// of a search's cost).
+const MARK: &str = "\"timestamp\":\"";
+static FIND_MARK: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(MARK));
 
 /// A message's JSON but its content: ids, names, timestamp, seq, epoch, a little metadata.
 const JSON_FIELDS: usize = 320;
