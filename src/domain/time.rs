@@ -25,8 +25,10 @@ pub fn next_after(last: Option<Timestamp>) -> Timestamp {
 /// formatting goes through `fmt`, and each stored message formats its timestamp twice: see
 /// docs/performance.md), by chrono otherwise.
 pub fn format(t: &Timestamp) -> String {
-    let micros = t.timestamp_subsec_micros();
-    let Ok(year) = u32::try_from(t.year()) else {
+    // The date and time once: each getter of a `DateTime` works them out again.
+    let (date, clock) = (t.date_naive(), t.time());
+    let micros = clock.nanosecond() / 1_000;
+    let Ok(year) = u32::try_from(date.year()) else {
         return t.to_rfc3339_opts(SecondsFormat::Micros, true);
     };
     if year > 9999 || micros > 999_999 {
@@ -35,11 +37,11 @@ pub fn format(t: &Timestamp) -> String {
     let mut out = String::with_capacity(27);
     let fields = [
         (year, 4, '-'),
-        (t.month(), 2, '-'),
-        (t.day(), 2, 'T'),
-        (t.hour(), 2, ':'),
-        (t.minute(), 2, ':'),
-        (t.second(), 2, '.'),
+        (date.month(), 2, '-'),
+        (date.day(), 2, 'T'),
+        (clock.hour(), 2, ':'),
+        (clock.minute(), 2, ':'),
+        (clock.second(), 2, '.'),
         (micros, 6, 'Z'),
     ];
     for (value, width, then) in fields {

@@ -180,6 +180,15 @@ const CLIENT_TYPES: [&str; 6] = ["text", "typing", "join", "leave", "resume", "r
 
 /// Decodes a client's text frame, or says precisely why not.
 pub fn decode(text: &str) -> Result<ClientFrame, String> {
+    // The usual text frame, `type` first, decodes straight to its fields: serde's internally
+    // tagged enum would buffer every field first. `type` is not a field of `TextFrame`, so it
+    // is skipped there; a frame that names `type` again, or fails, goes the enum's way.
+    if let Some(rest) = text.strip_prefix(r#"{"type":"text","#)
+        && !rest.contains(r#""type""#)
+        && let Ok(frame) = serde_json::from_str::<TextFrame>(text)
+    {
+        return Ok(ClientFrame::Text(frame));
+    }
     // A well-formed frame decodes straight to its type (the path every message takes, without
     // a `serde_json::Value` tree first); anything else goes the long way, to say why.
     if let Ok(frame) = serde_json::from_str(text) {
@@ -208,6 +217,24 @@ pub fn decode(text: &str) -> Result<ClientFrame, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A text frame with `type` first decodes as the enum would decode it; one naming `type`
+    /// twice goes the long way, as before.
+    #[test]
+    fn a_text_frame_type_first_decodes_as_the_enum_does() {
+        let text = r#"{"type":"text","chat_id":"r","content":"a \"type\" b","metadata":{"k":1},"client_msg_id":"c"}"#;
+        let Ok(ClientFrame::Text(fast)) = decode(text) else {
+            panic!("not a text frame");
+        };
+        let Ok(ClientFrame::Text(slow)) = serde_json::from_str::<ClientFrame>(text) else {
+            panic!("not a text frame");
+        };
+        assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
+        assert_eq!(fast.content, "a \"type\" b");
+        let twice = r#"{"type":"text","chat_id":"r","content":"x","type":"join"}"#;
+        // The long way reads it as a `Value`, whose last `type` wins.
+        assert_eq!(decode(twice).map(|f| f.kind()), Ok("join"));
+    }
 
     #[test]
     fn decodes_the_seed_examples() {
