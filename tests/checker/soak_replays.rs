@@ -280,3 +280,14 @@ async fn replay_soak_join_by_send_after_redis_stop() {
 async fn replay_soak_text_missed_after_reconnect_at_redis_start() {
     replay_soak(701_531_709, &["missed-after-connect"]).await;
 }
+
+/// The soak at `4d8e897` (seed 426512, `missed-after-connect`), open: Redis stopped from 22.2 s
+/// to 23.4 s; u0 left r2 and then sent it a text (joining first) while its client moved from
+/// i1 to i2, and the new connection on i2 missed the join notice stored 15 ms after its
+/// handshake. Failed in 2 of 8 replays at `4d8e897`, in none of 6 at `180cc50`; not diagnosed
+/// (docs/testing.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "open: not diagnosed, failed in 2 of 8 replays"]
+async fn replay_soak_join_missed_by_moving_connection() {
+    replay_soak(426_512, &["missed-after-connect"]).await;
+}
