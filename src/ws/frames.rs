@@ -189,8 +189,8 @@ pub fn decode(text: &str) -> Result<ClientFrame, String> {
     {
         return Ok(ClientFrame::Text(frame));
     }
-    // A well-formed frame decodes straight to its type (the path every message takes, without
-    // a `serde_json::Value` tree first); anything else goes the long way, to say why.
+    // Any other well-formed frame decodes straight to its type (without a `serde_json::Value`
+    // tree first); anything else goes the long way, to say why.
     if let Ok(frame) = serde_json::from_str(text) {
         return Ok(frame);
     }

@@ -5,11 +5,10 @@
 //!   `store.rs`: `call`, the one path (bounded by `REDIS_TIMEOUT_SECONDS`) every command takes;
 //!   `keys.rs`: every key and channel name, each in its slot.
 //! - `room.lua` + `script.rs` (+ `call.rs`, its calls): the room script, one atomic step per
-//!   join, leave or send, whose
-//!   reply hands what it stored to this instance's hub (`batch.rs`: a connection's texts sent
-//!   at once, in one pipeline); `rooms.rs`, `users.rs` (presence and
-//!   the shared rate limit), `history.rs`, `reads.rs` (read positions): the other reads and
-//!   writes.
+//!   join, leave, send or run of texts, whose reply hands what it stored to this instance's hub
+//!   (`batch.rs`: a connection's texts sent at once, one call per run to a room, in one round
+//!   trip); `rooms.rs`, `users.rs` (presence and the shared rate limit), `history.rs`,
+//!   `reads.rs` (read positions): the other reads and writes.
 //! - `pubsub/`: fan-out between instances (one pub/sub connection, follower sets, replay
 //!   after a resubscription, the keepalive, history reads kept per followed room), with its
 //!   payloads in `payload.rs`.
